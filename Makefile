@@ -1,0 +1,35 @@
+# The two commands a newcomer needs (see README.md):
+#   make demo   the console with its demo world on http://127.0.0.1:8000
+#   make test   the whole test suite
+# Everything the project needs is installed from here; a fresh machine starts bare.
+
+VENV   := .venv
+PY     := $(VENV)/bin/python
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+PYTEST_ARGS ?=
+
+.PHONY: demo test bench check-deploy clean
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), f"Python 3.11 is required, found {sys.version.split()[0]} at {sys.executable}"'
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	@touch $@
+
+demo: $(VENV)/.installed
+	$(PY) -m console.launcher demo
+
+test: $(VENV)/.installed
+	@bash scripts/ensure-chromium.sh
+	$(PY) -m console.launcher test $(PYTEST_ARGS)
+
+bench: $(VENV)/.installed
+	$(PY) -m console.launcher bench
+
+check-deploy: $(VENV)/.installed
+	CONSOLE_ENV=production SECRET_KEY=$$($(PY) -c 'import secrets; print(secrets.token_urlsafe(50))') \
+	  ALLOWED_HOSTS=console.example.bank $(PY) manage.py check --deploy --fail-level WARNING
+
+clean:
+	rm -rf $(VENV) .state staticfiles artifacts

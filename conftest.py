@@ -1,0 +1,100 @@
+"""Test fixtures shared by every app: Redis isolation and a real Celery worker."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import redis as redis_lib
+
+ROOT = Path(__file__).resolve().parent
+
+
+def _test_redis_url() -> str:
+    from django.conf import settings
+
+    url = settings.REDIS_URL
+    # Never flush a Redis database that is not the tests' own.
+    if not url.rstrip("/").endswith("/15"):
+        pytest.exit(f"REDIS_URL={url} is not a test database (/15); run tests through `make test`")
+    return url
+
+
+@pytest.fixture
+def redis_client():
+    client = redis_lib.Redis.from_url(_test_redis_url())
+    yield client
+    client.close()
+
+
+@pytest.fixture(autouse=True)
+def _clean_redis():
+    """Each test starts with an empty Redis test database."""
+    try:
+        client = redis_lib.Redis.from_url(_test_redis_url())
+        client.flushdb()
+        client.close()
+    except redis_lib.RedisError:
+        pass  # Redis down: the tests that need it fail with their own clear error.
+    yield
+
+
+def _worker_env(database_name: str | None) -> dict[str, str]:
+    from django.conf import settings
+
+    env = dict(os.environ)
+    env["DJANGO_SETTINGS_MODULE"] = "console.test_settings"
+    env["REDIS_URL"] = settings.REDIS_URL
+    if database_name:
+        env["DATABASE_URL"] = settings.DATABASE_URL.rsplit("/", 1)[0] + "/" + database_name
+    return env
+
+
+@pytest.fixture
+def celery_worker_process(transactional_db, django_db_blocker):
+    """A real `celery worker` process consuming the default queue against the test database.
+
+    Yields a function that starts further workers (for tests that kill one).
+    """
+    from django.db import connection
+
+    database_name = connection.settings_dict["NAME"]
+    started: list[subprocess.Popen] = []
+
+    def start(queues: str = "celery", concurrency: int = 1, name: str = "test") -> subprocess.Popen:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "console", "worker", "-l", "warning",
+             "-Q", queues, "--concurrency", str(concurrency), "-n", f"{name}-{len(started)}@%h",
+             "--without-gossip", "--without-mingle"],
+            cwd=ROOT, env=_worker_env(database_name), start_new_session=True,
+        )
+        started.append(proc)
+        _wait_for_worker(f"{name}-{len(started) - 1}@")
+        return proc
+
+    start()
+    yield start
+    for proc in started:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGTERM)
+    for proc in started:
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+
+
+def _wait_for_worker(name_prefix: str, seconds: float = 30.0) -> None:
+    from console.celery import app
+
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        replies = app.control.ping(timeout=0.5) or []
+        if any(name.startswith(name_prefix) for reply in replies for name in reply):
+            return
+    raise RuntimeError(f"Celery worker {name_prefix}… did not answer within {seconds} s")

@@ -1,0 +1,21 @@
+from django.contrib import admin, messages
+
+from console.models import ApiToken
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(admin.ModelAdmin):
+    list_display = ("name", "prefix", "user", "created_at", "expires_at", "last_used_at", "revoked")
+    list_filter = ("revoked",)
+    readonly_fields = ("prefix", "created_at", "last_used_at")
+    fields = ("name", "user", "expires_at", "revoked", "prefix", "created_at", "last_used_at")
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            super().save_model(request, obj, form, change)
+            return
+        token, raw = ApiToken.issue(user=obj.user, name=obj.name, valid_days=None)
+        if obj.expires_at:
+            ApiToken.objects.filter(pk=token.pk).update(expires_at=obj.expires_at)
+        obj.pk = token.pk
+        messages.warning(request, f"Token for {obj.name}: {raw}  (copy it now: it is not shown again)")

@@ -1,0 +1,21 @@
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand, CommandError
+
+from console.models import ApiToken
+
+
+class Command(BaseCommand):
+    help = "Issue an API token for a machine client and print it once."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--user", required=True, help="user the token acts as")
+        parser.add_argument("--name", required=True, help="what uses it, e.g. gateway-1")
+        parser.add_argument("--days", type=int, default=365, help="validity in days (0: no expiry)")
+
+    def handle(self, *args, user, name, days, **options):
+        try:
+            owner = get_user_model().objects.get(username=user)
+        except get_user_model().DoesNotExist:
+            raise CommandError(f"--user {user!r}: no such user") from None
+        _, raw = ApiToken.issue(user=owner, name=name, valid_days=days or None)
+        self.stdout.write(raw)

@@ -1,0 +1,45 @@
+"""Reachability of the services the console needs, as one clear sentence each.
+
+No Django here: the launcher uses it before Django starts, and /healthz uses it after.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+import psycopg
+import redis
+
+
+def describe_address(url: str) -> str:
+    parts = urlsplit(url)
+    host = parts.hostname or "localhost (socket)"
+    port = parts.port or {"redis": 6379, "rediss": 6379}.get(parts.scheme, 5432)
+    database = parts.path.lstrip("/") or "(default)"
+    return f"{host}:{port}, database {database}"
+
+
+def postgres_problem(url: str, setting: str = "DATABASE_URL", timeout_s: int = 3) -> str | None:
+    """None if PostgreSQL answers at `url`, else a sentence naming the setting and the address."""
+    try:
+        with psycopg.connect(url, connect_timeout=timeout_s) as conn:
+            conn.execute("SELECT 1")
+    except psycopg.Error as error:
+        reason = str(error).strip().splitlines()[-1] if str(error).strip() else type(error).__name__
+        return f"{setting}: cannot use PostgreSQL at {describe_address(url)}: {reason}"
+    except Exception as error:  # noqa: BLE001 - malformed URLs raise ProgrammingError/ValueError
+        return f"{setting}: {url!r} is not a usable PostgreSQL URL: {error}"
+    return None
+
+
+def redis_problem(url: str, setting: str = "REDIS_URL", timeout_s: float = 2.0) -> str | None:
+    """None if Redis answers PING at `url`, else a sentence naming the setting and the address."""
+    try:
+        client = redis.Redis.from_url(url, socket_connect_timeout=timeout_s, socket_timeout=timeout_s)
+        client.ping()
+        client.close()
+    except redis.RedisError as error:
+        return f"{setting}: cannot reach Redis at {describe_address(url)}: {error}"
+    except ValueError as error:
+        return f"{setting}: {url!r} is not a usable Redis URL: {error}"
+    return None

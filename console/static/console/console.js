@@ -1,0 +1,23 @@
+// Partial refresh without a full reload: any element with data-refresh-url and
+// data-refresh-seconds has its inner HTML replaced by that URL's answer, and
+// "console:refreshed" is dispatched so charts can redraw.
+(function () {
+  function refresh(el) {
+    fetch(el.dataset.refreshUrl, { headers: { "X-Requested-With": "fetch" }, credentials: "same-origin" })
+      .then(function (r) { return r.ok ? r.text() : Promise.reject(r.status); })
+      .then(function (html) {
+        el.innerHTML = html;
+        el.querySelectorAll("script").forEach(function (old) {
+          var s = document.createElement("script");
+          s.textContent = old.textContent;
+          old.replaceWith(s);
+        });
+        el.dispatchEvent(new CustomEvent("console:refreshed", { bubbles: true }));
+      })
+      .catch(function () { /* keep what is shown; try again next tick */ });
+  }
+  document.querySelectorAll("[data-refresh-url]").forEach(function (el) {
+    var seconds = parseFloat(el.dataset.refreshSeconds || "10");
+    setInterval(function () { if (!document.hidden) refresh(el); }, seconds * 1000);
+  });
+})();

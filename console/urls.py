@@ -1,0 +1,18 @@
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.contrib.auth.decorators import login_not_required
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView
+
+from console import views
+
+urlpatterns = [
+    path("", views.overview, name="overview"),
+    path("login/", views.RateLimitedLoginView.as_view(), name="login"),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("healthz", views.healthz, name="healthz"),
+    path("admin/", admin.site.urls),
+    path("api/v1/schema", login_not_required(SpectacularAPIView.as_view()), name="api-schema"),
+    path("", include("verifiers.urls")),
+    path("", include("numa.urls")),
+]

@@ -1,0 +1,54 @@
+"""The console's own pages: login, overview shell, health."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth import views as auth_views
+from django.contrib.auth.decorators import login_not_required
+from django.core.cache import cache
+from django.http import JsonResponse
+from django.shortcuts import render
+from django.views.decorators.cache import never_cache
+
+from console.health import health_report
+
+LOGIN_WINDOW_S = 300
+
+
+def _client_address(request) -> str:
+    return request.META.get("REMOTE_ADDR", "unknown")
+
+
+class RateLimitedLoginView(auth_views.LoginView):
+    """Django's login, refusing a client after LOGIN_RATE_LIMIT failures in five minutes."""
+
+    template_name = "console/login.html"
+    redirect_authenticated_user = True
+
+    def _failures_key(self) -> str:
+        return f"login-failures:{_client_address(self.request)}"
+
+    def post(self, request, *args, **kwargs):
+        if (cache.get(self._failures_key()) or 0) >= settings.LOGIN_RATE_LIMIT:
+            messages.error(request, "Too many failed logins from your address; wait five minutes.")
+            return self.render_to_response(self.get_context_data(form=self.get_form()), status=429)
+        return super().post(request, *args, **kwargs)
+
+    def form_invalid(self, form):
+        key = self._failures_key()
+        cache.add(key, 0, LOGIN_WINDOW_S)
+        cache.incr(key)
+        return super().form_invalid(form)
+
+
+@never_cache
+@login_not_required
+def healthz(request):
+    """Database, Redis and at least one live Celery worker; 200 when all answer, else 503."""
+    report = health_report()
+    return JsonResponse(report, status=200 if report["healthy"] else 503)
+
+
+def overview(request):
+    return render(request, "console/overview.html", {"active": "overview"})

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class NumaConfig(AppConfig):
+    name = "numa"
+    verbose_name = "NUMA"
