@@ -1,0 +1,139 @@
+"""What verification found: groups of mismatches, stored samples, per-minute counts.
+
+Shared by the read verifier (kind=read) and the write verifier (kind=write).
+"""
+
+from __future__ import annotations
+
+from django.db import models
+
+
+class VerificationKind(models.TextChoices):
+    READ = "read", "Read"
+    WRITE = "write", "Write"
+
+
+class MismatchGroup(models.Model):
+    """All mismatches with the same fingerprint (route or table + differing paths and kinds)."""
+
+    class Status(models.TextChoices):
+        OPEN = "open", "Open"
+        ACKNOWLEDGED = "acknowledged", "Acknowledged"
+        RESOLVED = "resolved", "Resolved"
+        IGNORED = "ignored", "Ignored"
+
+    kind = models.CharField(max_length=5, choices=VerificationKind.choices)
+    fingerprint = models.CharField(max_length=64)
+    title = models.CharField(max_length=300)
+    # read: "GET /accounts/{id}/balance"; write: "UPDATE accounts"
+    subject = models.CharField(max_length=300, db_index=True)
+    outcome = models.CharField(max_length=20, default="mismatch", help_text="mismatch, error, orphaned ...")
+    differences = models.JSONField(default=list, help_text="[{pattern, kind}] that define the group")
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.OPEN)
+    severity = models.CharField(max_length=10, default="medium")
+    first_seen = models.DateTimeField()
+    last_seen = models.DateTimeField()
+    count = models.PositiveBigIntegerField(default=0)
+    stored_samples = models.PositiveIntegerField(default=0)
+    status_changed_at = models.DateTimeField(null=True, blank=True)
+    status_changed_by = models.CharField(max_length=150, blank=True)
+    note = models.TextField(blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["kind", "fingerprint"], name="group_kind_fingerprint_unique")]
+        indexes = [models.Index(fields=["kind", "status", "-last_seen"], name="group_kind_status_seen")]
+        ordering = ["-last_seen"]
+        permissions = [
+            ("reverify_mismatchgroup", "Can replay a group's samples against the candidate now"),
+            ("triage_mismatchgroup", "Can acknowledge, ignore or reopen a mismatch group"),
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class MismatchSample(models.Model):
+    """One stored, masked example of a group (capped per group).
+
+    Read: request, legacy and candidate answers. Write: request holds the captured statements,
+    candidate the expected rows, legacy the actual rows, and select_sql the generated check.
+    """
+
+    group = models.ForeignKey(MismatchGroup, on_delete=models.CASCADE, related_name="samples")
+    sample_id = models.CharField(max_length=100)
+    captured_at = models.DateTimeField()
+    recorded_at = models.DateTimeField(auto_now_add=True)
+    outcome = models.CharField(max_length=20)
+    request = models.JSONField(default=dict)
+    legacy = models.JSONField(default=dict)
+    candidate = models.JSONField(default=dict)
+    differences = models.JSONField(default=list)
+    select_sql = models.TextField(blank=True)
+    legacy_latency_ms = models.FloatField(null=True, blank=True)
+    candidate_latency_ms = models.FloatField(null=True, blank=True)
+    reverified_at = models.DateTimeField(null=True, blank=True)
+    reverify_outcome = models.CharField(max_length=20, blank=True)
+    reverify_differences = models.JSONField(default=list, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["group", "sample_id"], name="sample_group_id_unique")]
+        indexes = [models.Index(fields=["recorded_at"], name="sample_recorded_at")]
+        ordering = ["-captured_at"]
+
+
+class OutcomeCount(models.Model):
+    """Outcomes per subject (route or table) per minute: matches are counted here, not stored."""
+
+    kind = models.CharField(max_length=5, choices=VerificationKind.choices)
+    subject = models.CharField(max_length=300)
+    minute = models.DateTimeField()
+    matched = models.PositiveBigIntegerField(default=0)
+    mismatched = models.PositiveBigIntegerField(default=0)
+    errored = models.PositiveBigIntegerField(default=0)
+    stale = models.PositiveBigIntegerField(default=0)
+    orphaned = models.PositiveBigIntegerField(default=0)
+    unverifiable = models.PositiveBigIntegerField(default=0)
+    noise_suppressed = models.PositiveBigIntegerField(default=0)
+    legacy_latency_ms_sum = models.FloatField(default=0)
+    candidate_latency_ms_sum = models.FloatField(default=0)
+    latency_count = models.PositiveBigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["kind", "subject", "minute"], name="outcome_kind_subject_minute_unique")
+        ]
+        indexes = [models.Index(fields=["kind", "minute"], name="outcome_kind_minute")]
+
+
+class VerifiedSample(models.Model):
+    """Ids of samples/captures already counted, so a redelivered one is counted once.
+
+    Pruned after a few days by the retention job.
+    """
+
+    kind = models.CharField(max_length=5, choices=VerificationKind.choices)
+    sample_id = models.CharField(max_length=100)
+    verified_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["kind", "sample_id"], name="verified_kind_id_unique")]
+
+
+class NoiseSuggestion(models.Model):
+    """A path that differed between two legacy answers: suppressed, counted, offered as an ignore rule."""
+
+    class Status(models.TextChoices):
+        SUGGESTED = "suggested", "Suggested"
+        ACCEPTED = "accepted", "Accepted as ignore rule"
+        DISMISSED = "dismissed", "Dismissed"
+
+    route = models.ForeignKey("verifiers.Route", on_delete=models.CASCADE, null=True, related_name="noise")
+    subject = models.CharField(max_length=300)
+    pattern = models.CharField(max_length=300)
+    count = models.PositiveBigIntegerField(default=0)
+    first_seen = models.DateTimeField()
+    last_seen = models.DateTimeField()
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.SUGGESTED)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["subject", "pattern"], name="noise_subject_pattern_unique")]

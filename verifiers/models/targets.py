@@ -1,0 +1,131 @@
+"""What the verifiers may call, and how answers are compared."""
+
+from __future__ import annotations
+
+import os
+
+from django.core.exceptions import ValidationError
+from django.db import models
+
+
+class System(models.Model):
+    """An HTTP system the read verifier replays against. Outgoing calls go only to these."""
+
+    class Role(models.TextChoices):
+        CANDIDATE = "candidate", "Candidate (new system)"
+        LEGACY_SECONDARY = "legacy_secondary", "Second legacy endpoint (noise detection)"
+
+    name = models.CharField(max_length=100, unique=True)
+    role = models.CharField(max_length=20, choices=Role.choices, default=Role.CANDIDATE)
+    base_url = models.URLField(help_text="e.g. http://candidate-ledger.internal:8080")
+    timeout_ms = models.PositiveIntegerField(default=2000)
+    max_concurrency = models.PositiveIntegerField(default=64, help_text="Requests in flight at once.")
+    headers_to_add = models.JSONField(default=dict, blank=True, help_text='e.g. {"X-Shadow": "1"}')
+    enabled = models.BooleanField(default=True)
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.get_role_display()})"
+
+    def clean(self) -> None:
+        if not isinstance(self.headers_to_add, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in self.headers_to_add.items()
+        ):
+            raise ValidationError({"headers_to_add": "Must be an object of header name to string value."})
+
+
+class Route(models.Model):
+    """A route template of the read API with its sampling and comparison rules."""
+
+    class Severity(models.TextChoices):
+        LOW = "low", "Low"
+        MEDIUM = "medium", "Medium"
+        HIGH = "high", "High"
+        CRITICAL = "critical", "Critical"
+
+    method = models.CharField(max_length=10, default="GET")
+    template = models.CharField(max_length=300, help_text="e.g. /accounts/{id}/balance")
+    enabled = models.BooleanField(default=True)
+    sampling_ratio = models.FloatField(default=1.0, help_text="Share of samples verified, 0 to 1.")
+    active_from = models.TimeField(null=True, blank=True, help_text="Verify only from this time (console time zone).")
+    active_until = models.TimeField(null=True, blank=True)
+    rules = models.JSONField(default=dict, blank=True, help_text="Comparison rules (see README).")
+    severity = models.CharField(max_length=10, choices=Severity.choices, default=Severity.MEDIUM)
+    mismatch_rate_alert = models.FloatField(
+        null=True, blank=True, help_text="Alert when the mismatch rate over 5 minutes exceeds this share."
+    )
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["method", "template"], name="route_method_template_unique")]
+        ordering = ["template", "method"]
+
+    def __str__(self) -> str:
+        return f"{self.method} {self.template}"
+
+    def clean(self) -> None:
+        if not 0.0 <= self.sampling_ratio <= 1.0:
+            raise ValidationError({"sampling_ratio": "Must be between 0 and 1."})
+        if not self.template.startswith("/"):
+            raise ValidationError({"template": "Must start with '/'."})
+
+
+class DsnMixin(models.Model):
+    """A PostgreSQL DSN without secrets, or the name of an environment variable that holds one."""
+
+    dsn = models.CharField(
+        max_length=500, blank=True,
+        help_text="postgresql://user@host:5432/db (no password: use dsn_env_var or PGPASSFILE for secrets)",
+    )
+    dsn_env_var = models.CharField(max_length=100, blank=True, help_text="Environment variable holding the DSN.")
+
+    class Meta:
+        abstract = True
+
+    def resolved_dsn(self) -> str:
+        if self.dsn_env_var:
+            value = os.environ.get(self.dsn_env_var)
+            if not value:
+                raise ValidationError(f"Environment variable {self.dsn_env_var} is not set.")
+            return value
+        return self.dsn
+
+    def clean(self) -> None:
+        from urllib.parse import urlsplit
+
+        if not self.dsn and not self.dsn_env_var:
+            raise ValidationError("Give a DSN or the environment variable that holds it.")
+        if self.dsn:
+            parts = urlsplit(self.dsn)
+            if parts.scheme not in ("postgres", "postgresql"):
+                raise ValidationError({"dsn": "Must be a postgresql:// URL."})
+            if parts.password:
+                raise ValidationError({"dsn": "No passwords in the database: use dsn_env_var."})
+
+
+class VerifiedDatabase(DsnMixin):
+    """The legacy database the write verifier reads (read-only) after each legacy commit."""
+
+    name = models.CharField(max_length=100, unique=True)
+    statement_timeout_ms = models.PositiveIntegerField(default=2000)
+    commit_delay_ms = models.PositiveIntegerField(
+        default=0, help_text="Wait this long after the commit notice before checking."
+    )
+    capture_ttl_s = models.PositiveIntegerField(
+        default=300, help_text="A capture whose commit never comes becomes 'orphaned' after this."
+    )
+    enabled = models.BooleanField(default=True)
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class WriteTableRule(models.Model):
+    """Per-table overrides for the write verifier (keys, version column, columns not compared)."""
+
+    table = models.CharField(max_length=200, unique=True)
+    key_columns = models.JSONField(default=list, blank=True, help_text="Overrides the introspected primary key.")
+    version_column = models.CharField(max_length=100, blank=True, help_text="Row moved on after the commit -> stale.")
+    excluded_columns = models.JSONField(default=list, blank=True, help_text="Values the candidate cannot know.")
+    rules = models.JSONField(default=dict, blank=True, help_text="Comparison rules for the row values.")
+
+    def __str__(self) -> str:
+        return self.table
