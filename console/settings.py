@@ -157,6 +157,19 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TASK_ALWAYS_EAGER = False
 
+
+def _beat_schedule() -> dict:
+    # Each part declares its periodic tasks by name in a Django-free schedule module.
+    from numa.schedule import BEAT_SCHEDULE as numa_beat
+    from verifiers.read.schedule import BEAT_SCHEDULE as read_beat
+    from verifiers.reconcile.schedule import BEAT_SCHEDULE as reconcile_beat
+    from verifiers.write.schedule import BEAT_SCHEDULE as write_beat
+
+    return {**read_beat, **write_beat, **reconcile_beat, **numa_beat}
+
+
+CELERY_BEAT_SCHEDULE = _beat_schedule()
+
 # --- REST API -------------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

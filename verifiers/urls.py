@@ -1,9 +1,7 @@
-from django.urls import path
-
-from verifiers import views
+from django.urls import include, path
 
 urlpatterns = [
-    path("read/", views.read_page, name="read"),
-    path("write/", views.write_page, name="write"),
-    path("reconciliation/", views.reconciliation_page, name="reconciliation"),
+    path("", include("verifiers.read.urls")),
+    path("", include("verifiers.write.urls")),
+    path("", include("verifiers.reconcile.urls")),
 ]

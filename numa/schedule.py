@@ -1,0 +1,3 @@
+"""Periodic tasks of the NUMA app, merged into CELERY_BEAT_SCHEDULE by console/settings.py (no Django here)."""
+
+BEAT_SCHEDULE: dict[str, dict] = {}

@@ -1,0 +1,1 @@
+"""The read side of the verifiers app (services, tasks, API, views, admin)."""

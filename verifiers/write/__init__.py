@@ -1,0 +1,1 @@
+"""The write side of the verifiers app (services, tasks, API, views, admin)."""
