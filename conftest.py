@@ -19,9 +19,9 @@ def _test_redis_url() -> str:
     from django.conf import settings
 
     url = settings.REDIS_URL
-    # Never flush a Redis database that is not the tests' own.
-    if not url.rstrip("/").endswith("/15"):
-        pytest.exit(f"REDIS_URL={url} is not a test database (/15); run tests through `make test`")
+    # Never flush a Redis database that is not the tests' own (console.test_settings picks it).
+    if not getattr(settings, "TEST_REDIS_DB", None) or not url.endswith(f"/{settings.TEST_REDIS_DB}"):
+        pytest.exit(f"REDIS_URL={url} is not a test database; run tests with console.test_settings")
     return url
 
 
@@ -50,6 +50,7 @@ def _worker_env(database_name: str | None) -> dict[str, str]:
     env = dict(os.environ)
     env["DJANGO_SETTINGS_MODULE"] = "console.test_settings"
     env["REDIS_URL"] = settings.REDIS_URL
+    env["TEST_REDIS_DB"] = str(settings.TEST_REDIS_DB)
     if database_name:
         env["DATABASE_URL"] = settings.DATABASE_URL.rsplit("/", 1)[0] + "/" + database_name
     return env

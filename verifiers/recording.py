@@ -1,0 +1,215 @@
+"""Recording verdicts in bulk: shared by the read and the write verifier.
+
+One call per batch, one transaction: the sample ids not seen before are claimed (so a batch
+redelivered after a worker died is counted once), matches become per-minute counts, mismatches
+update their group and keep a capped number of masked samples. Everything is a handful of
+set-based statements per batch, whatever the batch size.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Callable
+
+from django.db import connection, transaction
+from django.utils import timezone
+
+# Samples kept per group: enough to see the pattern, bounded so a storm cannot fill the disk.
+SAMPLES_PER_GROUP = 20
+
+VERDICT_COLUMNS = {
+    "match": "matched",
+    "mismatch": "mismatched",
+    "error": "errored",
+    "stale": "stale",
+    "orphaned": "orphaned",
+    "unverifiable": "unverifiable",
+}
+GROUPED_VERDICTS = frozenset({"mismatch", "error", "orphaned", "unverifiable"})
+
+
+@dataclass(slots=True)
+class Verdict:
+    """What verifying one sample (read) or one capture's row check (write) concluded."""
+
+    kind: str  # "read" or "write"
+    sample_id: str
+    subject: str  # "GET /accounts/{id}/balance" or "accounts"
+    captured_at: datetime
+    verdict: str  # a key of VERDICT_COLUMNS
+    fingerprint: str = ""
+    title: str = ""
+    severity: str = "medium"
+    differences: list[dict[str, Any]] = field(default_factory=list)  # [{path, pattern, kind, legacy, candidate}]
+    request: dict[str, Any] = field(default_factory=dict)
+    legacy: dict[str, Any] = field(default_factory=dict)
+    candidate: dict[str, Any] = field(default_factory=dict)
+    select_sql: str = ""
+    legacy_latency_ms: float | None = None
+    candidate_latency_ms: float | None = None
+    noise_suppressed: int = 0
+
+
+@dataclass(slots=True)
+class RecordSummary:
+    counted: int = 0
+    duplicates: int = 0
+    new_group_ids: list[int] = field(default_factory=list)
+    touched_group_ids: list[int] = field(default_factory=list)
+
+
+def record_verdicts(verdicts: list[Verdict], *, mask: Callable[[Any], Any] | None = None) -> RecordSummary:
+    """Count and store a batch of verdicts; safe to call again with the same batch."""
+    summary = RecordSummary()
+    if not verdicts:
+        return summary
+    for verdict in verdicts:
+        if verdict.verdict not in VERDICT_COLUMNS:
+            raise ValueError(f"unknown verdict {verdict.verdict!r} for sample {verdict.sample_id}")
+    now = timezone.now()
+    with transaction.atomic(), connection.cursor() as cursor:
+        fresh = _claim_new_sample_ids(cursor, verdicts, now)
+        batch = [v for v in verdicts if (v.kind, v.sample_id) in fresh]
+        summary.counted = len(batch)
+        summary.duplicates = len(verdicts) - len(batch)
+        if not batch:
+            return summary
+        _add_outcome_counts(cursor, batch)
+        grouped = [v for v in batch if v.verdict in GROUPED_VERDICTS and v.fingerprint]
+        if grouped:
+            group_rows = _upsert_groups(cursor, grouped)
+            summary.new_group_ids = [gid for gid, inserted, _ in group_rows.values() if inserted]
+            summary.touched_group_ids = [gid for gid, _, _ in group_rows.values()]
+            _store_samples(cursor, grouped, group_rows, mask or _default_mask())
+    return summary
+
+
+def _default_mask() -> Callable[[Any], Any]:
+    from verifiers.masking import DEFAULT_MASKING_RULES, mask_document
+
+    return lambda value: mask_document(value, DEFAULT_MASKING_RULES)
+
+
+def _claim_new_sample_ids(cursor, verdicts: list[Verdict], now: datetime) -> set[tuple[str, str]]:
+    kinds = [v.kind for v in verdicts]
+    ids = [v.sample_id for v in verdicts]
+    cursor.execute(
+        """
+        INSERT INTO verifiers_verifiedsample (kind, sample_id, verified_at)
+        SELECT k, i, %s FROM unnest(%s::text[], %s::text[]) AS t(k, i)
+        ON CONFLICT (kind, sample_id) DO NOTHING
+        RETURNING kind, sample_id
+        """,
+        [now, kinds, ids],
+    )
+    return {(kind, sample_id) for kind, sample_id in cursor.fetchall()}
+
+
+def _minute(moment: datetime) -> datetime:
+    return moment.replace(second=0, microsecond=0)
+
+
+def _add_outcome_counts(cursor, batch: list[Verdict]) -> None:
+    columns = list(dict.fromkeys(VERDICT_COLUMNS.values())) + [
+        "noise_suppressed", "legacy_latency_ms_sum", "candidate_latency_ms_sum", "latency_count",
+    ]
+    totals: dict[tuple[str, str, datetime], dict[str, float]] = defaultdict(lambda: dict.fromkeys(columns, 0))
+    for v in batch:
+        row = totals[(v.kind, v.subject, _minute(v.captured_at))]
+        row[VERDICT_COLUMNS[v.verdict]] += 1
+        row["noise_suppressed"] += v.noise_suppressed
+        if v.legacy_latency_ms is not None and v.candidate_latency_ms is not None:
+            row["legacy_latency_ms_sum"] += v.legacy_latency_ms
+            row["candidate_latency_ms_sum"] += v.candidate_latency_ms
+            row["latency_count"] += 1
+    keys = list(totals)
+    arrays = [[k[0] for k in keys], [k[1] for k in keys], [k[2] for k in keys]]
+    arrays += [[totals[k][c] for k in keys] for c in columns]
+    casts = ["text[]", "text[]", "timestamptz[]"] + [
+        "float8[]" if c.endswith("_sum") else "bigint[]" for c in columns
+    ]
+    names = ["kind", "subject", "minute", *columns]
+    cursor.execute(
+        f"""
+        INSERT INTO verifiers_outcomecount ({", ".join(names)})
+        SELECT * FROM unnest({", ".join(f"%s::{cast}" for cast in casts)})
+        ON CONFLICT (kind, subject, minute) DO UPDATE SET
+        {", ".join(f"{c} = verifiers_outcomecount.{c} + EXCLUDED.{c}" for c in columns)}
+        """,
+        arrays,
+    )
+
+
+def _upsert_groups(cursor, grouped: list[Verdict]) -> dict[tuple[str, str], tuple[int, bool, int]]:
+    """(kind, fingerprint) -> (group id, newly created, samples already stored)."""
+    by_key: dict[tuple[str, str], list[Verdict]] = defaultdict(list)
+    for v in grouped:
+        by_key[(v.kind, v.fingerprint)].append(v)
+    rows = []
+    for (kind, fingerprint), members in by_key.items():
+        first = members[0]
+        seen = [m.captured_at for m in members]
+        differences = [{"pattern": d.get("pattern", d.get("path")), "kind": d.get("kind")} for d in first.differences]
+        rows.append((kind, fingerprint, first.title[:300], first.subject[:300], first.verdict,
+                     json.dumps(differences), first.severity, min(seen), max(seen), len(members)))
+    result: dict[tuple[str, str], tuple[int, bool, int]] = {}
+    for row in sorted(rows):  # a stable order: concurrent workers lock groups in the same order
+        cursor.execute(
+            """
+            INSERT INTO verifiers_mismatchgroup AS g
+                (kind, fingerprint, title, subject, outcome, differences, severity, first_seen, last_seen,
+                 count, status, stored_samples, status_changed_by, note)
+            VALUES (%s, %s, %s, %s, %s, %s::jsonb, %s, %s, %s, %s, 'open', 0, '', '')
+            ON CONFLICT (kind, fingerprint) DO UPDATE SET
+                count = g.count + EXCLUDED.count,
+                last_seen = GREATEST(g.last_seen, EXCLUDED.last_seen),
+                first_seen = LEAST(g.first_seen, EXCLUDED.first_seen),
+                -- a resolved group that mismatches again is a regression: open it again
+                status = CASE WHEN g.status = 'resolved' THEN 'open' ELSE g.status END
+            RETURNING id, (xmax = 0) AS inserted, stored_samples
+            """,
+            row,
+        )
+        group_id, inserted, stored = cursor.fetchone()
+        result[(row[0], row[1])] = (group_id, inserted, stored)
+    return result
+
+
+def _store_samples(cursor, grouped, group_rows, mask: Callable[[Any], Any]) -> None:
+    per_group: dict[int, list[Verdict]] = defaultdict(list)
+    for v in grouped:
+        group_id, _, stored = group_rows[(v.kind, v.fingerprint)]
+        if stored + len(per_group[group_id]) < SAMPLES_PER_GROUP:
+            per_group[group_id].append(v)
+    values = []
+    for group_id, members in per_group.items():
+        for v in members:
+            values.append((
+                group_id, v.sample_id[:100], v.captured_at, v.verdict,
+                json.dumps(mask(v.request)), json.dumps(mask(v.legacy)), json.dumps(mask(v.candidate)),
+                json.dumps(mask(v.differences)), v.select_sql, v.legacy_latency_ms, v.candidate_latency_ms,
+            ))
+    if not values:
+        return
+    cursor.executemany(
+        """
+        INSERT INTO verifiers_mismatchsample
+            (group_id, sample_id, captured_at, recorded_at, outcome, request, legacy, candidate, differences,
+             select_sql, legacy_latency_ms, candidate_latency_ms, reverify_outcome, reverify_differences)
+        VALUES (%s, %s, %s, now(), %s, %s::jsonb, %s::jsonb, %s::jsonb, %s::jsonb, %s, %s, %s, '', '[]'::jsonb)
+        ON CONFLICT (group_id, sample_id) DO NOTHING
+        """,
+        values,
+    )
+    cursor.execute(
+        """
+        UPDATE verifiers_mismatchgroup g SET stored_samples = s.n
+        FROM (SELECT group_id, count(*) AS n FROM verifiers_mismatchsample
+              WHERE group_id = ANY(%s) GROUP BY group_id) s
+        WHERE g.id = s.group_id
+        """,
+        [list(per_group)],
+    )
