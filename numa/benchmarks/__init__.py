@@ -1,0 +1,1 @@
+"""Benchmarks of the NUMA package: scripts that print figures, never assert timings."""
