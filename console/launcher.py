@@ -263,9 +263,12 @@ def main(argv: list[str] | None = None) -> int:
     demo.add_argument("--port", type=int, default=8000)
     demo.add_argument("--rate", type=float, default=20.0, help="demo traffic, requests per second")
     test = sub.add_parser("test", help="run the test suite")
-    test.add_argument("pytest_args", nargs=argparse.REMAINDER)
+    test.add_argument("pytest_args", nargs="*", help="passed to pytest as they are")
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["test"]:  # everything after `test` belongs to pytest, options included
+        return run_tests(argparse.Namespace(pytest_args=argv[1:]))
     args = parser.parse_args(argv)
-    return run_demo(args) if args.command == "demo" else run_tests(args)
+    return run_demo(args)
 
 
 if __name__ == "__main__":
