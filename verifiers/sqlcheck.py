@@ -1,0 +1,1388 @@
+"""Write-verifier SQL conversion: captured DML -> SELECTs that read the legacy rows back.
+
+The candidate ledger runs a write in shadow mode and sends us each statement with its
+parameters plus after-images of the rows it touched.  This module turns one captured
+INSERT/UPDATE/DELETE into ``RowCheck`` objects: a SELECT (PostgreSQL, ``%s`` placeholders,
+double-quoted identifiers) that reads each affected row by primary key from the legacy
+database, and the values the candidate expects to find there.
+
+Pipeline (design section 4):
+
+* ``normalise`` - a cheap regex scan (no sqlglot) that replaces inline literals by
+  reserved placeholders, so statements that differ only in literals share one template.
+* ``convert_statement`` - sqlglot parse + analysis, done once per template.  Anything
+  that is not exactly one supported INSERT/UPDATE/DELETE raises ``UnverifiableStatement``.
+* ``bind`` - per capture: resolve parameters, literals and after-images into ``RowCheck``.
+* ``TemplateCache`` - normalise -> LRU lookup -> convert once -> bind.
+
+Safety: generated SQL is built from sqlglot expression objects (never from captured text),
+contains only identifiers and ``%s`` placeholders, and is re-parsed once per template to
+prove it is a single plain SELECT.  Captured parameter values are only ever bound.
+
+Lexing assumptions (documented limits): PostgreSQL with standard_conforming_strings=on,
+MySQL with backslash escapes on and without ANSI_QUOTES, Oracle SQL (not PL/SQL).
+Unquoted identifiers are folded to lower case (the legacy database is PostgreSQL);
+MySQL identifiers are always folded because MySQL compares column names case-insensitively.
+"""
+
+from __future__ import annotations
+
+import enum
+import itertools
+import re
+import threading
+from collections import OrderedDict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from typing import Any, Final, Literal, TypeAlias
+
+import sqlglot
+from sqlglot import exp
+from sqlglot.errors import SqlglotError
+
+__all__ = [
+    "MAX_STATEMENT_CHARS",
+    "MAX_ROWS_PER_STATEMENT",
+    "SUPPORTED_DIALECTS",
+    "Expectation",
+    "KeySource",
+    "RowCheck",
+    "RowTemplate",
+    "Schema",
+    "StatementKind",
+    "StatementTemplate",
+    "TableMeta",
+    "TemplateCache",
+    "UnparsableStatement",
+    "UnverifiableStatement",
+    "ValueOrigin",
+    "ValueSource",
+    "bind",
+    "convert_statement",
+    "normalise",
+]
+
+# Statements above this size are rejected before any scanning or parsing: a 1,000-row
+# multi-row INSERT is ~100 KB, and sqlglot needs ~1 s per 200 KB in pure Python.
+MAX_STATEMENT_CHARS: Final = 262_144
+# Rows one statement may expand to (VALUES rows, IN-list keys): bounds bind() work.
+MAX_ROWS_PER_STATEMENT: Final = 10_000
+SUPPORTED_DIALECTS: Final = ("postgres", "mysql", "oracle")
+_DIALECT_ALIASES: Final = {"postgresql": "postgres", "pg": "postgres"}
+
+
+class UnverifiableStatement(Exception):
+    """A captured statement (or its binding) that we refuse to verify; ``reason`` says why."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class UnparsableStatement(UnverifiableStatement):
+    """sqlglot could not parse the text (the cache then retries without literal extraction)."""
+
+
+# --------------------------------------------------------------------------------------
+# Public data model
+# --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class TableMeta:
+    """Key metadata for one legacy table (introspected, overridable by admins)."""
+
+    key_columns: tuple[str, ...]
+    version_column: str | None = None
+    # Columns the candidate cannot know (sequence values, server timestamps): never compared.
+    excluded_columns: frozenset[str] = frozenset()
+
+    def __post_init__(self) -> None:
+        if not self.key_columns:
+            raise ValueError("TableMeta.key_columns must name at least one column")
+
+
+Schema: TypeAlias = Mapping[str, TableMeta]
+
+
+class StatementKind(str, enum.Enum):
+    INSERT = "insert"
+    UPDATE = "update"
+    DELETE = "delete"
+
+
+class KeySource(str, enum.Enum):
+    WHERE = "where key equality"
+    INSERT_VALUES = "insert values"
+    AFTER_IMAGES = "after-images of the table"
+
+
+class ValueOrigin(str, enum.Enum):
+    PARAM = "placeholder"
+    LITERAL = "literal"
+    LITERAL_SLOT = "literal extracted by normalise"
+    AFTER_IMAGE = "from after-image"
+    EXCLUDED = "excluded"
+
+
+@dataclass(frozen=True, slots=True)
+class ValueSource:
+    """Where one expected value (or key value) comes from."""
+
+    origin: ValueOrigin
+    # PARAM: index into StatementTemplate.placeholders; LITERAL_SLOT: index into literals.
+    index: int = -1
+    literal: Any = None
+    negated: bool = False
+    reason: str = ""
+
+    @property
+    def is_known(self) -> bool:
+        return self.origin in _KNOWN_ORIGINS
+
+
+_KNOWN_ORIGINS: Final = frozenset({ValueOrigin.PARAM, ValueOrigin.LITERAL, ValueOrigin.LITERAL_SLOT})
+
+
+@dataclass(frozen=True, slots=True)
+class PlaceholderRef:
+    """One placeholder occurrence as written in the source statement."""
+
+    style: str  # format | pyformat | dollar | qmark | oracle
+    occurrence: int
+    number: int | None = None
+    name: str | None = None
+
+    @property
+    def display(self) -> str:
+        if self.style == "dollar":
+            return f"${self.number}"
+        if self.style == "pyformat":
+            return f"%({self.name})s"
+        if self.style == "oracle":
+            return f":{self.name if self.name is not None else self.number}"
+        return "?" if self.style == "qmark" else "%s"
+
+
+@dataclass(frozen=True, slots=True)
+class RowTemplate:
+    """One affected row: where its key values and its expected column values come from."""
+
+    key: tuple[ValueSource, ...]  # aligned with StatementTemplate.key_columns
+    values: tuple[tuple[str, ValueSource], ...]
+
+
+class Expectation(enum.Enum):
+    ROW_ABSENT = "row must not exist"
+
+    def __repr__(self) -> str:
+        return f"Expectation.{self.name}"
+
+
+@dataclass(frozen=True, slots=True)
+class StatementTemplate:
+    """The dialect-independent verification plan of one statement template."""
+
+    kind: StatementKind
+    dialect: str
+    table: str  # display name, e.g. "ledger.accounts"
+    key_columns: tuple[str, ...]
+    version_column: str | None
+    key_source: KeySource
+    rows: tuple[RowTemplate, ...]
+    select_columns: tuple[str, ...]
+    select_sql: str
+    placeholders: tuple[PlaceholderRef, ...]
+    literal_slot_count: int
+    upsert: str | None = None  # None | "do update" | "do nothing"
+    # Lower-cased names an after-image "table" may use for this table (qualified and bare).
+    table_names: frozenset[str] = frozenset()
+    needs_after_images: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class RowCheck:
+    """One legacy row to read and what the candidate expects in it."""
+
+    table: str
+    kind: StatementKind
+    select_sql: str
+    select_params: tuple[Any, ...]
+    key: dict[str, Any]
+    expected: dict[str, Any] | Literal[Expectation.ROW_ABSENT]
+    unverified: dict[str, str] = field(default_factory=dict)
+    version_column: str | None = None
+
+
+# --------------------------------------------------------------------------------------
+# Lexical scan (no sqlglot): literals, comments, placeholders
+# --------------------------------------------------------------------------------------
+
+_ANY = r"(?s:.*?)"
+_MARKER = r"""
+    (?P<marker>(?<![:\w]):_l(?P<marker_no>\d+)(?!\w))
+  | """
+_COMMON_TAIL = r"""
+  | (?P<hexnum>(?<![\w$:.@])0[xXbB][0-9A-Fa-f]+(?![\w$]))
+  | (?P<number>(?<![\w$:.@])(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?(?![\w$.]))
+  | (?P<bad>['"`\x00]|/\*)
+"""
+
+_SCAN_SOURCES: Final[dict[str, str]] = {
+    "postgres": _MARKER + r"""(?P<comment>--[^\n]*|/\*""" + _ANY + r"""\*/)
+  | (?P<dollar>(?<![\w$])\$(?P<dtag>(?:[A-Za-z_]\w*)?)\$""" + _ANY + r"""\$(?P=dtag)\$)
+  | (?P<prefixed>(?<![\w$])(?:[eE]'(?:[^'\\]|\\.|'')*'|(?:[bBxXnN]|[uU]&)'(?:[^']|'')*'))
+  | (?P<string>'(?:[^']|'')*')
+  | (?P<qident>"(?:[^"]|"")*")
+  | (?P<ph_pyformat>%\((?P<ph_name>[^)]*)\)[sbt])
+  | (?P<ph_format>%[sbt])
+  | (?P<percent>%%)
+  | (?P<ph_dollar>(?<![\w$])\$(?P<ph_number>\d+))
+  | (?P<colon_name>(?<![:\w]):(?=[A-Za-z_"]))
+  | (?P<bad_dollar>(?<![\w$])\$(?:[A-Za-z_]\w*)?\$)
+""" + _COMMON_TAIL,
+    "mysql": _MARKER + r"""(?P<comment>--(?=\s|$)[^\n]*|\#[^\n]*|/\*""" + _ANY + r"""\*/)
+  | (?P<bad_dashes>--)
+  | (?P<prefixed>(?<![\w$])[bBxXnN]'(?:[^'\\]|\\.|'')*')
+  | (?P<string>'(?:[^'\\]|\\.|'')*'|"(?:[^"\\]|\\.|"")*")
+  | (?P<qident>`(?:[^`]|``)*`)
+  | (?P<ph_qmark>\?)
+  | (?P<ph_pyformat>%\((?P<ph_name>[^)]*)\)s)
+  | (?P<ph_format>%s)
+  | (?P<percent>%%)
+  | (?P<colon_name>(?<![:\w]):(?=[A-Za-z_"]))
+""" + _COMMON_TAIL,
+    "oracle": _MARKER + r"""(?P<comment>--[^\n]*|/\*""" + _ANY + r"""\*/)
+  | (?P<prefixed>(?<![\w$])(?:[nN]?[qQ]'(?s:\[.*?\]|\{.*?\}|<.*?>|\(.*?\)|(?P<qdelim>[^\s\[{<(])"""
+    + r""".*?(?P=qdelim))'|[nN]'(?:[^']|'')*'))
+  | (?P<string>'(?:[^']|'')*')
+  | (?P<qident>"(?:[^"]|"")*")
+  | (?P<ph_oracle>(?<![:\w]):(?:(?P<ph_number>\d+)|(?P<ph_name>[A-Za-z][\w$#]*)))
+""" + _COMMON_TAIL,
+}
+# First characters a token can start with.  Python's re tries every alternative at every
+# position; this one-character guard makes the scan ~5x faster (measured, see benchmark).
+_FIRST_CHARACTER_GUARDS: Final[dict[str, str]] = {
+    "postgres": r"""(?=[-/'"`$%:.0-9\x00]|[eEbBxXnN]'|[uU]&')""",
+    "mysql": r"""(?=[-/#'"`?%:.0-9\x00]|[bBxXnN]')""",
+    "oracle": r"""(?=[-/'"`:.0-9\x00]|[nN]?[qQ]'|[nN]')""",
+}
+_SCANNERS: Final[dict[str, re.Pattern[str]]] = {
+    dialect: re.compile(_FIRST_CHARACTER_GUARDS[dialect] + "(?:" + source + ")", re.VERBOSE)
+    for dialect, source in _SCAN_SOURCES.items()
+}
+_WORD_END_CHARS: Final = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_$\"`:")
+_WHITESPACE: Final = " \t\r\n\f\v"
+
+
+def _dialect(dialect: str) -> str:
+    if not isinstance(dialect, str):
+        raise UnverifiableStatement(f"dialect must be a string, got {type(dialect).__name__}")
+    name = _DIALECT_ALIASES.get(dialect.lower(), dialect.lower())
+    if name not in _SCANNERS:
+        supported = ", ".join(repr(d) for d in SUPPORTED_DIALECTS)
+        raise UnverifiableStatement(f"dialect {dialect!r} is not supported (use {supported})")
+    return name
+
+
+def _check_size(sql: object) -> str:
+    if not isinstance(sql, str):
+        raise UnverifiableStatement(f"statement must be a string, got {type(sql).__name__}")
+    if len(sql) > MAX_STATEMENT_CHARS:
+        raise UnverifiableStatement(
+            f"statement is {len(sql):,} characters, above the {MAX_STATEMENT_CHARS:,} limit"
+        )
+    if not sql.strip():
+        raise UnverifiableStatement("statement is empty")
+    return sql
+
+
+def _preceded_by_word(sql: str, position: int) -> bool:
+    """True when a literal directly follows a word: a typed literal (DATE '...') or keyword."""
+    index = position - 1
+    while index >= 0 and sql[index] in _WHITESPACE:
+        index -= 1
+    return index >= 0 and sql[index] in _WORD_END_CHARS
+
+
+def _reject_token(match: re.Match[str], dialect: str) -> None:
+    group = match.lastgroup
+    text = match.group()
+    if group == "colon_name":
+        raise UnverifiableStatement(f"':name' placeholders are not valid in {dialect}")
+    if group == "marker":
+        raise UnverifiableStatement(f"{text!r} is a reserved placeholder name")
+    if group == "bad_dashes":
+        raise UnverifiableStatement("'--' without a following space is ambiguous in mysql")
+    if text == "\x00":
+        raise UnverifiableStatement("statement contains a NUL character")
+    if text == "/*":
+        raise UnverifiableStatement("unterminated /* comment")
+    raise UnverifiableStatement(f"unterminated quoted text starting with {text[:1]!r}")
+
+
+def _check_comment(text: str, dialect: str) -> None:
+    if text.startswith("/*"):
+        if dialect == "mysql" and (text.startswith("/*!") or text.startswith("/*M!")):
+            raise UnverifiableStatement("mysql executable comment /*! ... */ is not verified")
+        if dialect == "postgres" and "/*" in text[2:]:
+            raise UnverifiableStatement("nested /* comments are not verified")
+
+
+def _string_value(text: str, dialect: str) -> tuple[bool, Any]:
+    """(extractable, value) of a plain quoted string literal."""
+    quote = text[0]
+    body = text[1:-1]
+    if dialect == "mysql" and "\\" in body:
+        return False, None  # backslash escapes: leave it to sqlglot
+    value = body.replace(quote + quote, quote)
+    if dialect == "oracle" and value == "":
+        return True, None  # Oracle stores '' as NULL
+    return True, value
+
+
+def _number_value(text: str) -> Any:
+    if text.isdigit():
+        return int(text)
+    return Decimal(text)
+
+
+_VERBATIM_GROUPS: Final = frozenset(
+    {"ph_format", "ph_pyformat", "ph_qmark", "ph_dollar", "ph_oracle", "qident", "percent",
+     "prefixed", "dollar", "hexnum"}
+)  # fmt: skip
+
+
+def normalise(sql: str, dialect: str) -> tuple[str, tuple[Any, ...]]:
+    """Replace inline literals by reserved placeholders ``:_lN``; drop comments.
+
+    Returns ``(template_text, literal_values)``.  Statements that differ only in literals
+    or comments get the same template text.  Literals that follow a word (typed literals
+    such as ``DATE '2024-01-01'``, ``INTERVAL 1 DAY``) and prefixed strings stay inline.
+    """
+    dialect = _dialect(dialect)
+    _check_size(sql)
+    literals: list[Any] = []
+
+    def replace(match: re.Match[str]) -> str:
+        group = match.lastgroup
+        text = match.group()
+        if group in _VERBATIM_GROUPS:
+            return text
+        if group == "number" or group == "string":
+            start = match.start()
+            if _preceded_by_word(sql, start):
+                return text
+            if group == "number":
+                value = _number_value(text)
+            else:
+                extractable, value = _string_value(text, dialect)
+                if not extractable:
+                    return text
+            literals.append(value)
+            return f":_l{len(literals) - 1}"
+        if group == "comment":
+            _check_comment(text, dialect)
+            return " "
+        if group in ("marker", "colon_name", "bad", "bad_dashes", "bad_dollar"):
+            _reject_token(match, dialect)
+        return text
+
+    template_text = _SCANNERS[dialect].sub(replace, sql).strip()
+    return template_text, tuple(literals)
+
+
+@dataclass(slots=True)
+class _Canonical:
+    text: str
+    placeholders: list[PlaceholderRef]
+    literal_slots: set[int]
+
+
+def _canonicalise(sql: str, dialect: str, allow_markers: bool) -> _Canonical:
+    """Rewrite every placeholder to ``:pN`` (occurrence order) and markers to ``:lN``.
+
+    sqlglot does not parse Oracle ``:1`` and numbers anonymous placeholders by tree
+    position, so we number them ourselves, in text order, before parsing.
+    """
+    placeholders: list[PlaceholderRef] = []
+    slots: set[int] = set()
+    pieces: list[str] = []
+    position = 0
+    for match in _SCANNERS[dialect].finditer(sql):
+        group = match.lastgroup
+        text = match.group()
+        replacement: str | None = None
+        if group is None:
+            continue
+        if group.startswith("ph_"):
+            occurrence = len(placeholders)
+            number_text = match.group("ph_number") if "ph_number" in match.re.groupindex else None
+            name = match.group("ph_name") if "ph_name" in match.re.groupindex else None
+            style = group[3:]
+            placeholders.append(
+                PlaceholderRef(
+                    style=style,
+                    occurrence=occurrence,
+                    number=int(number_text) if number_text else None,
+                    name=name,
+                )
+            )
+            replacement = f":p{occurrence}"
+        elif group == "marker":
+            if not allow_markers:
+                _reject_token(match, dialect)
+            slot = int(match.group("marker_no"))
+            slots.add(slot)
+            replacement = f":l{slot}"
+        elif group == "percent":
+            replacement = "%"
+        elif group == "comment":
+            _check_comment(text, dialect)
+            replacement = " "
+        elif group in ("colon_name", "bad", "bad_dashes", "bad_dollar"):
+            _reject_token(match, dialect)
+        if replacement is not None:
+            pieces.append(sql[position : match.start()])
+            pieces.append(replacement)
+            position = match.end()
+    pieces.append(sql[position:])
+    styles = {ref.style for ref in placeholders}
+    if len(styles) > 1:
+        shown = ", ".join(sorted({ref.display for ref in placeholders}))
+        raise UnverifiableStatement(f"statement mixes placeholder styles ({shown})")
+    if "dollar" in styles and any(ref.number == 0 for ref in placeholders):
+        raise UnverifiableStatement("placeholder $0 is not valid; $-placeholders start at $1")
+    if slots and slots != set(range(max(slots) + 1)):
+        raise UnverifiableStatement("literal slots are not numbered 0..N-1")
+    return _Canonical("".join(pieces), placeholders, slots)
+
+
+# --------------------------------------------------------------------------------------
+# Tree analysis
+# --------------------------------------------------------------------------------------
+
+# Values the server computes at write time: never comparable between two databases.
+_SERVER_VALUE_FUNCTIONS: Final = frozenset(
+    {
+        "now", "sysdate", "systimestamp", "current_timestamp", "localtimestamp", "localtime",
+        "current_date", "current_time", "clock_timestamp", "statement_timestamp",
+        "transaction_timestamp", "timeofday", "utc_timestamp", "utc_date", "utc_time",
+        "curdate", "curtime", "unix_timestamp", "getdate", "nextval", "currval", "lastval",
+        "last_insert_id", "uuid", "uuid_short", "gen_random_uuid", "uuid_generate_v1",
+        "uuid_generate_v4", "sys_guid", "newid", "random", "rand",
+    }
+)  # fmt: skip
+_SERVER_VALUE_EXPRESSIONS: Final = (
+    exp.CurrentTimestamp, exp.CurrentDate, exp.CurrentTime, exp.CurrentDatetime,
+    exp.Localtimestamp, exp.Localtime, exp.Systimestamp, exp.UtcTimestamp, exp.UtcDate,
+    exp.UtcTime, exp.Uuid, exp.Rand, exp.CurrentUser, exp.UnixSeconds, exp.CurrentTimestampLTZ,
+)  # fmt: skip
+# Bare words some dialects parse as columns but that are server values (Oracle pseudo-columns).
+_SERVER_VALUE_WORDS: Final = frozenset(
+    {"sysdate", "systimestamp", "current_timestamp", "localtimestamp", "current_date", "user"}
+)
+_SEQUENCE_PSEUDO_COLUMNS: Final = frozenset({"nextval", "currval"})
+
+
+def _identifier_name(identifier: exp.Expression | None, fold_quoted: bool) -> str:
+    if identifier is None:
+        return ""
+    name = identifier.name
+    quoted = bool(identifier.args.get("quoted")) if isinstance(identifier, exp.Identifier) else False
+    return name if quoted and not fold_quoted else name.lower()
+
+
+def _function_name(node: exp.Expression) -> str:
+    if isinstance(node, exp.Anonymous):
+        return str(node.this).lower()
+    return node.sql_name().lower()
+
+
+@dataclass(slots=True)
+class _Context:
+    dialect: str
+    placeholder_count: int
+    literal_slots: set[int]
+    table_refs: set[str]  # names a column qualifier may use for the target table
+    fold_quoted: bool
+
+    def column_name(self, column: exp.Column) -> str | None:
+        """Normalised name of a column of the target table, or None if it is qualified otherwise."""
+        qualifier = column.table
+        if qualifier and qualifier.lower() not in self.table_refs:
+            return None
+        return _identifier_name(column.this, self.fold_quoted)
+
+
+def _server_value_name(node: exp.Expression) -> str | None:
+    if isinstance(node, _SERVER_VALUE_EXPRESSIONS):
+        return _function_name(node)
+    if isinstance(node, exp.Anonymous):
+        name = _function_name(node)
+        return name if name in _SERVER_VALUE_FUNCTIONS else None
+    if isinstance(node, exp.Column) and isinstance(node.this, exp.Identifier):
+        name = node.name.lower()
+        if node.this.args.get("quoted"):
+            return None
+        if node.table and name in _SEQUENCE_PSEUDO_COLUMNS:
+            return f"{node.table}.{name}"
+        if not node.table and name in _SERVER_VALUE_WORDS:
+            return name
+    return None
+
+
+def _validate_tree(statement: exp.Expression, ctx: _Context) -> None:
+    """Reject constructs we never verify anywhere in the statement."""
+    for node in statement.walk():
+        if isinstance(node, (exp.Query, exp.Subquery)):
+            raise UnverifiableStatement("a subquery inside a write is not verified")
+        if isinstance(node, exp.Parameter):
+            raise UnverifiableStatement(
+                f"parameter syntax {node.sql(dialect=ctx.dialect)!r} is not supported in {ctx.dialect}"
+            )
+        if isinstance(node, exp.Placeholder):
+            name = node.name
+            valid = (name.startswith("p") and name[1:].isdigit() and int(name[1:]) < ctx.placeholder_count) or (
+                name.startswith("l") and name[1:].isdigit() and int(name[1:]) in ctx.literal_slots
+            )
+            if not valid:
+                shown = node.sql(dialect=ctx.dialect) or "?"
+                raise UnverifiableStatement(f"placeholder {shown} is not valid in {ctx.dialect}")
+        elif isinstance(node, exp.Anonymous):
+            name = _function_name(node)
+            if name == "values" and node.find_ancestor(exp.OnConflict) is not None:
+                continue  # MySQL VALUES(col) inside ON DUPLICATE KEY UPDATE
+            if name not in _SERVER_VALUE_FUNCTIONS:
+                raise UnverifiableStatement(
+                    f"function {name}() is not known to be free of side effects"
+                )
+        if isinstance(node, (exp.Anonymous, exp.Column)) and node.find_ancestor(exp.Where):
+            server_name = _server_value_name(node)
+            if server_name and server_name.rsplit(".", 1)[-1] == "nextval":
+                raise UnverifiableStatement("function nextval() has side effects")
+
+
+def _unwrap(node: exp.Expression) -> exp.Expression:
+    while isinstance(node, (exp.Cast, exp.Paren)):
+        node = node.this
+    return node
+
+
+def _literal_value(node: exp.Literal | exp.Null | exp.Boolean, dialect: str) -> Any:
+    if isinstance(node, exp.Null):
+        return None
+    if isinstance(node, exp.Boolean):
+        return bool(node.this)
+    if node.is_string:
+        text = node.this
+        return None if dialect == "oracle" and text == "" else text
+    try:
+        return _number_value(node.this)
+    except InvalidOperation:
+        return node.this
+
+
+def _simple_source(node: exp.Expression, ctx: _Context) -> ValueSource | None:
+    """Placeholder / literal (optionally cast or negated) -> a known source, else None."""
+    node = _unwrap(node)
+    negated = False
+    if isinstance(node, exp.Neg):
+        negated = True
+        node = _unwrap(node.this)
+    if isinstance(node, exp.Placeholder):
+        name = node.name
+        origin = ValueOrigin.PARAM if name.startswith("p") else ValueOrigin.LITERAL_SLOT
+        return ValueSource(origin, index=int(name[1:]), negated=negated)
+    if isinstance(node, (exp.Literal, exp.Null, exp.Boolean)):
+        value = _literal_value(node, ctx.dialect)
+        if negated:
+            if not isinstance(value, (int, Decimal)) or isinstance(value, bool):
+                return None
+            value = -value
+        return ValueSource(ValueOrigin.LITERAL, literal=value)
+    return None
+
+
+_DEFAULT_SOURCE: Final = ValueSource(
+    ValueOrigin.EXCLUDED, reason="DEFAULT value is decided by each database"
+)
+
+
+def _value_source(node: exp.Expression, ctx: _Context) -> ValueSource:
+    simple = _simple_source(node, ctx)
+    if simple is not None:
+        return simple
+    inner = _unwrap(node)
+    if isinstance(inner, (exp.Column, exp.Var)) and not inner.args.get("table"):
+        identifier = inner.this if isinstance(inner, exp.Column) else None
+        quoted = isinstance(identifier, exp.Identifier) and identifier.args.get("quoted")
+        if inner.name.upper() == "DEFAULT" and not quoted:
+            return _DEFAULT_SOURCE
+    for sub in inner.walk():
+        server_name = _server_value_name(sub)
+        if server_name:
+            return ValueSource(
+                ValueOrigin.EXCLUDED, reason=f"server value {server_name}() differs between databases"
+            )
+    if any(isinstance(sub, exp.Column) for sub in inner.walk()):
+        return ValueSource(ValueOrigin.AFTER_IMAGE, reason="expression of the old row")
+    return ValueSource(ValueOrigin.AFTER_IMAGE, reason="computed expression")
+
+
+def _flatten_and(node: exp.Expression) -> list[exp.Expression]:
+    node = node.unnest() if isinstance(node, exp.Paren) else node
+    if isinstance(node, exp.And):
+        return _flatten_and(node.this) + _flatten_and(node.expression)
+    return [node]
+
+
+def _where_keys(
+    where: exp.Where | None, key_lookup: dict[str, int], ctx: _Context
+) -> list[tuple[ValueSource, ...]] | None:
+    """Key tuples from WHERE equalities on every key column, or None if the WHERE is not that."""
+    if where is None:
+        return None
+    per_key: dict[int, list[ValueSource]] = {}
+    for conjunct in _flatten_and(where.this):
+        column: exp.Expression | None = None
+        sources: list[ValueSource] | None = None
+        if isinstance(conjunct, exp.EQ):
+            for left, right in ((conjunct.this, conjunct.expression), (conjunct.expression, conjunct.this)):
+                source = _simple_source(right, ctx) if isinstance(left, exp.Column) else None
+                # "key = NULL" is never true: not a key lookup.
+                if source is not None and not (source.origin == ValueOrigin.LITERAL and source.literal is None):
+                    column, sources = left, [source]
+                    break
+        elif isinstance(conjunct, exp.In) and isinstance(conjunct.this, exp.Column):
+            items = [_simple_source(item, ctx) for item in conjunct.expressions]
+            if items and all(item is not None for item in items):
+                column, sources = conjunct.this, [item for item in items if item is not None]
+        if column is None or sources is None:
+            continue
+        assert isinstance(column, exp.Column)
+        name = ctx.column_name(column)
+        if name is None or name.lower() not in key_lookup:
+            continue
+        position = key_lookup[name.lower()]
+        if position in per_key:
+            return None  # two conditions on one key column: not a plain key lookup
+        per_key[position] = sources
+    if len(per_key) != len(key_lookup):
+        return None
+    combinations = 1
+    for sources in per_key.values():
+        combinations *= len(sources)
+    if combinations > MAX_ROWS_PER_STATEMENT:
+        raise UnverifiableStatement(
+            f"WHERE names {combinations:,} keys, above the {MAX_ROWS_PER_STATEMENT:,} row limit"
+        )
+    ordered = [per_key[position] for position in range(len(key_lookup))]
+    return [tuple(combo) for combo in itertools.product(*ordered)]
+
+
+# --------------------------------------------------------------------------------------
+# Schema lookup and SELECT rendering
+# --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _SchemaIndex:
+    by_full_name: dict[str, tuple[str, TableMeta]]
+    by_bare_name: dict[str, list[tuple[str, TableMeta]]]
+
+    @classmethod
+    def build(cls, schema: Schema) -> _SchemaIndex:
+        if not isinstance(schema, Mapping):
+            raise TypeError("schema must be a mapping of table name -> TableMeta")
+        by_full: dict[str, tuple[str, TableMeta]] = {}
+        by_bare: dict[str, list[tuple[str, TableMeta]]] = {}
+        for name, meta in schema.items():
+            if not isinstance(meta, TableMeta):
+                raise TypeError(f"schema entry {name!r} is not a TableMeta")
+            lowered = name.lower()  # plain "schema.table" names, no SQL quoting
+            by_full[lowered] = (name, meta)
+            by_bare.setdefault(lowered.rsplit(".", 1)[-1], []).append((name, meta))
+        return cls(by_full, by_bare)
+
+    def lookup(self, schema_name: str, table_name: str) -> TableMeta:
+        full = f"{schema_name}.{table_name}".lower() if schema_name else table_name.lower()
+        if full in self.by_full_name:
+            return self.by_full_name[full][1]
+        if not schema_name:
+            candidates = self.by_bare_name.get(table_name.lower(), [])
+            if len(candidates) == 1:
+                return candidates[0][1]
+            if len(candidates) > 1:
+                names = ", ".join(sorted(name for name, _ in candidates))
+                raise UnverifiableStatement(f"table {table_name!r} is ambiguous in the schema ({names})")
+        shown = f"{schema_name}.{table_name}" if schema_name else table_name
+        raise UnverifiableStatement(f"table {shown!r} has no key metadata in the schema")
+
+
+def _output_identifier(name: str) -> exp.Identifier:
+    # psycopg treats every '%' in the query text as a placeholder, even inside quotes.
+    return exp.to_identifier(name.replace("%", "%%"), quoted=True)
+
+
+_ALLOWED_SELECT_NODES: Final = (
+    exp.Select, exp.From, exp.Table, exp.Identifier, exp.Column, exp.Where, exp.EQ, exp.And,
+    exp.Placeholder, exp.Paren,
+)  # fmt: skip
+
+
+def _render_select(schema_name: str, table_name: str, columns: Sequence[str], key_columns: Sequence[str]) -> str:
+    table = exp.Table(
+        this=_output_identifier(table_name),
+        db=_output_identifier(schema_name) if schema_name else None,
+    )
+    condition: exp.Expression | None = None
+    for key_column in key_columns:
+        equality = exp.EQ(this=exp.Column(this=_output_identifier(key_column)), expression=exp.Placeholder())
+        condition = equality if condition is None else exp.And(this=condition, expression=equality)
+    select = exp.Select(expressions=[exp.Column(this=_output_identifier(column)) for column in columns])
+    select = select.from_(table, copy=False).where(condition, copy=False)
+    sql = select.sql(dialect="postgres", identify=True)
+    _guard_select(sql, len(key_columns))
+    return sql
+
+
+def _guard_select(sql: str, expected_placeholders: int) -> None:
+    """Final guard: the generated text must re-parse to one plain SELECT, no functions."""
+    try:
+        parsed = [node for node in sqlglot.parse(sql, read="postgres") if node is not None]
+    except SqlglotError as error:  # pragma: no cover - would be a bug in rendering
+        raise UnverifiableStatement(f"generated SQL does not re-parse: {error}") from error
+    if len(parsed) != 1 or not isinstance(parsed[0], exp.Select):
+        raise UnverifiableStatement("generated SQL is not exactly one SELECT")
+    placeholders = 0
+    for node in parsed[0].walk():
+        # exp.And is a Func subclass in sqlglot (a connector); any other function is refused.
+        if not isinstance(node, _ALLOWED_SELECT_NODES) or (
+            isinstance(node, exp.Func) and not isinstance(node, exp.And)
+        ):
+            raise UnverifiableStatement(f"generated SQL contains {type(node).__name__}, not allowed")
+        placeholders += isinstance(node, exp.Placeholder)
+    if placeholders != expected_placeholders or sql.replace("%%", "").count("%") != expected_placeholders:
+        raise UnverifiableStatement("generated SQL has an unexpected number of placeholders")
+
+
+# --------------------------------------------------------------------------------------
+# Conversion
+# --------------------------------------------------------------------------------------
+
+
+def convert_statement(sql: str, dialect: str, schema: Schema) -> StatementTemplate:
+    """Parse one captured INSERT/UPDATE/DELETE into a verification template.
+
+    Raises UnverifiableStatement (with ``.reason``) for anything else.
+    """
+    return _convert(sql, _dialect(dialect), _SchemaIndex.build(schema), allow_markers=False)
+
+
+def _convert(sql: str, dialect: str, schema_index: _SchemaIndex, allow_markers: bool) -> StatementTemplate:
+    _check_size(sql)
+    canonical = _canonicalise(sql, dialect, allow_markers)
+    try:
+        parsed = sqlglot.parse(canonical.text, read=dialect)
+    except SqlglotError as error:
+        first_line = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise UnparsableStatement(f"statement does not parse as {dialect}: {first_line}") from error
+    statements = [node for node in parsed if node is not None and not isinstance(node, exp.Semicolon)]
+    if len(statements) != 1:
+        raise UnverifiableStatement(f"{len(statements)} statements in one string")
+    statement = statements[0]
+    if isinstance(statement, exp.Command):
+        keyword = str(statement.this).upper()
+        raise UnverifiableStatement(f"{keyword} statement is not a write we can verify")
+    if not isinstance(statement, (exp.Insert, exp.Update, exp.Delete)):
+        raise UnverifiableStatement(f"{_describe(statement)} is not a write we can verify")
+    if isinstance(statement, exp.Insert) and statement.expression is not None and not isinstance(
+        statement.expression, exp.Values
+    ):
+        raise UnverifiableStatement("INSERT ... SELECT is not verified (only INSERT ... VALUES)")
+    if statement.args.get("with_"):
+        raise UnverifiableStatement("WITH (common table expressions) in a write is not verified")
+
+    fold_quoted = dialect == "mysql"
+    table_node = statement.this.this if isinstance(statement.this, exp.Schema) else statement.this
+    if not isinstance(table_node, exp.Table) or not isinstance(table_node.this, exp.Identifier):
+        raise UnverifiableStatement("the written table is not a plain table name")
+    if table_node.args.get("catalog"):
+        raise UnverifiableStatement("three-part table names (catalog.schema.table) are not supported")
+    table_name = _identifier_name(table_node.this, fold_quoted)
+    schema_name = _identifier_name(table_node.args.get("db"), fold_quoted)
+    meta = schema_index.lookup(schema_name, table_name)
+    table_refs = {table_name.lower()}
+    if table_node.alias:
+        table_refs.add(table_node.alias.lower())
+    ctx = _Context(dialect, len(canonical.placeholders), canonical.literal_slots, table_refs, fold_quoted)
+    _validate_tree(statement, ctx)
+
+    key_columns = tuple(meta.key_columns)
+    key_lookup = {column.lower(): position for position, column in enumerate(key_columns)}
+    excluded = {column.lower() for column in meta.excluded_columns}
+    version_column = meta.version_column
+
+    if isinstance(statement, exp.Insert):
+        kind = StatementKind.INSERT
+        key_source, rows, upsert = _insert_rows(statement, ctx, key_lookup, excluded)
+    elif isinstance(statement, exp.Update):
+        kind, upsert = StatementKind.UPDATE, None
+        key_source, rows = _update_rows(statement, ctx, key_lookup, excluded)
+    else:
+        kind, upsert = StatementKind.DELETE, None
+        key_source, rows = _delete_rows(statement, ctx, key_lookup)
+
+    value_columns: list[str] = []
+    seen = {column.lower() for column in key_columns}
+    for row in rows:
+        for column, source in row.values:
+            if source.origin != ValueOrigin.EXCLUDED and column.lower() not in seen:
+                seen.add(column.lower())
+                value_columns.append(column)
+    if version_column and version_column.lower() not in seen and kind != StatementKind.DELETE:
+        value_columns.append(version_column)
+    select_columns = key_columns + tuple(value_columns)
+    select_sql = _render_select(schema_name, table_name, select_columns, key_columns)
+    display = f"{schema_name}.{table_name}" if schema_name else table_name
+    needs_after_images = key_source == KeySource.AFTER_IMAGES or any(
+        source.origin == ValueOrigin.AFTER_IMAGE
+        for row in rows
+        for source in itertools.chain(row.key, (s for _, s in row.values))
+    )
+    return StatementTemplate(
+        kind=kind,
+        dialect=dialect,
+        table=display,
+        key_columns=key_columns,
+        version_column=version_column,
+        key_source=key_source,
+        rows=tuple(rows),
+        select_columns=select_columns,
+        select_sql=select_sql,
+        placeholders=tuple(canonical.placeholders),
+        literal_slot_count=len(canonical.literal_slots),
+        upsert=upsert,
+        table_names=frozenset({display.lower(), table_name.lower()}),
+        needs_after_images=needs_after_images,
+    )
+
+
+def _describe(statement: exp.Expression) -> str:
+    if isinstance(statement, (exp.Create, exp.Drop, exp.Alter)):
+        kind = statement.args.get("kind")
+        verb = {exp.Create: "CREATE", exp.Drop: "DROP", exp.Alter: "ALTER"}[type(statement)]
+        return f"DDL statement {verb} {str(kind).upper()}" if kind else f"DDL statement {verb}"
+    if isinstance(statement, exp.TruncateTable):
+        return "DDL statement TRUNCATE"
+    return f"{type(statement).__name__.upper()} statement"
+
+
+def _excluded_by_meta(column: str, excluded: set[str], source: ValueSource) -> ValueSource:
+    if column.lower() in excluded:
+        return ValueSource(ValueOrigin.EXCLUDED, reason="excluded by table metadata")
+    return source
+
+
+def _set_assignments(
+    assignments: Sequence[exp.Expression], ctx: _Context, what: str
+) -> list[tuple[str, exp.Expression]]:
+    result: list[tuple[str, exp.Expression]] = []
+    seen: set[str] = set()
+    for assignment in assignments:
+        if not isinstance(assignment, exp.EQ) or not isinstance(assignment.this, exp.Column):
+            raise UnverifiableStatement(f"{what}: only 'column = value' assignments are verified")
+        name = ctx.column_name(assignment.this)
+        if name is None:
+            raise UnverifiableStatement(f"{what}: assignment to a column of another table")
+        if name.lower() in seen:
+            raise UnverifiableStatement(f"{what}: column {name} is set twice")
+        seen.add(name.lower())
+        result.append((name, assignment.expression))
+    return result
+
+
+def _insert_rows(
+    statement: exp.Insert, ctx: _Context, key_lookup: dict[str, int], excluded: set[str]
+) -> tuple[KeySource, list[RowTemplate], str | None]:
+    if statement.args.get("default"):
+        raise UnverifiableStatement("INSERT ... DEFAULT VALUES has no column list to verify")
+    if not isinstance(statement.this, exp.Schema):
+        raise UnverifiableStatement("INSERT without a column list: column names are unknown")
+    source = statement.expression
+    if not isinstance(source, exp.Values):
+        raise UnverifiableStatement("INSERT ... SELECT is not verified (only INSERT ... VALUES)")
+    if statement.args.get("where") or statement.args.get("overwrite"):
+        raise UnverifiableStatement("INSERT with WHERE/OVERWRITE is not verified")
+    columns = [_identifier_name(identifier, ctx.fold_quoted) for identifier in statement.this.expressions]
+    if len({column.lower() for column in columns}) != len(columns):
+        raise UnverifiableStatement("INSERT names a column twice")
+    tuples = source.expressions
+    if len(tuples) > MAX_ROWS_PER_STATEMENT:
+        raise UnverifiableStatement(
+            f"INSERT has {len(tuples):,} rows, above the {MAX_ROWS_PER_STATEMENT:,} row limit"
+        )
+
+    upsert, updated = _upsert_plan(statement, ctx, key_lookup, source)
+    rows: list[RowTemplate] = []
+    key_from_after_images = False
+    for row_node in tuples:
+        values = row_node.expressions if isinstance(row_node, exp.Tuple) else [row_node]
+        if len(values) != len(columns):
+            raise UnverifiableStatement(
+                f"INSERT row has {len(values)} values for {len(columns)} columns"
+            )
+        inserted = {column.lower(): _value_source(value, ctx) for column, value in zip(columns, values)}
+        key_sources: list[ValueSource] = []
+        for key_column in key_lookup:
+            key_value = inserted.get(key_column)
+            if key_value is None or not key_value.is_known:
+                key_from_after_images = True
+                reason = "key value is generated by the server" if key_value else "key column not in INSERT"
+                key_sources.append(ValueSource(ValueOrigin.AFTER_IMAGE, reason=reason))
+            else:
+                key_sources.append(key_value)
+        row_values: list[tuple[str, ValueSource]] = []
+        for column in columns:
+            if column.lower() in key_lookup:
+                continue
+            value = inserted[column.lower()]
+            if upsert is not None:
+                value = _upsert_value(column, value, upsert, updated)
+            row_values.append((column, _excluded_by_meta(column, excluded, value)))
+        if upsert == "do update":
+            for column, update_source in updated.items():
+                if column.lower() not in inserted:
+                    if update_source is _FROM_INSERTED:  # EXCLUDED.col of a column not inserted
+                        update_source = ValueSource(ValueOrigin.AFTER_IMAGE, reason="upsert: default value")
+                    row_values.append((column, _excluded_by_meta(column, excluded, update_source)))
+        rows.append(RowTemplate(key=tuple(key_sources), values=tuple(row_values)))
+    key_source = KeySource.AFTER_IMAGES if key_from_after_images else KeySource.INSERT_VALUES
+    return key_source, rows, upsert
+
+
+_FROM_INSERTED: Final = ValueSource(ValueOrigin.LITERAL, reason="same as inserted value")  # sentinel
+
+
+def _upsert_plan(
+    statement: exp.Insert, ctx: _Context, key_lookup: dict[str, int], values: exp.Values
+) -> tuple[str | None, dict[str, ValueSource]]:
+    """Upsert action and, for DO UPDATE, the source of each updated column on conflict."""
+    conflict = statement.args.get("conflict")
+    if conflict is None:
+        return ("do nothing" if statement.args.get("ignore") else None), {}
+    action = str(conflict.args.get("action") or "").upper()
+    if action == "DO NOTHING":
+        return "do nothing", {}
+    if conflict.args.get("where") or conflict.args.get("index_predicate"):
+        conditional = ValueSource(ValueOrigin.AFTER_IMAGE, reason="conditional ON CONFLICT update")
+    else:
+        conditional = None
+    inserted_refs = {"excluded"}
+    alias = values.args.get("alias")
+    if alias is not None and alias.name:
+        inserted_refs.add(alias.name.lower())
+    updated: dict[str, ValueSource] = {}
+    for column, expression in _set_assignments(conflict.expressions, ctx, "ON CONFLICT UPDATE"):
+        if column.lower() in key_lookup:
+            raise UnverifiableStatement(f"upsert changes key column {column}; re-keying is not verified")
+        inner = _unwrap(expression)
+        refers_to_inserted = (
+            isinstance(inner, exp.Column)
+            and (inner.table or "").lower() in inserted_refs
+            and _identifier_name(inner.this, ctx.fold_quoted).lower() == column.lower()
+        ) or (
+            isinstance(inner, exp.Anonymous)
+            and _function_name(inner) == "values"
+            and len(inner.expressions) == 1
+            and inner.expressions[0].name.lower() == column.lower()
+        )
+        if conditional is not None:
+            updated[column] = conditional
+        elif refers_to_inserted:
+            updated[column] = _FROM_INSERTED
+        else:
+            source = _value_source(expression, ctx)
+            if source.origin != ValueOrigin.EXCLUDED:
+                # The row may have been inserted or updated: only the after-image knows.
+                source = ValueSource(ValueOrigin.AFTER_IMAGE, reason="upsert: inserted or updated value")
+            updated[column] = source
+    return "do update", updated
+
+
+def _upsert_value(column: str, inserted: ValueSource, upsert: str, updated: dict[str, ValueSource]) -> ValueSource:
+    if inserted.origin == ValueOrigin.EXCLUDED:
+        return inserted
+    if upsert == "do nothing":
+        return ValueSource(ValueOrigin.AFTER_IMAGE, reason="upsert: the row may have existed before")
+    update_source = next((source for name, source in updated.items() if name.lower() == column.lower()), None)
+    if update_source is None:
+        return ValueSource(ValueOrigin.AFTER_IMAGE, reason="upsert: old value kept if the row existed")
+    if update_source is _FROM_INSERTED:
+        return inserted
+    return update_source
+
+
+def _update_rows(
+    statement: exp.Update, ctx: _Context, key_lookup: dict[str, int], excluded: set[str]
+) -> tuple[KeySource, list[RowTemplate]]:
+    if statement.args.get("from_"):
+        raise UnverifiableStatement("UPDATE ... FROM (joined update) is not verified")
+    if statement.find(exp.Join):
+        raise UnverifiableStatement("UPDATE with a JOIN is not verified")
+    values: list[tuple[str, ValueSource]] = []
+    for column, expression in _set_assignments(statement.expressions, ctx, "UPDATE"):
+        if column.lower() in key_lookup:
+            raise UnverifiableStatement(f"UPDATE sets key column {column}; re-keying is not verified")
+        values.append((column, _excluded_by_meta(column, excluded, _value_source(expression, ctx))))
+    keys = _where_keys(statement.args.get("where"), key_lookup, ctx)
+    if keys is None:
+        after_image_key = tuple(
+            ValueSource(ValueOrigin.AFTER_IMAGE, reason="WHERE is not key equality") for _ in key_lookup
+        )
+        return KeySource.AFTER_IMAGES, [RowTemplate(key=after_image_key, values=tuple(values))]
+    return KeySource.WHERE, [RowTemplate(key=key, values=tuple(values)) for key in keys]
+
+
+def _delete_rows(
+    statement: exp.Delete, ctx: _Context, key_lookup: dict[str, int]
+) -> tuple[KeySource, list[RowTemplate]]:
+    if statement.args.get("using") or statement.args.get("tables") or statement.find(exp.Join):
+        raise UnverifiableStatement("DELETE ... USING / multi-table DELETE is not verified")
+    keys = _where_keys(statement.args.get("where"), key_lookup, ctx)
+    if keys is None:
+        after_image_key = tuple(
+            ValueSource(ValueOrigin.AFTER_IMAGE, reason="WHERE is not key equality") for _ in key_lookup
+        )
+        return KeySource.AFTER_IMAGES, [RowTemplate(key=after_image_key, values=())]
+    return KeySource.WHERE, [RowTemplate(key=key, values=()) for key in keys]
+
+
+# --------------------------------------------------------------------------------------
+# Binding
+# --------------------------------------------------------------------------------------
+
+
+_SEQUENTIAL_STYLES: Final = frozenset({"format", "qmark", "oracle"})
+
+
+def _resolve_params(template: StatementTemplate, params: Any) -> Sequence[Any]:
+    """Captured params -> one value per placeholder occurrence."""
+    refs = template.placeholders
+    if params is None:
+        params = ()
+    if not refs:
+        if params and not isinstance(params, Mapping):
+            raise UnverifiableStatement(f"statement has no placeholders but {len(params)} params were captured")
+        return ()
+    style = refs[0].style
+    params_type = type(params)
+    if params_type is list or params_type is tuple:
+        if style in _SEQUENTIAL_STYLES and len(params) == len(refs):
+            return params  # the common case: %s / ? / oracle positional, one value each
+    elif isinstance(params, Mapping):
+        if style not in ("pyformat", "oracle"):
+            raise UnverifiableStatement(f"{refs[0].display} placeholders need a list of params, got an object")
+        resolved: list[Any] = []
+        for ref in refs:
+            name = ref.name if ref.name is not None else str(ref.number)
+            if name in params:
+                resolved.append(params[name])
+                continue
+            matches = [key for key in params if isinstance(key, str) and key.lower() == name.lower()]
+            if style == "oracle" and len(matches) == 1:  # Oracle bind names are case-insensitive
+                resolved.append(params[matches[0]])
+                continue
+            raise UnverifiableStatement(f"param {name!r} for placeholder {ref.display} was not captured")
+        return resolved
+    if isinstance(params, (str, bytes)) or not isinstance(params, Sequence):
+        raise UnverifiableStatement(f"params must be a list or an object, got {type(params).__name__}")
+    if style == "pyformat":
+        raise UnverifiableStatement("%(name)s placeholders need an object of params, got a list")
+    if style == "dollar":
+        highest = max(ref.number or 0 for ref in refs)
+        if len(params) != highest:
+            raise UnverifiableStatement(
+                f"statement uses ${highest} as highest placeholder but {len(params)} params were captured"
+            )
+        return [params[(ref.number or 0) - 1] for ref in refs]
+    if len(params) != len(refs):
+        raise UnverifiableStatement(
+            f"statement has {len(refs)} placeholders but {len(params)} params were captured"
+        )
+    return params
+
+
+_MISSING: Final = object()
+
+
+def _get_column(mapping: Mapping[Any, Any], column: str) -> Any:
+    """mapping[column], matching column names case-insensitively; _MISSING when absent."""
+    value = mapping.get(column, _MISSING)
+    if value is _MISSING:
+        lowered = column.lower()
+        for name, candidate in mapping.items():
+            if str(name).lower() == lowered:
+                return candidate
+    return value
+
+
+@dataclass(slots=True)
+class _AfterImage:
+    key: tuple[str, ...]
+    key_values: dict[str, Any]
+    row: Mapping[Any, Any]
+    used: bool = False
+
+
+def _match_token(value: Any) -> str:
+    # Captured keys arrive through JSON and drivers: 42, "42" and Decimal("42") are one key.
+    return value if isinstance(value, str) else str(value)
+
+
+def _after_images_for(template: StatementTemplate, after_images: Any) -> list[_AfterImage]:
+    if after_images is None:
+        return []
+    if type(after_images) is not list and (
+        isinstance(after_images, (str, bytes, Mapping)) or not isinstance(after_images, Sequence)
+    ):
+        raise UnverifiableStatement("after_images must be a list of {table, key, row} objects")
+    found: list[_AfterImage] = []
+    table_names = template.table_names
+    for position, image in enumerate(after_images):
+        if type(image) is not dict and not isinstance(image, Mapping):
+            raise UnverifiableStatement(f"after-image #{position} is not a {{table, key, row}} object")
+        table = image.get("table")
+        if type(table) is not str:
+            raise UnverifiableStatement(f"after-image #{position} has no 'table' name")
+        table = table.lower()
+        if table not in table_names:
+            table = table.replace('"', "").replace("`", "")
+            if table not in table_names:
+                continue
+        key = image.get("key")
+        row = image.get("row") or {}
+        if not (type(key) is dict or isinstance(key, Mapping)) or not (
+            type(row) is dict or isinstance(row, Mapping)
+        ):
+            raise UnverifiableStatement(f"after-image #{position} needs 'key' and 'row' objects")
+        key_values: dict[str, Any] = {}
+        for key_column in template.key_columns:
+            value = _get_column(key, key_column)
+            if value is _MISSING:
+                raise UnverifiableStatement(f"after-image #{position} lacks key column {key_column}")
+            key_values[key_column] = value
+        token = tuple([_match_token(value) for value in key_values.values()])
+        found.append(_AfterImage(token, key_values, row))
+    return found
+
+
+def _known_value(source: ValueSource, values: Sequence[Any], literals: Sequence[Any]) -> Any:
+    if source.origin == ValueOrigin.PARAM:
+        value = values[source.index]
+    elif source.origin == ValueOrigin.LITERAL_SLOT:
+        value = literals[source.index]
+    else:
+        value = source.literal
+    if source.negated:
+        if isinstance(value, bool) or not isinstance(value, (int, float, Decimal)):
+            raise UnverifiableStatement(f"cannot negate non-numeric value {type(value).__name__}")
+        value = -value
+    return value
+
+
+def bind(
+    template: StatementTemplate,
+    params: Sequence[Any] | Mapping[str, Any] | None,
+    after_images: Sequence[Mapping[str, Any]] | None = None,
+    literals: Sequence[Any] = (),
+) -> list[RowCheck]:
+    """Resolve one capture's params, literals and after-images into one RowCheck per row."""
+    if len(literals) != template.literal_slot_count:
+        raise UnverifiableStatement(
+            f"template has {template.literal_slot_count} literal slots but {len(literals)} literals were given"
+        )
+    values = _resolve_params(template, params)
+    images = _after_images_for(template, after_images) if template.needs_after_images else []
+    by_key = {image.key: image for image in images}
+
+    rows: list[tuple[dict[str, Any], RowTemplate, _AfterImage | None]] = []
+    if template.key_source == KeySource.AFTER_IMAGES and template.kind != StatementKind.INSERT:
+        if not images:
+            raise UnverifiableStatement(
+                f"{template.kind.value.upper()} without key equality and no after-image"
+            )
+        for image in images:
+            rows.append((dict(image.key_values), template.rows[0], image))
+    else:
+        for row in template.rows:
+            if all(source.is_known for source in row.key):
+                key = {
+                    column: _known_value(source, values, literals)
+                    for column, source in zip(template.key_columns, row.key)
+                }
+                image = by_key.get(tuple(_match_token(v) for v in key.values())) if images else None
+            else:
+                image = _match_inserted_row(template, row, values, literals, images)
+                key = dict(image.key_values)
+                for column, source in zip(template.key_columns, row.key):
+                    if source.is_known:
+                        key[column] = _known_value(source, values, literals)
+            rows.append((key, row, image))
+
+    checks: list[RowCheck] = []
+    for key, row, image in rows:
+        unverified: dict[str, str] = {}
+        expected: dict[str, Any] | Literal[Expectation.ROW_ABSENT]
+        if template.kind == StatementKind.DELETE:
+            expected = Expectation.ROW_ABSENT
+        else:
+            expected = {}
+            for column, source in row.values:
+                origin = source.origin
+                if origin in _KNOWN_ORIGINS:
+                    expected[column] = _known_value(source, values, literals)
+                elif origin == ValueOrigin.EXCLUDED:
+                    unverified[column] = source.reason
+                elif image is not None and (value := _get_column(image.row, column)) is not _MISSING:
+                    expected[column] = value
+                elif image is None:
+                    unverified[column] = f"{source.reason}; no after-image captured"
+                else:
+                    unverified[column] = f"{source.reason}; column missing from the after-image"
+        checks.append(
+            RowCheck(
+                table=template.table,
+                kind=template.kind,
+                select_sql=template.select_sql,
+                select_params=tuple(key.values()),
+                key=key,
+                expected=expected,
+                unverified=unverified,
+                version_column=template.version_column,
+            )
+        )
+    return checks
+
+
+def _match_inserted_row(
+    template: StatementTemplate,
+    row: RowTemplate,
+    values: Sequence[Any],
+    literals: Sequence[Any],
+    images: list[_AfterImage],
+) -> _AfterImage:
+    """Find the after-image of an inserted row whose key the server generated.
+
+    Matched by the statement's known column values; zero or several matches is unverifiable.
+    """
+    known = [
+        (column.lower(), _match_token(_known_value(source, values, literals)))
+        for column, source in row.values
+        if source.is_known
+    ]
+    candidates = [
+        image
+        for image in images
+        if not image.used
+        and all(
+            (value := _get_column(image.row, column)) is not _MISSING and _match_token(value) == token
+            for column, token in known
+        )
+    ]
+    if len(candidates) != 1:
+        problem = "no after-image" if not candidates else f"{len(candidates)} after-images"
+        raise UnverifiableStatement(
+            f"INSERT into {template.table} has a server-generated key and {problem} match the inserted values"
+        )
+    candidates[0].used = True
+    return candidates[0]
+
+
+# --------------------------------------------------------------------------------------
+# Template cache
+# --------------------------------------------------------------------------------------
+
+_RAW_FALLBACK: Final = object()  # template text did not parse: use the raw statement as key
+
+
+class TemplateCache:
+    """normalise -> LRU lookup by (dialect, template text) -> convert once -> bind.
+
+    Unverifiable verdicts are cached too.  The schema is fixed per cache: build a new
+    cache when table metadata changes.  A lock guards the LRU, so sharing a cache
+    between threads of one worker is safe; conversion happens outside the lock.
+    """
+
+    def __init__(self, schema: Schema, maxsize: int = 4096) -> None:
+        if maxsize < 1:
+            raise ValueError("maxsize must be at least 1")
+        self._schema_index = _SchemaIndex.build(schema)
+        self._maxsize = maxsize
+        self._entries: OrderedDict[tuple[str, str, str], StatementTemplate | UnverifiableStatement | object] = (
+            OrderedDict()
+        )
+        self._lock = threading.Lock()
+        self.hits = 0
+        self.misses = 0
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def template_for(self, sql: str, dialect: str) -> tuple[StatementTemplate, tuple[Any, ...]]:
+        """The cached template of ``sql`` and the literals to bind with it."""
+        dialect = _dialect(dialect)
+        template_text, literals = normalise(sql, dialect)
+        entry = self._get((dialect, "template", template_text))
+        if entry is None:
+            entry = self._convert_and_store((dialect, "template", template_text), template_text, dialect, True)
+        if entry is _RAW_FALLBACK:
+            literals = ()
+            entry = self._get((dialect, "raw", sql))
+            if entry is None:
+                entry = self._convert_and_store((dialect, "raw", sql), sql, dialect, False)
+        if isinstance(entry, UnverifiableStatement):
+            raise UnverifiableStatement(entry.reason)
+        assert isinstance(entry, StatementTemplate)
+        return entry, literals
+
+    def check_rows(
+        self,
+        sql: str,
+        dialect: str,
+        params: Sequence[Any] | Mapping[str, Any] | None,
+        after_images: Sequence[Mapping[str, Any]] | None = None,
+    ) -> list[RowCheck]:
+        """RowChecks for one captured statement (raises UnverifiableStatement)."""
+        template, literals = self.template_for(sql, dialect)
+        return bind(template, params, after_images, literals)
+
+    def _get(self, key: tuple[str, str, str]) -> StatementTemplate | UnverifiableStatement | object | None:
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is not None:
+                self._entries.move_to_end(key)
+                self.hits += 1
+            else:
+                self.misses += 1
+            return entry
+
+    def _convert_and_store(
+        self, key: tuple[str, str, str], text: str, dialect: str, allow_markers: bool
+    ) -> StatementTemplate | UnverifiableStatement | object:
+        entry: StatementTemplate | UnverifiableStatement | object
+        try:
+            entry = _convert(text, dialect, self._schema_index, allow_markers)
+        except UnparsableStatement as error:
+            # Literal extraction can break typed syntax (NUMERIC(10, 2)): retry on raw text.
+            entry = _RAW_FALLBACK if allow_markers else error
+        except UnverifiableStatement as error:
+            entry = error
+        with self._lock:
+            self._entries[key] = entry
+            self._entries.move_to_end(key)
+            while len(self._entries) > self._maxsize:
+                self._entries.popitem(last=False)
+        return entry
