@@ -1,0 +1,491 @@
+"""Midnight reconciliation against the ledger database (psycopg 3, no Django).
+
+The technique (design.md section 5): wait until every transaction that began before the
+cut-off C has ended; open a ``REPEATABLE READ READ ONLY`` coordinator transaction and export its
+snapshot; split the account keys into ranges; every worker imports the same snapshot and, for
+its range, reverse-applies the entries with business time >= C to get each balance as of C and
+compares it with the journal. A read-only snapshot takes only ACCESS SHARE locks, so writers
+keep going. Statements come from ``verifiers.balances``; this module only runs them.
+
+Every connection is named ``mhc-reconcile`` (application_name) and carries a statement and a
+lock timeout, so a run can always be told apart on the ledger and never hangs forever.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import psycopg
+from psycopg import sql
+from psycopg.conninfo import conninfo_to_dict
+
+from verifiers.balances import (
+    APPLICATION_NAME,
+    COLUMNS_QUERY,
+    DEFAULT_DIFFERENCE_CAP,
+    DEFAULT_RANGE_PLAN,
+    WAIT_QUERY,
+    KeyRange,
+    KeyValue,
+    LedgerMapping,
+    RangePlan,
+    RangeResult,
+    ReconciliationOutcome,
+    build_cutoff_balances_query,
+    build_key_bounds_query,
+    build_key_percentiles_query,
+    build_range_query,
+    combine_partials,
+    compare_with_counterpart,
+    mapping_problems,
+    percentile_fractions,
+    range_query_params,
+    range_result_from_rows,
+    ranges_from_boundaries,
+    reconciliation_status,
+    session_time_zone,
+    split_integer_keys,
+    validate_cutoff,
+)
+
+
+class ReconcileEngineError(Exception):
+    """Base for failures talking to the ledger during a reconciliation."""
+
+
+class LedgerUnreachable(ReconcileEngineError):
+    """The ledger database cannot be connected to (one sentence naming host:port)."""
+
+
+class MappingInvalid(ReconcileEngineError):
+    """The mapping does not fit the ledger's tables; ``problems`` has one message each."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__("ledger mapping does not fit the database: " + "; ".join(problems))
+
+
+class SnapshotUnavailable(ReconcileEngineError):
+    """A worker could not import the exported snapshot (the coordinator ended too early)."""
+
+
+@dataclass(frozen=True)
+class OpenTransaction:
+    """A ledger transaction that began before the cut-off and is still open."""
+
+    pid: int
+    age: timedelta
+    application_name: str
+    state: str
+    query: str
+
+    def describe(self) -> str:
+        return (
+            f"pid {self.pid} (open {self.age.total_seconds():.1f} s, "
+            f"application {self.application_name!r}, {self.state}: {self.query[:80]!r})"
+        )
+
+
+class SnapshotWaitTimeout(ReconcileEngineError):
+    """Transactions that began before the cut-off did not end in time; ``blockers`` names them."""
+
+    def __init__(self, cutoff: datetime, timeout_s: float, blockers: list[OpenTransaction]) -> None:
+        self.cutoff = cutoff
+        self.timeout_s = timeout_s
+        self.blockers = blockers
+        super().__init__(
+            f"{len(blockers)} transaction(s) that began before the cut-off {cutoff.isoformat()} "
+            f"were still open after {timeout_s:g} s: "
+            + "; ".join(b.describe() for b in blockers)
+        )
+
+
+@dataclass(frozen=True)
+class SessionLimits:
+    """Timeouts set on every ledger connection (seconds)."""
+
+    connect_timeout_s: int = 5
+    statement_timeout_s: float = 600.0
+    # ACCESS SHARE only waits for ACCESS EXCLUSIVE (DDL, VACUUM FULL); fail fast rather than
+    # queue, since writers would then queue behind us behind the DDL.
+    lock_timeout_s: float = 2.0
+    # Bounds how long an abandoned coordinator can hold its snapshot (and the ledger's xmin).
+    idle_in_transaction_timeout_s: float = 900.0
+
+
+DEFAULT_LIMITS = SessionLimits()
+
+
+def _host_port(dsn: str) -> str:
+    try:
+        params = conninfo_to_dict(dsn)
+    except psycopg.ProgrammingError:
+        return "(unparseable connection string)"
+    host = params.get("host") or params.get("hostaddr") or "localhost"
+    return f"{host}:{params.get('port') or 5432}"
+
+
+def connect_ledger(
+    dsn: str, *, limits: SessionLimits = DEFAULT_LIMITS, time_zone: str | None = None
+) -> psycopg.Connection[Any]:
+    """An autocommit connection named mhc-reconcile with our timeouts set.
+
+    Autocommit so that the transactions we need are opened explicitly with the exact
+    ``BEGIN ISOLATION LEVEL ...`` text (``SET TRANSACTION SNAPSHOT`` must come first in it).
+    """
+    try:
+        conn = psycopg.connect(
+            dsn,
+            autocommit=True,
+            application_name=APPLICATION_NAME,
+            connect_timeout=limits.connect_timeout_s,
+        )
+    except psycopg.OperationalError as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise LedgerUnreachable(
+            f"cannot reach the ledger database at {_host_port(dsn)}: {reason}"
+        ) from None
+    settings = {
+        "statement_timeout": f"{int(limits.statement_timeout_s * 1000)}ms",
+        "lock_timeout": f"{int(limits.lock_timeout_s * 1000)}ms",
+        "idle_in_transaction_session_timeout": (
+            f"{int(limits.idle_in_transaction_timeout_s * 1000)}ms"
+        ),
+        # One statement per range is big; JIT compilation costs ~150 ms and gained nothing here.
+        "jit": "off",
+    }
+    if time_zone:
+        settings["TimeZone"] = time_zone
+    # One round trip for all settings; set_config takes values as parameters (SET cannot).
+    conn.execute(
+        sql.SQL("SELECT {}").format(
+            sql.SQL(", ").join(sql.SQL("set_config(%s, %s, false)") for _ in settings)
+        ),
+        [part for item in settings.items() for part in item],
+    )
+    return conn
+
+
+def _search_path_schemas(conn: psycopg.Connection[Any]) -> list[str]:
+    row = conn.execute("SELECT current_schemas(false)").fetchone()
+    return list(row[0]) if row else []
+
+
+def introspect_columns(
+    conn: psycopg.Connection[Any], mapping: LedgerMapping
+) -> dict[str, dict[str, str]]:
+    """{table as named in the mapping: {column: data_type}} for the tables that exist.
+
+    An unqualified table name resolves along the search path, as PostgreSQL would.
+    """
+    search_path = _search_path_schemas(conn)
+    wanted: dict[str, tuple[list[str], str]] = {}
+    for table in (mapping.accounts_table, mapping.entries_table):
+        schema, _, name = table.rpartition(".")
+        wanted[table] = ([schema] if schema else search_path, name)
+    schemas = sorted({s for schemas, _ in wanted.values() for s in schemas})
+    tables = sorted({name for _, name in wanted.values()})
+    found: dict[tuple[str, str], dict[str, str]] = {}
+    for schema, table, column, data_type in conn.execute(
+        COLUMNS_QUERY, {"schemas": schemas, "tables": tables}
+    ):
+        found.setdefault((schema, table), {})[column] = data_type
+    result: dict[str, dict[str, str]] = {}
+    for table, (schemas_in_order, name) in wanted.items():
+        for schema in schemas_in_order:
+            if (schema, name) in found:
+                result[table] = found[(schema, name)]
+                break
+    return result
+
+
+def validate_mapping(
+    dsn: str, mapping: LedgerMapping, *, limits: SessionLimits = DEFAULT_LIMITS
+) -> list[str]:
+    """Problems of the mapping against the live ledger schema ([] when it fits)."""
+    with connect_ledger(dsn, limits=limits) as conn:
+        return mapping_problems(mapping, introspect_columns(conn, mapping))
+
+
+@dataclass(frozen=True)
+class WaitResult:
+    """How long the wait for pre-cut-off transactions took."""
+
+    waited_s: float
+    polls: int
+
+
+def wait_for_transactions_before(
+    dsn: str,
+    cutoff: datetime,
+    timeout_s: float = 60.0,
+    poll_s: float = 0.1,
+    *,
+    limits: SessionLimits = DEFAULT_LIMITS,
+) -> WaitResult:
+    """Block until no transaction that began before ``cutoff`` is open on the ledger.
+
+    The cut-off is checked against the ledger's own clock (business times come from it).
+    Raises SnapshotWaitTimeout naming the transactions still open after ``timeout_s``.
+    """
+    started = time.monotonic()
+    polls = 0
+    # Autocommit: pg_stat_activity is frozen for the length of a transaction.
+    with connect_ledger(dsn, limits=limits) as conn:
+        row = conn.execute("SELECT now()").fetchone()
+        assert row is not None
+        validate_cutoff(cutoff, row[0])
+        while True:
+            polls += 1
+            blockers = [
+                OpenTransaction(pid, age, app or "", state or "", query or "")
+                for pid, age, app, state, query in conn.execute(
+                    WAIT_QUERY, {"application_name": APPLICATION_NAME, "cutoff": cutoff}
+                )
+            ]
+            waited = time.monotonic() - started
+            if not blockers:
+                return WaitResult(waited, polls)
+            if waited >= timeout_s:
+                raise SnapshotWaitTimeout(cutoff, timeout_s, blockers)
+            time.sleep(min(poll_s, max(timeout_s - waited, 0.0)))
+
+
+@dataclass
+class SnapshotHandle:
+    """The coordinator's open snapshot: keep it open until every worker imported it."""
+
+    connection: psycopg.Connection[Any]
+    snapshot_id: str
+    snapshot_time: datetime
+    key_ranges: list[KeyRange]
+    closed: bool = field(default=False)
+
+    def close(self) -> None:
+        """End the coordinator transaction (idempotent); imported snapshots stay valid."""
+        if self.closed:
+            return
+        self.closed = True
+        try:
+            if not self.connection.closed:
+                self.connection.execute("COMMIT")
+        finally:
+            self.connection.close()
+
+    def __enter__(self) -> SnapshotHandle:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def to_dict(self) -> dict[str, Any]:
+        """What workers need (Celery payload): the snapshot id and the ranges."""
+        return {
+            "snapshot_id": self.snapshot_id,
+            "snapshot_time": self.snapshot_time.isoformat(),
+            "key_ranges": [r.to_dict() for r in self.key_ranges],
+        }
+
+
+def _split_keys(
+    conn: psycopg.Connection[Any], mapping: LedgerMapping, parts: int
+) -> list[KeyRange]:
+    row = conn.execute(build_key_bounds_query(mapping)).fetchone()
+    min_key, max_key = row if row else (None, None)
+    if parts == 1 or min_key is None:
+        return ranges_from_boundaries([])
+    if isinstance(min_key, int) and isinstance(max_key, int):
+        return split_integer_keys(min_key, max_key, parts)
+    # Text, uuid, numeric: split by count at percentiles of the key, inside the snapshot.
+    row = conn.execute(
+        build_key_percentiles_query(mapping), {"fractions": percentile_fractions(parts)}
+    ).fetchone()
+    boundaries = [_json_key(b) for b in (row[0] if row and row[0] else []) if b is not None]
+    return ranges_from_boundaries(b for b in boundaries if b != _json_key(min_key))
+
+
+def _json_key(value: Any) -> KeyValue:
+    # Ranges travel through Celery as JSON: keys other than int become their text form, which
+    # PostgreSQL casts back to the key's type when comparing (psycopg sends str untyped).
+    return value if isinstance(value, int) else str(value)
+
+
+def open_snapshot(
+    dsn: str,
+    mapping: LedgerMapping,
+    parts: int,
+    *,
+    limits: SessionLimits = DEFAULT_LIMITS,
+) -> SnapshotHandle:
+    """Open the coordinator's read-only snapshot, export it and split the keys in ``parts``."""
+    conn = connect_ledger(dsn, limits=limits)
+    try:
+        conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        row = conn.execute("SELECT pg_export_snapshot(), now()").fetchone()
+        assert row is not None
+        snapshot_id, snapshot_time = row
+        key_ranges = _split_keys(conn, mapping, parts)
+    except BaseException:
+        conn.close()
+        raise
+    return SnapshotHandle(conn, snapshot_id, snapshot_time, key_ranges)
+
+
+def _begin_in_snapshot(conn: psycopg.Connection[Any], snapshot_id: str) -> None:
+    conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+    try:
+        # A utility statement: no bind parameters, so the id goes in as a quoted literal.
+        conn.execute(sql.SQL("SET TRANSACTION SNAPSHOT {}").format(sql.Literal(snapshot_id)))
+    except (
+        psycopg.errors.InvalidParameterValue,
+        psycopg.errors.ObjectNotInPrerequisiteState,
+    ) as exc:
+        raise SnapshotUnavailable(
+            f"snapshot {snapshot_id} could not be imported ({str(exc).strip()}); the coordinator "
+            "transaction must stay open until every worker has imported it"
+        ) from None
+
+
+def compute_range(
+    dsn: str,
+    snapshot_id: str,
+    mapping: LedgerMapping,
+    cutoff: datetime,
+    key_range: KeyRange,
+    diff_cap: int = DEFAULT_DIFFERENCE_CAP,
+    *,
+    plan: RangePlan = DEFAULT_RANGE_PLAN,
+    limits: SessionLimits = DEFAULT_LIMITS,
+    on_snapshot_imported: Callable[[], None] | None = None,
+) -> RangeResult:
+    """Reconcile one key range inside the exported snapshot (one statement).
+
+    ``on_snapshot_imported`` is called once the snapshot is imported, so the coordinator can
+    end its transaction before the range computation finishes.
+    """
+    started = time.perf_counter()
+    with connect_ledger(dsn, limits=limits, time_zone=session_time_zone(cutoff)) as conn:
+        _begin_in_snapshot(conn, snapshot_id)
+        if on_snapshot_imported is not None:
+            on_snapshot_imported()
+        rows = conn.execute(
+            build_range_query(mapping, key_range, plan),
+            range_query_params(cutoff, key_range, diff_cap),
+        ).fetchall()
+        conn.execute("COMMIT")
+    return range_result_from_rows(key_range, rows, time.perf_counter() - started)
+
+
+@dataclass(frozen=True)
+class CutoffBalance:
+    """One account as seen in the snapshot: balance now, at the cut-off, and its journal."""
+
+    currency: str
+    balance_now: Decimal
+    balance_at_cutoff: Decimal
+    journal: Decimal
+
+
+def cutoff_balances(
+    dsn: str,
+    snapshot_id: str,
+    mapping: LedgerMapping,
+    cutoff: datetime,
+    key_range: KeyRange,
+    *,
+    limits: SessionLimits = DEFAULT_LIMITS,
+) -> dict[KeyValue, CutoffBalance]:
+    """Every account of the range with its balance at cut-off (export, audits, proofs)."""
+    with connect_ledger(dsn, limits=limits, time_zone=session_time_zone(cutoff)) as conn:
+        _begin_in_snapshot(conn, snapshot_id)
+        rows = conn.execute(
+            build_cutoff_balances_query(mapping, key_range),
+            range_query_params(cutoff, key_range),
+        ).fetchall()
+        conn.execute("COMMIT")
+    return {
+        key: CutoffBalance(currency or "", now, at_cutoff, journal)
+        for key, currency, now, at_cutoff, journal, _version in rows
+    }
+
+
+def reconcile_parallel(
+    dsn: str,
+    mapping: LedgerMapping,
+    cutoff: datetime,
+    workers: int = 2,
+    counterpart: Mapping[str, Decimal] | None = None,
+    *,
+    parts: int | None = None,
+    diff_cap: int = DEFAULT_DIFFERENCE_CAP,
+    wait_timeout_s: float = 60.0,
+    poll_s: float = 0.1,
+    plan: RangePlan = DEFAULT_RANGE_PLAN,
+    limits: SessionLimits = DEFAULT_LIMITS,
+) -> ReconciliationOutcome:
+    """The whole run with threads as workers (a Celery chord replaces them in production).
+
+    Raises MappingInvalid, CutoffError, SnapshotWaitTimeout, LedgerUnreachable or
+    SnapshotUnavailable; the caller records those as a failed run.
+    """
+    if workers < 1:
+        raise ValueError(f"workers must be at least 1, got {workers}")
+    started = time.perf_counter()
+    problems = validate_mapping(dsn, mapping, limits=limits)
+    if problems:
+        raise MappingInvalid(problems)
+    wait = wait_for_transactions_before(dsn, cutoff, wait_timeout_s, poll_s, limits=limits)
+    handle = open_snapshot(dsn, mapping, parts or workers, limits=limits)
+    imported = threading.Semaphore(0)
+    try:
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="reconcile") as pool:
+            futures = [
+                pool.submit(
+                    compute_range,
+                    dsn,
+                    handle.snapshot_id,
+                    mapping,
+                    cutoff,
+                    key_range,
+                    diff_cap,
+                    plan=plan,
+                    limits=limits,
+                    on_snapshot_imported=imported.release,
+                )
+                for key_range in handle.key_ranges
+            ]
+            # Close the coordinator as soon as every range has imported the snapshot (or failed):
+            # holding it longer only holds back the ledger's vacuum horizon.
+            remaining = len(futures)
+            while remaining and not all(f.done() for f in futures):
+                if imported.acquire(timeout=0.05):
+                    remaining -= 1
+            handle.close()
+            results = [f.result() for f in futures]
+    finally:
+        handle.close()
+    combined = combine_partials(results, diff_cap)
+    currency_differences = (
+        compare_with_counterpart(combined.totals, counterpart) if counterpart is not None else []
+    )
+    return ReconciliationOutcome(
+        cutoff=cutoff,
+        snapshot_time=handle.snapshot_time,
+        duration_s=time.perf_counter() - started,
+        wait_s=wait.waited_s,
+        status=reconciliation_status(combined.difference_count, currency_differences),
+        accounts_checked=combined.accounts_checked,
+        totals=combined.totals,
+        differences=combined.differences,
+        difference_count=combined.difference_count,
+        currency_differences=currency_differences,
+        counterpart_compared=counterpart is not None,
+        range_elapsed_s=[r.elapsed_s for r in results],
+    )
