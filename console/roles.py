@@ -18,6 +18,7 @@ OPERATOR_PERMISSIONS = [
     "verifiers.triage_mismatchgroup",
     "verifiers.reverify_mismatchgroup",
     "verifiers.view_reconciliationrun",
+    "verifiers.rerun_reconciliation",
     "verifiers.view_accountdifference",
 ]
 # Admins configure targets, rules, ledger sources, schedules, recipients and pinning events.

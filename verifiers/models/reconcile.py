@@ -29,6 +29,15 @@ class LedgerSource(DsnMixin):
     wait_timeout_s = models.PositiveIntegerField(
         default=60, help_text="How long to wait for transactions begun before the cut-off."
     )
+    counterpart_table = models.CharField(
+        max_length=200, blank=True,
+        help_text="Optional table in the ledger database with columns currency, total: the counterpart "
+        "is read from it, inside the run's snapshot, when none was uploaded or entered for the cut-off date.",
+    )
+    counterpart_date_column = models.CharField(
+        max_length=100, blank=True,
+        help_text="Date column of counterpart_table holding the cut-off date (blank: the table holds one day).",
+    )
     enabled = models.BooleanField(default=True, help_text="Run on schedule every day.")
     schedule = models.OneToOneField(
         "django_celery_beat.PeriodicTask", null=True, blank=True, on_delete=models.SET_NULL, editable=False

@@ -1,0 +1,80 @@
+"""Holds a run's exported snapshot open until every part has imported it (or given up).
+
+Why a thread and not a waiting task: a coordinator task that blocked until its parts imported
+the snapshot would hold a worker slot, and with every slot held by coordinators no part could
+ever run (a pool of size 1 would deadlock on its first run). The coordinator task instead hands
+its open snapshot connection to a daemon thread of the same worker process and returns at once;
+each part records in a Redis set that it imported the snapshot (or failed before it could) and
+the thread ends the coordinator transaction as soon as the set holds every part. A hard
+deadline bounds how long the ledger's vacuum horizon can be held back.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+import redis as redis_lib
+
+from verifiers.reconcile_engine import SnapshotHandle
+
+logger = logging.getLogger(__name__)
+
+# Long enough for parts queued behind other work to start; the engine's
+# idle_in_transaction_session_timeout (900 s) ends the transaction on the server side anyway.
+SNAPSHOT_HOLD_LIMIT_S = 900.0
+POLL_S = 0.05
+# The settled set outlives any run by far; it only has to survive until the keeper reads it.
+SETTLED_KEY_TTL_S = 24 * 3600
+
+
+def settled_key(run_id: int) -> str:
+    """Redis set of the part indexes that imported the snapshot or failed before importing it."""
+    return f"mhc:reconcile:run:{run_id}:settled"
+
+
+def mark_part_settled(client: redis_lib.Redis, run_id: int, part_index: int) -> None:
+    """Record that a part no longer needs the coordinator's snapshot (idempotent)."""
+    key = settled_key(run_id)
+    pipe = client.pipeline()
+    pipe.sadd(key, part_index)
+    pipe.expire(key, SETTLED_KEY_TTL_S)
+    pipe.execute()
+
+
+def settled_count(client: redis_lib.Redis, run_id: int) -> int:
+    return int(client.scard(settled_key(run_id)))
+
+
+def keep_snapshot_open(
+    handle: SnapshotHandle,
+    *,
+    run_id: int,
+    parts: int,
+    redis_url: str,
+    hold_limit_s: float = SNAPSHOT_HOLD_LIMIT_S,
+) -> threading.Thread:
+    """Start the daemon thread that closes ``handle`` once ``parts`` parts have settled."""
+
+    def hold() -> None:
+        client = redis_lib.Redis.from_url(redis_url)
+        deadline = time.monotonic() + hold_limit_s
+        try:
+            while time.monotonic() < deadline:
+                try:
+                    if settled_count(client, run_id) >= parts:
+                        return
+                except redis_lib.RedisError:
+                    logger.warning("run %s: Redis unreachable while holding the snapshot", run_id)
+                time.sleep(POLL_S)
+            logger.warning("run %s: parts did not import the snapshot within %s s", run_id, hold_limit_s)
+        finally:
+            try:
+                handle.close()
+            finally:
+                client.close()
+
+    thread = threading.Thread(target=hold, name=f"reconcile-snapshot-{run_id}", daemon=True)
+    thread.start()
+    return thread
