@@ -1,0 +1,163 @@
+"""Machine API of the NUMA app (thin: parse, call one service, shape the answer).
+
+POST /api/v1/numa/samples          a HostSample posted by `manage.py numa_agent`
+POST /api/v1/numa/pinning-events   a pinning event posted by a rollout hook or a script
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
+from rest_framework import permissions, serializers, status
+from rest_framework.exceptions import ParseError
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from console.roles import MACHINE_CLIENTS
+from numa import services
+from numa.models import Host, PinningEvent
+
+
+class _MachineOrPermission(permissions.BasePermission):
+    """Machine clients (token users of that group) or users holding `required_permission`."""
+
+    required_permission = ""
+    message = (
+        "This user may not post to this endpoint (needs the Machine clients group or a permission)."
+    )
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        user = request.user
+        if not user or not user.is_authenticated:
+            return False
+        return (
+            user.has_perm(self.required_permission)
+            or user.groups.filter(name=MACHINE_CLIENTS).exists()
+        )
+
+
+class CanPostSamples(_MachineOrPermission):
+    required_permission = "numa.add_rawsample"
+
+
+class CanPostPinningEvents(_MachineOrPermission):
+    required_permission = "numa.add_pinningevent"
+
+
+SAMPLE_BODY_KEYS = {"sample", "work_total", "extras"}
+
+
+class SampleIngestSerializer(serializers.Serializer):
+    """Body of POST /api/v1/numa/samples (documentation; validation is in the service)."""
+
+    sample = serializers.DictField(help_text="numa.sources.HostSample.to_dict()")
+    work_total = serializers.FloatField(
+        required=False, allow_null=True, help_text="Cumulative work counter"
+    )
+    extras = serializers.DictField(
+        required=False, help_text="numa.extras probe: name -> {available, reason}"
+    )
+
+
+class SampleIngestView(APIView):
+    permission_classes = [CanPostSamples]
+
+    @extend_schema(
+        request=SampleIngestSerializer,
+        responses={
+            201: inline_serializer(
+                "NumaSampleStored",
+                {
+                    "host": serializers.CharField(),
+                    "sampled_at": serializers.DateTimeField(),
+                    "created": serializers.BooleanField(),
+                },
+            ),
+            200: OpenApiResponse(description="The same sample was already stored (idempotent)."),
+            400: OpenApiResponse(description="Malformed sample: the error names the field."),
+        },
+        summary="Store one NUMA sample of a host (auto-registers the host)",
+    )
+    def post(self, request: Request) -> Response:
+        try:
+            body = request.data
+        except ParseError as error:
+            return Response(
+                {"error": f"body is not valid JSON: {error.detail}"},
+                status=status.HTTP_400_BAD_REQUEST,
+            )
+        if not isinstance(body, dict):
+            return Response(
+                {"error": "body must be a JSON object"}, status=status.HTTP_400_BAD_REQUEST
+            )
+        unknown = set(body) - SAMPLE_BODY_KEYS
+        if unknown:
+            return Response(
+                {"error": f"unknown fields: {', '.join(sorted(unknown))}"},
+                status=status.HTTP_400_BAD_REQUEST,
+            )
+        extras = body.get("extras")
+        if extras is not None and not isinstance(extras, dict):
+            return Response(
+                {"error": "extras must be an object"}, status=status.HTTP_400_BAD_REQUEST
+            )
+        try:
+            sample = services.sample_from_payload(body.get("sample"))
+            row, created = services.record_sample(
+                sample=sample,
+                delivery=Host.Delivery.AGENT,
+                work_total=body.get("work_total"),
+                extras=extras,
+            )
+        except services.NumaSampleError as error:
+            return Response({"error": str(error)}, status=status.HTTP_400_BAD_REQUEST)
+        return Response(
+            {"host": sample.hostname, "sampled_at": row.sampled_at.isoformat(), "created": created},
+            status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
+        )
+
+
+class PinningEventSerializer(serializers.Serializer):
+    hostname = serializers.CharField(max_length=253)
+    changed_at = serializers.DateTimeField(help_text="ISO 8601 with a time zone")
+    kind = serializers.ChoiceField(choices=PinningEvent.Kind.choices)
+    note = serializers.CharField(required=False, allow_blank=True, default="")
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        unknown = set(self.initial_data) - set(self.fields)
+        if unknown:
+            raise serializers.ValidationError(f"unknown fields: {', '.join(sorted(unknown))}")
+        return attrs
+
+
+class PinningEventIngestView(APIView):
+    permission_classes = [CanPostPinningEvents]
+
+    @extend_schema(
+        request=PinningEventSerializer,
+        responses={
+            201: inline_serializer(
+                "NumaPinningEventStored",
+                {"id": serializers.IntegerField(), "created": serializers.BooleanField()},
+            ),
+            200: OpenApiResponse(description="The same event was already stored (idempotent)."),
+            400: OpenApiResponse(description="Unknown host or kind, naive time, unknown fields."),
+        },
+        summary="Record a pinning-policy change of a host",
+    )
+    def post(self, request: Request) -> Response:
+        serializer = PinningEventSerializer(data=request.data)
+        if not serializer.is_valid():
+            return Response({"error": serializer.errors}, status=status.HTTP_400_BAD_REQUEST)
+        try:
+            event, created = services.record_pinning_event(
+                who=request.user.get_username(), **serializer.validated_data
+            )
+        except services.PinningEventError as error:
+            return Response({"error": str(error)}, status=status.HTTP_400_BAD_REQUEST)
+        return Response(
+            {"id": event.pk, "created": created},
+            status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
+        )

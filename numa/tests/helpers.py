@@ -1,0 +1,50 @@
+"""Test helpers: HostSamples read from the fixture trees, advanced by known counter deltas."""
+
+from __future__ import annotations
+
+import copy
+import time
+from pathlib import Path
+
+from numa.sources import HostSample, collect_host_sample
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+
+
+def fixture_sample(name: str = "two_node", *, wall_time_s: float | None = None) -> HostSample:
+    """A sample read from fixtures/<name>, stamped at wall_time_s (default: now)."""
+    root = FIXTURES / name
+    sample = collect_host_sample(sys_root=str(root / "sys"), proc_root=str(root / "proc"))
+    sample.wall_time_s = wall_time_s if wall_time_s is not None else time.time() - 60
+    sample.monotonic_s = 1000.0
+    return sample
+
+
+def advanced(
+    sample: HostSample,
+    seconds: float = 10.0,
+    *,
+    local_node: int = 900,
+    other_node: int = 100,
+    pages_migrated: int = 50,
+    busy_ticks_per_node: int = 500,
+    hostname: str | None = None,
+) -> HostSample:
+    """The same host `seconds` later: each node gained local/other allocations and busy ticks."""
+    later = copy.deepcopy(sample)
+    later.wall_time_s += seconds
+    later.monotonic_s += seconds
+    if hostname:
+        later.hostname = hostname
+    for node in later.nodes:
+        node.numastat["local_node"] = node.numastat.get("local_node", 0) + local_node
+        node.numastat["other_node"] = node.numastat.get("other_node", 0) + other_node
+        node.numastat["numa_hit"] = node.numastat.get("numa_hit", 0) + local_node
+        if node.cpu_ticks:
+            node.cpu_ticks["user"] += busy_ticks_per_node
+    if later.host_cpu_ticks:
+        later.host_cpu_ticks["user"] += busy_ticks_per_node * max(1, len(later.nodes))
+    later.vmstat["numa_pages_migrated"] = (
+        later.vmstat.get("numa_pages_migrated", 0) + pages_migrated
+    )
+    return later
