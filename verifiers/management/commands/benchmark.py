@@ -1,0 +1,174 @@
+"""Benchmarks that print figures (never assertions): `manage.py benchmark <name> [options]`.
+
+    manage.py benchmark read [--seconds 60] [--rate 3000] [--workers 2] [--web-workers 2]
+    manage.py benchmark compare [--seconds 3]
+
+Other parts add a subcommand with one line in SUBCOMMANDS: name -> (add_arguments, run).
+
+`read` drives the whole path against the configured database and Redis: HTTP ingest in batches
+(gunicorn) -> stream -> `verify_reads` workers -> a fast local aiohttp candidate with canned
+answers -> compare -> record. For its duration it adds the System "benchmark candidate" and
+disables the other candidate/second-legacy systems; their enabled flags are restored after.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import orjson
+from django.conf import settings
+from django.core.management.base import BaseCommand
+
+ROOT = Path(__file__).resolve().parents[3]
+
+
+def _compare_arguments(parser) -> None:
+    parser.add_argument("--seconds", type=float, default=3.0)
+
+
+def _run_compare(command: BaseCommand, options: dict[str, Any]) -> None:
+    from verifiers.benchmarks import compare_bench
+
+    figures = compare_bench.run(seconds=options["seconds"])
+    for name, value in figures.items():
+        command.stdout.write(f"{name}: {value:,.0f}")
+
+
+def _read_arguments(parser) -> None:
+    parser.add_argument("--seconds", type=float, default=60.0)
+    parser.add_argument("--rate", type=float, default=3000.0, help="Samples per second offered.")
+    parser.add_argument("--workers", type=int, default=2, help="verify_reads processes.")
+    parser.add_argument("--web-workers", type=int, default=2, help="gunicorn workers for ingest.")
+    parser.add_argument("--batch", type=int, default=500, help="Samples per ingest POST.")
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+BENCH_BODY = {"id": 1, "currency": "USD", "balance": "1234.50", "available": "1234.50",
+              "updatedAt": "2025-05-01T00:00:00Z", "items": [{"n": n, "amount": f"{n}.00"} for n in range(20)]}
+
+
+def _sample(n: int) -> dict[str, Any]:
+    return {"id": f"bench-{uuid.uuid4().hex}", "captured_at": "2025-05-01T00:00:00+00:00",
+            "request": {"method": "GET", "path": f"/accounts/{n % 5000}/balance", "query": "",
+                        "headers": {"Accept": "application/json"}, "body": ""},
+            "legacy": {"status": 200, "headers": {"Content-Type": "application/json"},
+                       "body": orjson.dumps(BENCH_BODY).decode(), "latency_ms": 2.0}}
+
+
+async def _offer_load(url: str, token: str, rate: float, seconds: float, batch: int) -> dict[str, int]:
+    import aiohttp
+
+    sent = {"accepted": 0, "refused": 0}
+    interval = batch / rate
+    headers = {"Authorization": f"Token {token}", "Content-Type": "application/json"}
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as session:
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        tick = 0
+        in_flight: set[asyncio.Task] = set()
+
+        async def post(body: bytes, n: int) -> None:
+            async with session.post(url, data=body, headers=headers) as response:
+                await response.read()
+                sent["accepted" if response.status == 202 else "refused"] += n
+
+        while loop.time() - started < seconds:
+            body = orjson.dumps([_sample(tick * batch + i) for i in range(batch)])
+            task = asyncio.create_task(post(body, batch))
+            in_flight.add(task)
+            task.add_done_callback(in_flight.discard)
+            tick += 1
+            await asyncio.sleep(max(0.0, started + tick * interval - loop.time()))
+        if in_flight:
+            await asyncio.wait(in_flight)
+    return sent
+
+
+def _run_read(command: BaseCommand, options: dict[str, Any]) -> None:
+    from django.contrib.auth.models import User
+
+    from console.models import ApiToken
+    from verifiers.models import System
+    from verifiers.read.services import redis_client
+    from verifiers.tests.fixtures.read_candidate import CandidateServer
+
+    client = redis_client()
+    client.delete("mhc:read-lag")
+    candidate = CandidateServer({f"/accounts/{n}/balance": (200, BENCH_BODY) for n in range(5000)}).start()
+    previously_enabled = list(System.objects.filter(enabled=True).values_list("pk", flat=True))
+    System.objects.filter(enabled=True).update(enabled=False)
+    System.objects.update_or_create(name="benchmark candidate", defaults={
+        "role": System.Role.CANDIDATE, "base_url": candidate.url, "enabled": True, "max_concurrency": 128})
+    user, _ = User.objects.get_or_create(username="benchmark")
+    _, token = ApiToken.issue(user=user, name="benchmark", valid_days=1)
+    port = _free_port()
+    env = dict(os.environ)
+    processes = [
+        subprocess.Popen([sys.executable, "-m", "gunicorn", "console.wsgi", "-b", f"127.0.0.1:{port}",
+                          "-w", str(options["web_workers"]), "--log-level", "warning"], cwd=ROOT, env=env,
+                         start_new_session=True),
+        subprocess.Popen([sys.executable, "manage.py", "verify_reads", "--processes", str(options["workers"]),
+                          "--record-lag"], cwd=ROOT, env=env, start_new_session=True),
+    ]
+    try:
+        time.sleep(3)  # gunicorn and the workers start
+        started = time.monotonic()
+        sent = asyncio.run(_offer_load(f"http://127.0.0.1:{port}/api/v1/read-samples", token, options["rate"],
+                                       options["seconds"], options["batch"]))
+        offered_for = time.monotonic() - started
+        deadline = time.monotonic() + 30
+        while client.llen("mhc:read-lag") < sent["accepted"] and time.monotonic() < deadline:
+            time.sleep(0.2)
+        finished_for = time.monotonic() - started
+        lags = sorted(float(v) for v in client.lrange("mhc:read-lag", 0, -1))
+    finally:
+        for process in processes:
+            os.killpg(process.pid, signal.SIGTERM)
+        for process in processes:
+            process.wait(30)
+        candidate.stop()
+        System.objects.filter(name="benchmark candidate").delete()
+        System.objects.filter(pk__in=previously_enabled).update(enabled=True)
+        ApiToken.objects.filter(user=user, name="benchmark").update(revoked=True)
+    verified = len(lags)
+    command.stdout.write(f"offered {sent['accepted'] + sent['refused']:,} samples in {offered_for:.1f} s "
+                         f"(accepted {sent['accepted']:,}, refused 503 {sent['refused']:,})")
+    command.stdout.write(f"verified {verified:,} samples; sustained {verified / finished_for:,.0f} samples/s "
+                         f"(over {finished_for:.1f} s incl. drain)")
+    if lags:
+        command.stdout.write(f"ingest-to-verdict lag p50 {statistics.median(lags):,.0f} ms, "
+                             f"p99 {lags[min(len(lags) - 1, int(len(lags) * 0.99))]:,.0f} ms")
+
+
+SUBCOMMANDS: dict[str, tuple[Callable[[Any], None], Callable[[BaseCommand, dict[str, Any]], None]]] = {
+    "read": (_read_arguments, _run_read),
+    "compare": (_compare_arguments, _run_compare),
+}
+
+
+class Command(BaseCommand):
+    help = __doc__
+
+    def add_arguments(self, parser) -> None:
+        sub = parser.add_subparsers(dest="benchmark", required=True)
+        for name, (add_arguments, _) in SUBCOMMANDS.items():
+            add_arguments(sub.add_parser(name))
+
+    def handle(self, *args, benchmark: str, **options) -> None:
+        SUBCOMMANDS[benchmark][1](self, options)

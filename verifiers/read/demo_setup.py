@@ -1,0 +1,32 @@
+"""Demo configuration of the read verifier: the candidate, a second legacy endpoint for noise, and
+the demo's three GET routes with their rules (idempotent; run by `manage.py setup_demo`)."""
+
+from __future__ import annotations
+
+from verifiers.models import Route, System
+
+DEMO_SYSTEMS = [
+    {"name": "demo candidate", "role": System.Role.CANDIDATE, "base_url": "http://127.0.0.1:8102",
+     "timeout_ms": 2000, "max_concurrency": 64, "headers_to_add": {"X-Shadow-Read": "1"}},
+    {"name": "demo legacy (second call)", "role": System.Role.LEGACY_SECONDARY,
+     "base_url": "http://127.0.0.1:8101", "timeout_ms": 2000, "max_concurrency": 64, "headers_to_add": {}},
+]
+# The gateway's noise (traceId, servedAt, X-Trace-Id) is ignored; decimal equivalence stays off
+# so the candidate's rounding of USD amounts ("10.12" vs "10.13") is reported.
+DEMO_RULES = {"ignore_paths": ["$.traceId", "$.servedAt", "headers.X-Trace-Id"],
+              "decimal_equivalence": False, "headers": ["content-type"]}
+DEMO_ROUTES = [
+    ("/accounts/{id}", "medium"),
+    ("/accounts/{id}/balance", "high"),
+    ("/accounts/{id}/transactions", "medium"),
+]
+
+
+def setup_demo(command) -> None:
+    for spec in DEMO_SYSTEMS:
+        System.objects.update_or_create(name=spec["name"], defaults={**spec, "enabled": True})
+    for template, severity in DEMO_ROUTES:
+        Route.objects.update_or_create(method="GET", template=template,
+                                       defaults={"rules": DEMO_RULES, "severity": severity, "enabled": True,
+                                                 "sampling_ratio": 1.0})
+    command.stdout.write("read verifier: demo candidate, second legacy call and 3 routes configured")

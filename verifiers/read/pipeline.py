@@ -1,0 +1,340 @@
+"""The read verifier worker loop (`manage.py verify_reads`): stream -> replay -> compare -> record.
+
+One process = one consumer of the stream's consumer group. Per batch (up to 500 entries):
+XREADGROUP, replay every sample concurrently against the candidate (and the second legacy
+endpoint when one is configured), compare with the route's compiled rules, record all verdicts
+in one transaction (recording.record_verdicts: redelivered samples count once), then XACK+XDEL.
+A batch is acked only after its verdicts are committed, so a worker killed at any point leaves
+its entries pending; XAUTOCLAIM hands them to a live worker after `reclaim_idle_ms`.
+
+Skipped samples (route off, outside active hours, not sampled) are acked without a verdict and
+counted in the Redis hash `mhc:read-skipped` (subject -> count); they are not in OutcomeCount.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import os
+import signal
+import socket
+import time
+import zlib
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime, time as clock_time
+from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import orjson
+import redis
+
+from verifiers.compare import CompiledRules, DiffKind, Difference, compare_responses, compile_rules, noise_paths, suppress
+from verifiers.fingerprint import describe_fingerprint, read_fingerprint, route_template
+from verifiers.read import stream
+from verifiers.read.replay import Answer, SystemClient, SystemTarget
+from verifiers.recording import Verdict
+
+logger = logging.getLogger(__name__)
+
+MAX_SHOWN_VALUE_CHARS = 2000
+DEFAULT_SEVERITY = "medium"
+
+
+@dataclass(frozen=True, slots=True)
+class RouteSettings:
+    """A Route row prepared for the hot path (rules compiled once)."""
+
+    route_id: int | None
+    method: str
+    template: str
+    enabled: bool = True
+    sampling_ratio: float = 1.0
+    active_from: clock_time | None = None
+    active_until: clock_time | None = None
+    severity: str = DEFAULT_SEVERITY
+    rules: CompiledRules = field(default_factory=compile_rules)
+    noise_rules: CompiledRules = field(default_factory=compile_rules)  # rules without ignore_paths
+    ignore_paths: tuple[str, ...] = ()
+
+    @property
+    def subject(self) -> str:
+        return f"{self.method} {self.template}"
+
+
+@dataclass(slots=True)
+class VerifierConfig:
+    """Systems and routes as the worker sees them (refreshed from the database periodically)."""
+
+    candidate: SystemTarget | None
+    secondary: SystemTarget | None
+    routes: dict[tuple[str, str], RouteSettings]
+    time_zone: ZoneInfo
+    default_rules: CompiledRules = field(default_factory=compile_rules)
+
+    @property
+    def templates(self) -> tuple[str, ...]:
+        return tuple(sorted({template for _, template in self.routes}))
+
+    def route_for(self, method: str, path: str) -> RouteSettings:
+        template = route_template(path, self.templates)
+        found = self.routes.get((method, template))
+        if found is None:  # unconfigured route: verified with default rules
+            found = RouteSettings(None, method, template, rules=self.default_rules,
+                                  noise_rules=self.default_rules)
+        return found
+
+
+@dataclass(slots=True)
+class BatchOutcome:
+    verdicts: list[Verdict] = field(default_factory=list)
+    noise: Counter = field(default_factory=Counter)  # (route_id, subject, pattern, covered) -> n
+    skipped: Counter = field(default_factory=Counter)  # subject -> n
+    malformed: int = 0
+    lags_ms: list[float] = field(default_factory=list)
+
+
+def sampled(sample_id: str, ratio: float) -> bool:
+    """Deterministic per id, so a redelivered sample gets the same decision."""
+    if ratio >= 1.0:
+        return True
+    if ratio <= 0.0:
+        return False
+    return zlib.crc32(sample_id.encode()) / 2**32 < ratio
+
+
+def within_active_hours(moment: datetime, start: clock_time | None, end: clock_time | None,
+                        time_zone: ZoneInfo) -> bool:
+    """Active between start and end in the console's time zone; an overnight window wraps."""
+    if start is None and end is None:
+        return True
+    local = moment.astimezone(time_zone).time()
+    start = start or clock_time(0, 0)
+    end = end or clock_time(23, 59, 59, 999999)
+    if start <= end:
+        return start <= local < end or (end == clock_time(23, 59, 59, 999999) and local >= start)
+    return local >= start or local < end
+
+
+def _shown(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, str) and len(value) > MAX_SHOWN_VALUE_CHARS:
+        return value[:MAX_SHOWN_VALUE_CHARS] + "…"
+    if isinstance(value, (dict, list)):
+        text = orjson.dumps(value, default=str)
+        if len(text) > MAX_SHOWN_VALUE_CHARS:
+            return text[:MAX_SHOWN_VALUE_CHARS].decode("utf-8", "ignore") + "…"
+        return orjson.loads(text)
+    return value
+
+
+def difference_records(differences: list[Difference]) -> list[dict[str, Any]]:
+    return [{"path": d.path, "pattern": d.pattern(), "kind": d.kind.value,
+             "legacy": _shown(d.legacy), "candidate": _shown(d.candidate)} for d in differences]
+
+
+def error_fingerprint(method: str, template: str, error: str) -> str:
+    reason = "timeout" if "timed out" in error else error.split(":", 2)[1].strip() if ":" in error else error
+    text = "\x1f".join(["read-error", method, template, reason[:60]])
+    return hashlib.blake2b(text.encode(), digest_size=8).hexdigest()
+
+
+def judge(sample: dict[str, Any], route: RouteSettings, candidate: Answer,
+          secondary: Answer | None) -> tuple[Verdict, list[str]]:
+    """The verdict for one replayed sample and the noise patterns found (pure apart from config)."""
+    request, legacy = sample["request"], sample["legacy"]
+    method, template = route.method, route.template
+    captured_at = datetime.fromisoformat(sample["captured_at"])
+    base = dict(kind="read", sample_id=sample["id"], subject=route.subject, captured_at=captured_at,
+                severity=route.severity, request=request, legacy=legacy,
+                candidate=candidate.as_record(), legacy_latency_ms=legacy.get("latency_ms"),
+                candidate_latency_ms=None if candidate.error else candidate.latency_ms)
+    if candidate.error:
+        reason = candidate.error
+        return Verdict(verdict="error", fingerprint=error_fingerprint(method, template, reason),
+                       title=f"{route.subject}: candidate error ({reason[:120]})",
+                       differences=[{"path": "$", "pattern": "$", "kind": "error", "legacy": None,
+                                     "candidate": reason}], **base), []
+    differences = compare_responses(legacy["status"], legacy.get("headers"), legacy.get("body"),
+                                    candidate.status, candidate.headers, candidate.body, route.rules)
+    noise: list[str] = []
+    suppressed = 0
+    if secondary is not None and not secondary.error:
+        noise = noise_paths(compare_responses(legacy["status"], legacy.get("headers"), legacy.get("body"),
+                                              secondary.status, secondary.headers, secondary.body,
+                                              route.noise_rules))
+        if noise and differences:
+            kept = suppress(differences, noise)
+            suppressed = len(differences) - len(kept)
+            differences = kept
+    if not differences:
+        return Verdict(verdict="match", noise_suppressed=suppressed, **base), noise
+    return Verdict(verdict="mismatch", fingerprint=read_fingerprint(template, method, differences),
+                   title=describe_fingerprint(method, template, differences),
+                   differences=difference_records(differences), noise_suppressed=suppressed, **base), noise
+
+
+class ReadVerifierWorker:
+    """One consumer of the read sample stream. Call run(); stop() from a signal handler."""
+
+    def __init__(self, client: redis.Redis, *, consumer: str | None = None, batch_size: int = 500,
+                 block_ms: int = 1000, reclaim_idle_ms: int = 30_000, config_refresh_s: float = 10.0,
+                 record_lag: bool = False) -> None:
+        self.client = client
+        self.consumer = consumer or f"{socket.gethostname()}-{os.getpid()}"
+        self.batch_size = batch_size
+        self.block_ms = block_ms
+        self.reclaim_idle_ms = reclaim_idle_ms
+        self.config_refresh_s = config_refresh_s
+        self.record_lag = record_lag
+        self.stopping = False
+        self.processed = 0
+        self._config: VerifierConfig | None = None
+        self._config_loaded_at = 0.0
+        self._next_reclaim_at = 0.0
+        self._clients: dict[str, SystemClient] = {}
+        self._loop = asyncio.new_event_loop()
+
+    # --- configuration -------------------------------------------------------------------------
+
+    def config(self) -> VerifierConfig:
+        if self._config is None or time.monotonic() - self._config_loaded_at > self.config_refresh_s:
+            from verifiers.read.selectors import verifier_config
+
+            self._config = verifier_config()
+            self._config_loaded_at = time.monotonic()
+        return self._config
+
+    def _client_for(self, target: SystemTarget) -> SystemClient:
+        current = self._clients.get(target.name)
+        if current is None or current.target != target:
+            if current is not None:
+                self._loop.run_until_complete(current.close())
+            current = self._clients[target.name] = SystemClient(target)
+        return current
+
+    # --- the loop ------------------------------------------------------------------------------
+
+    def stop(self, *_: Any) -> None:
+        self.stopping = True
+
+    def heartbeat(self) -> None:
+        state = {"consumer": self.consumer, "pid": os.getpid(), "host": socket.gethostname(),
+                 "at": time.time(), "processed": self.processed}
+        self.client.set(stream.HEARTBEAT_PREFIX + self.consumer, orjson.dumps(state), ex=30)
+
+    def next_entries(self) -> list[stream.StreamEntry]:
+        now = time.monotonic()
+        if now >= self._next_reclaim_at:
+            self._next_reclaim_at = now + min(5.0, self.reclaim_idle_ms / 2000)
+            claimed = stream.reclaim_stale(self.client, self.consumer, min_idle_ms=self.reclaim_idle_ms,
+                                           count=self.batch_size)
+            if claimed:
+                logger.info("reclaimed %d pending entries of dead consumers", len(claimed))
+                return claimed
+        return stream.read_batch(self.client, self.consumer, count=self.batch_size, block_ms=self.block_ms)
+
+    def run(self, *, max_idle_batches: int | None = None, install_signals: bool = True) -> int:
+        """Process batches until stopped; returns samples processed."""
+        if install_signals:
+            signal.signal(signal.SIGTERM, self.stop)
+            signal.signal(signal.SIGINT, self.stop)
+        stream.ensure_group(self.client)
+        idle = 0
+        retry_own = True  # first, whatever this consumer name had pending (a restart)
+        while not self.stopping:
+            try:
+                self.heartbeat()
+                entries = (stream.own_pending(self.client, self.consumer, count=self.batch_size)
+                           if retry_own else [])
+                retry_own = bool(entries)
+                if not entries:
+                    entries = self.next_entries()
+                if not entries:
+                    idle += 1
+                    if max_idle_batches is not None and idle >= max_idle_batches:
+                        break
+                    continue
+                idle = 0
+                self.process(entries)
+            except redis.RedisError as error:
+                logger.warning("Redis unavailable (%s); retrying in 2 s", error)
+                time.sleep(2)
+                retry_own = True
+            except Exception:
+                # Database down or a bug: the batch stays pending and is retried, never lost.
+                logger.exception("batch failed; it stays pending and is retried")
+                time.sleep(2)
+                retry_own = True
+        for client in self._clients.values():
+            self._loop.run_until_complete(client.close())
+        self._loop.close()
+        return self.processed
+
+    def process(self, entries: list[stream.StreamEntry]) -> BatchOutcome:
+        outcome = self.verify(entries)
+        from verifiers.read.services import record_read_batch
+
+        record_read_batch(verdicts=outcome.verdicts, noise=outcome.noise, skipped=outcome.skipped)
+        stream.ack(self.client, [entry.entry_id for entry in entries])
+        done_ms = time.time() * 1000
+        outcome.lags_ms = [done_ms - entry.ingested_at_ms for entry in entries]
+        if self.record_lag and outcome.lags_ms:
+            self.client.rpush("mhc:read-lag", *(round(lag, 1) for lag in outcome.lags_ms))
+        self.processed += len(entries)
+        return outcome
+
+    def verify(self, entries: list[stream.StreamEntry]) -> BatchOutcome:
+        """Replay and judge a batch (no database writes)."""
+        config = self.config()
+        outcome = BatchOutcome()
+        work: list[tuple[dict[str, Any], RouteSettings]] = []
+        for entry in entries:
+            try:
+                sample = orjson.loads(entry.payload)
+                from verifiers.read.ingest import validate_sample  # gateways XADD unvalidated samples
+
+                sample = validate_sample(sample)
+            except (ValueError, TypeError) as error:
+                outcome.malformed += 1
+                logger.warning("dropping malformed stream entry %s: %s", entry.entry_id, error)
+                continue
+            route = config.route_for(sample["request"]["method"], sample["request"]["path"])
+            captured_at = datetime.fromisoformat(sample["captured_at"])
+            if (not route.enabled or not sampled(sample["id"], route.sampling_ratio)
+                    or not within_active_hours(captured_at, route.active_from, route.active_until,
+                                               config.time_zone)):
+                outcome.skipped[route.subject] += 1
+                continue
+            work.append((sample, route))
+        if not work:
+            return outcome
+        if config.candidate is None:
+            raise RuntimeError("no enabled candidate System is configured; samples stay queued")
+        answers = self._loop.run_until_complete(self._replay_all(work, config))
+        for (sample, route), (candidate, secondary) in zip(work, answers):
+            verdict, noise = judge(sample, route, candidate, secondary)
+            outcome.verdicts.append(verdict)
+            if noise:
+                covered = set(noise) - {d.path for d in suppress(
+                    [Difference(p, DiffKind.CHANGED) for p in noise], route.ignore_paths)} if route.ignore_paths else set()
+                for pattern in noise:
+                    outcome.noise[(route.route_id, route.subject, pattern, pattern in covered)] += 1
+        return outcome
+
+    async def _replay_all(self, work: list[tuple[dict[str, Any], RouteSettings]],
+                          config: VerifierConfig) -> list[tuple[Answer, Answer | None]]:
+        candidate = self._client_for(config.candidate)
+        secondary = self._client_for(config.secondary) if config.secondary else None
+
+        async def both(sample: dict[str, Any]) -> tuple[Answer, Answer | None]:
+            if secondary is None:
+                return await candidate.fetch(sample["request"]), None
+            first, second = await asyncio.gather(candidate.fetch(sample["request"]),
+                                                 secondary.fetch(sample["request"]))
+            return first, second
+
+        return await asyncio.gather(*(both(sample) for sample, _ in work))

@@ -1,0 +1,109 @@
+"""Replaying sampled requests against configured systems with aiohttp (no Django).
+
+One keep-alive pool (ClientSession) per System, a semaphore bounding requests in flight, a
+per-system timeout, the system's headers_to_add. The URL is the System's base URL plus the
+sample's path and query only: a sample cannot choose the host (no SSRF), and only a short
+whitelist of its request headers is forwarded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiohttp
+from yarl import URL
+
+# Request headers of a sample that are replayed; everything else (Host, Cookie, Authorization,
+# X-Forwarded-*) is dropped so a crafted sample cannot steer or impersonate.
+FORWARDED_REQUEST_HEADERS = frozenset({
+    "accept", "accept-language", "content-type", "user-agent", "x-request-id", "if-none-match",
+})
+MAX_RESPONSE_BYTES = 5 * 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class SystemTarget:
+    """What the replayer needs of a System row."""
+
+    name: str
+    base_url: str
+    timeout_ms: int = 2000
+    max_concurrency: int = 64
+    headers_to_add: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class Answer:
+    """A replayed answer, or the error that prevented one."""
+
+    status: int = 0
+    headers: dict[str, str] = field(default_factory=dict)
+    body: bytes = b""
+    latency_ms: float = 0.0
+    error: str = ""
+
+    def as_record(self) -> dict[str, Any]:
+        if self.error:
+            return {"error": self.error, "latency_ms": round(self.latency_ms, 3)}
+        return {"status": self.status, "headers": self.headers,
+                "body": self.body.decode("utf-8", "replace"), "latency_ms": round(self.latency_ms, 3)}
+
+
+def target_url(base_url: str, path: str, query: str) -> URL:
+    """base URL + path + query; the path can only add to the base's path, never change the host."""
+    base = URL(base_url)
+    if not path.startswith("/") or path.startswith("//"):
+        raise ValueError(f"path {path[:80]!r} must start with a single '/'")
+    full_path = base.path.rstrip("/") + path
+    url = base.with_path(full_path, encoded=False)
+    return url.with_query(query) if query else url
+
+
+class SystemClient:
+    """Requests to one System over its own keep-alive pool (create inside a running loop)."""
+
+    def __init__(self, target: SystemTarget) -> None:
+        self.target = target
+        connector = aiohttp.TCPConnector(limit=max(1, target.max_concurrency), keepalive_timeout=60,
+                                         ttl_dns_cache=300)
+        self.session = aiohttp.ClientSession(
+            connector=connector, timeout=aiohttp.ClientTimeout(total=target.timeout_ms / 1000),
+            auto_decompress=True, skip_auto_headers=("User-Agent",))
+        self.semaphore = asyncio.Semaphore(max(1, target.max_concurrency))
+
+    async def fetch(self, request: dict[str, Any]) -> Answer:
+        headers = {name: value for name, value in (request.get("headers") or {}).items()
+                   if name.lower() in FORWARDED_REQUEST_HEADERS}
+        headers.update(self.target.headers_to_add)
+        method = request.get("method", "GET")
+        body = request.get("body") or None
+        try:
+            url = target_url(self.target.base_url, request["path"], request.get("query") or "")
+        except (ValueError, KeyError) as error:
+            return Answer(error=f"bad request path: {error}")
+        async with self.semaphore:
+            started = time.perf_counter()
+            try:
+                async with self.session.request(method, url, headers=headers,
+                                                data=body.encode() if isinstance(body, str) else body,
+                                                allow_redirects=False) as response:
+                    content = await response.content.read(MAX_RESPONSE_BYTES + 1)
+                    latency = (time.perf_counter() - started) * 1000
+                    if len(content) > MAX_RESPONSE_BYTES:
+                        return Answer(error=f"{self.target.name}: answer larger than {MAX_RESPONSE_BYTES} bytes",
+                                      latency_ms=latency)
+                    return Answer(status=response.status,
+                                  headers={str(k): v for k, v in response.headers.items()},
+                                  body=content, latency_ms=latency)
+            except asyncio.TimeoutError:
+                return Answer(error=f"{self.target.name}: timed out after {self.target.timeout_ms} ms",
+                              latency_ms=(time.perf_counter() - started) * 1000)
+            except aiohttp.ClientError as error:
+                return Answer(error=f"{self.target.name}: {type(error).__name__}: {error}"[:300],
+                              latency_ms=(time.perf_counter() - started) * 1000)
+
+    async def close(self) -> None:
+        await self.session.close()

@@ -1,0 +1,193 @@
+"""Reading sample files for `manage.py replay`: JSON Lines, HAR 1.2 and GoReplay. Pure, no Django.
+
+Every reader yields raw sample dicts (validated later by ingest.validate_sample) or a
+SampleFileError for one bad record, so a caller can count it and go on. Files without sample
+ids (HAR, GoReplay without ids) get a stable id derived from the file name and record, so
+replaying the same file twice is deduplicated.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from collections.abc import Iterator
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import orjson
+
+GOREPLAY_SEPARATOR = "\n\U0001F435\U0001F648\U0001F649\n"  # the monkeys GoReplay puts between payloads
+
+
+class SampleFileError(ValueError):
+    """One record of a sample file is unusable; the message says where and why."""
+
+
+def detect_format(path: Path) -> str:
+    """'jsonl', 'har' or 'gor' from the extension, else from the first bytes."""
+    suffix = path.suffix.lower()
+    if suffix in {".jsonl", ".ndjson"}:
+        return "jsonl"
+    if suffix == ".har":
+        return "har"
+    if suffix in {".gor", ".goreplay"}:
+        return "gor"
+    with path.open("rb") as handle:
+        head = handle.read(4096).lstrip()
+    if head.startswith((b"1 ", b"2 ", b"3 ")):
+        return "gor"
+    if head.startswith(b"{") and b'"log"' in head[:200]:
+        return "har"
+    return "jsonl"
+
+
+def _stable_id(prefix: str, *parts: str) -> str:
+    digest = hashlib.blake2b("\x1f".join(parts).encode(), digest_size=12).hexdigest()
+    return f"{prefix}-{digest}"
+
+
+def read_jsonl(path: Path) -> Iterator[dict[str, Any] | SampleFileError]:
+    with path.open("rb") as handle:
+        for number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            try:
+                record = orjson.loads(line)
+            except orjson.JSONDecodeError as error:
+                yield SampleFileError(f"{path.name} line {number}: not JSON ({error})")
+                continue
+            if isinstance(record, dict) and "id" not in record:
+                record["id"] = _stable_id("jsonl", path.name, str(number), line.decode("utf-8", "replace"))
+            yield record
+
+
+def _har_headers(items: Any) -> dict[str, str]:
+    headers: dict[str, str] = {}
+    for item in items or []:
+        if isinstance(item, dict) and isinstance(item.get("name"), str):
+            name = item["name"]
+            if name.startswith(":"):  # HTTP/2 pseudo headers are not headers
+                continue
+            headers[name] = str(item.get("value", ""))
+    return headers
+
+
+def _har_body(content: Any) -> str:
+    if not isinstance(content, dict):
+        return ""
+    text = content.get("text") or ""
+    if content.get("encoding") == "base64" and text:
+        return base64.b64decode(text).decode("utf-8", "replace")
+    return text
+
+
+def read_har(path: Path) -> Iterator[dict[str, Any] | SampleFileError]:
+    try:
+        document = orjson.loads(path.read_bytes())
+        entries = document["log"]["entries"]
+    except (orjson.JSONDecodeError, KeyError, TypeError) as error:
+        yield SampleFileError(f"{path.name}: not a HAR 1.2 file (log.entries missing or not JSON: {error})")
+        return
+    for index, entry in enumerate(entries):
+        try:
+            request, response = entry["request"], entry["response"]
+            url = urlsplit(request["url"])
+            started = entry.get("startedDateTime") or datetime.now(timezone.utc).isoformat()
+            yield {
+                "id": _stable_id("har", path.name, str(index), started, request["url"]),
+                "captured_at": started,
+                "request": {
+                    "method": request.get("method", "GET"),
+                    "path": url.path or "/",
+                    "query": url.query,
+                    "headers": _har_headers(request.get("headers")),
+                    "body": (request.get("postData") or {}).get("text", ""),
+                },
+                "legacy": {
+                    "status": response["status"],
+                    "headers": _har_headers(response.get("headers")),
+                    "body": _har_body(response.get("content")),
+                    "latency_ms": float(entry["time"]) if isinstance(entry.get("time"), (int, float)) else None,
+                },
+            }
+        except (KeyError, TypeError, ValueError) as error:
+            yield SampleFileError(f"{path.name} entry {index}: missing or bad field ({error})")
+
+
+def _split_http(raw: str) -> tuple[str, dict[str, str], str]:
+    head, _, body = raw.partition("\r\n\r\n")
+    if not _:
+        head, _, body = raw.partition("\n\n")
+    lines = head.replace("\r\n", "\n").split("\n")
+    headers: dict[str, str] = {}
+    for line in lines[1:]:
+        name, sep, value = line.partition(":")
+        if sep:
+            headers[name.strip()] = value.strip()
+    return lines[0], headers, body
+
+
+def read_goreplay(path: Path) -> Iterator[dict[str, Any] | SampleFileError]:
+    """Join `1` (request) and `2` (original response) payloads by their id; `3` is ignored."""
+    text = path.read_text("utf-8", errors="replace")
+    requests: dict[str, tuple[str, str, dict[str, str], str, str]] = {}
+    for number, payload in enumerate(text.split(GOREPLAY_SEPARATOR), start=1):
+        payload = payload.lstrip("\n")
+        if not payload.strip():
+            continue
+        meta_line, _, raw = payload.partition("\n")
+        meta = meta_line.split()
+        if len(meta) < 3 or meta[0] not in {"1", "2", "3"}:
+            yield SampleFileError(f"{path.name} payload {number}: header {meta_line[:60]!r} is not GoReplay")
+            continue
+        kind, record_id, timestamp = meta[0], meta[1], meta[2]
+        first, headers, body = _split_http(raw)
+        if kind == "1":
+            requests[record_id] = (timestamp, first, headers, body, meta_line)
+        elif kind == "2":
+            request = requests.pop(record_id, None)
+            if request is None:
+                yield SampleFileError(f"{path.name} payload {number}: response {record_id} has no request before it")
+                continue
+            try:
+                yield _goreplay_sample(path, record_id, request, first, headers, body, meta)
+            except SampleFileError as error:
+                yield error
+    for record_id in requests:
+        yield SampleFileError(f"{path.name}: request {record_id} has no original response (`2` record)")
+
+
+def _goreplay_sample(path: Path, record_id: str, request: tuple[str, str, dict[str, str], str, str],
+                     status_line: str, headers: dict[str, str], body: str, meta: list[str]) -> dict[str, Any]:
+    timestamp, request_line, request_headers, request_body, _ = request
+    parts = request_line.split(" ")
+    if len(parts) < 2:
+        raise SampleFileError(f"{path.name}: request {record_id} line {request_line[:60]!r} is not HTTP")
+    target = urlsplit(parts[1])
+    try:
+        status = int(status_line.split(" ")[1])
+        captured = datetime.fromtimestamp(int(timestamp) / 1e9, tz=timezone.utc).isoformat()
+    except (IndexError, ValueError):
+        raise SampleFileError(f"{path.name}: record {record_id} has a bad status line or timestamp") from None
+    latency_ms = int(meta[3]) / 1e6 if len(meta) > 3 and meta[3].isdigit() else None
+    return {
+        "id": _stable_id("gor", path.name, record_id, timestamp),
+        "captured_at": captured,
+        "request": {"method": parts[0], "path": target.path or "/", "query": target.query,
+                    "headers": request_headers, "body": request_body},
+        "legacy": {"status": status, "headers": headers, "body": body, "latency_ms": latency_ms},
+    }
+
+
+READERS = {"jsonl": read_jsonl, "har": read_har, "gor": read_goreplay}
+
+
+def read_sample_file(path: Path, file_format: str | None = None) -> Iterator[dict[str, Any] | SampleFileError]:
+    """Raw samples (or per-record errors) of a file in any supported format."""
+    chosen = file_format or detect_format(path)
+    if chosen not in READERS:
+        raise SampleFileError(f"unknown sample file format {chosen!r}; use one of {sorted(READERS)}")
+    for item in READERS[chosen](path):
+        yield item

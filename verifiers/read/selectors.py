@@ -1,0 +1,103 @@
+"""Reads of the read verifier: worker configuration, groups, per-minute rates, noise suggestions."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import orjson
+from django.conf import settings
+from django.db.models import QuerySet, Sum
+from django.utils import timezone
+
+from verifiers.compare import compile_rules
+from verifiers.models import MismatchGroup, NoiseSuggestion, OutcomeCount, Route, System
+from verifiers.read.pipeline import RouteSettings, VerifierConfig
+from verifiers.read.replay import SystemTarget
+
+_compiled_cache: dict[bytes, Any] = {}
+
+
+def _compiled(rules: dict[str, Any]):
+    """Compile each distinct rule set once per process (routes often share rules)."""
+    key = orjson.dumps(rules, option=orjson.OPT_SORT_KEYS)
+    if key not in _compiled_cache:
+        _compiled_cache[key] = compile_rules(rules)
+    return _compiled_cache[key]
+
+
+def system_target(system: System) -> SystemTarget:
+    return SystemTarget(name=system.name, base_url=system.base_url, timeout_ms=system.timeout_ms,
+                        max_concurrency=system.max_concurrency, headers_to_add=dict(system.headers_to_add or {}))
+
+
+def active_system(role: str) -> System | None:
+    return System.objects.filter(role=role, enabled=True).order_by("name").first()
+
+
+def verifier_config() -> VerifierConfig:
+    """What a worker needs, read once and refreshed every few seconds."""
+    candidate = active_system(System.Role.CANDIDATE)
+    secondary = active_system(System.Role.LEGACY_SECONDARY)
+    routes: dict[tuple[str, str], RouteSettings] = {}
+    for route in Route.objects.all():
+        rules = dict(route.rules or {})
+        ignore_paths = tuple(rules.get("ignore_paths", ()))
+        body_ignores = [p for p in ignore_paths if not p.startswith("$")]
+        noise_rules = {**rules, "ignore_paths": body_ignores}
+        routes[(route.method.upper(), route.template)] = RouteSettings(
+            route_id=route.pk, method=route.method.upper(), template=route.template, enabled=route.enabled,
+            sampling_ratio=route.sampling_ratio, active_from=route.active_from, active_until=route.active_until,
+            severity=route.severity, rules=_compiled(rules), noise_rules=_compiled(noise_rules),
+            ignore_paths=ignore_paths,
+        )
+    return VerifierConfig(
+        candidate=system_target(candidate) if candidate else None,
+        secondary=system_target(secondary) if secondary else None,
+        routes=routes, time_zone=ZoneInfo(settings.TIME_ZONE),
+    )
+
+
+def mismatch_groups(*, kind: str | None = None, status: str | None = None,
+                    subject: str | None = None) -> QuerySet[MismatchGroup]:
+    """Groups, newest activity first, filtered as the list page and API ask."""
+    groups = MismatchGroup.objects.all()
+    if kind:
+        groups = groups.filter(kind=kind)
+    if status:
+        groups = groups.filter(status=status)
+    if subject:
+        groups = groups.filter(subject__icontains=subject)
+    return groups.order_by("-last_seen")
+
+
+def group_with_samples(group_id: int) -> MismatchGroup:
+    return MismatchGroup.objects.prefetch_related("samples").get(pk=group_id)
+
+
+def match_rates_per_minute(*, kind: str = "read", hours: float = 6.0,
+                           now: datetime | None = None) -> dict[str, list[dict[str, Any]]]:
+    """subject -> [{minute, matched, mismatched, errored, rate}] from the per-minute roll-up."""
+    since = (now or timezone.now()) - timedelta(hours=hours)
+    rows = (OutcomeCount.objects.filter(kind=kind, minute__gte=since)
+            .values("subject", "minute", "matched", "mismatched", "errored").order_by("minute"))
+    series: dict[str, list[dict[str, Any]]] = {}
+    for row in rows:
+        total = row["matched"] + row["mismatched"] + row["errored"]
+        series.setdefault(row["subject"], []).append({
+            **row, "rate": row["matched"] / total if total else None,
+        })
+    return series
+
+
+def totals_since(*, kind: str = "read", hours: float = 24.0) -> dict[str, int]:
+    since = timezone.now() - timedelta(hours=hours)
+    sums = OutcomeCount.objects.filter(kind=kind, minute__gte=since).aggregate(
+        matched=Sum("matched"), mismatched=Sum("mismatched"), errored=Sum("errored"),
+        noise_suppressed=Sum("noise_suppressed"))
+    return {key: value or 0 for key, value in sums.items()}
+
+
+def noise_suggestions(*, status: str = NoiseSuggestion.Status.SUGGESTED) -> QuerySet[NoiseSuggestion]:
+    return NoiseSuggestion.objects.filter(status=status).select_related("route").order_by("-count")

@@ -1,0 +1,115 @@
+"""Pages of the read verifier and the shared mismatch group pages (thin: selectors + services)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+
+from verifiers.models import MismatchGroup
+from verifiers.read import charts, selectors, services
+
+
+def read_page(request: HttpRequest) -> HttpResponse:
+    series = selectors.match_rates_per_minute(kind="read", hours=float(request.GET.get("hours", 6)))
+    context = {
+        "active": "read",
+        "chart": charts.match_rate_figure(series, ZoneInfo(settings.TIME_ZONE)) if series else "",
+        "totals": selectors.totals_since(kind="read"),
+        "groups": selectors.mismatch_groups(kind="read")[:100],
+        "noise": selectors.noise_suggestions()[:50],
+        "can_configure": request.user.has_perm("verifiers.change_route"),
+    }
+    return render(request, "verifiers/read/read.html", context)
+
+
+@require_POST
+def accept_noise(request: HttpRequest, suggestion_id: int) -> HttpResponse:
+    if not request.user.has_perm("verifiers.change_route"):
+        raise PermissionDenied("Only admins change comparison rules.")
+    if request.POST.get("decision") == "dismiss":
+        services.dismiss_noise_suggestion(suggestion_id=suggestion_id)
+    else:
+        route = services.accept_noise_suggestion(suggestion_id=suggestion_id)
+        messages.success(request, f"Added an ignore rule to {route}.")
+    return redirect("read")
+
+
+def group_list(request: HttpRequest) -> HttpResponse:
+    groups = selectors.mismatch_groups(kind=request.GET.get("kind") or None,
+                                       status=request.GET.get("status") or None,
+                                       subject=request.GET.get("subject") or None)
+    page = Paginator(groups, 50).get_page(request.GET.get("page"))
+    return render(request, "verifiers/groups/list.html",
+                  {"active": request.GET.get("kind") or "read", "page": page, "filters": request.GET})
+
+
+def _pretty(value: Any) -> str:
+    """Pretty JSON for a stored body (a JSON text or a value); other text as it is."""
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            return value
+    return json.dumps(value, indent=2, ensure_ascii=False, sort_keys=False, default=str)
+
+
+def _highlighted_paths(differences: list[dict[str, Any]]) -> list[str]:
+    return sorted({d.get("path", "") for d in differences if d.get("path")})
+
+
+def group_detail(request: HttpRequest, group_id: int) -> HttpResponse:
+    group = get_object_or_404(MismatchGroup, pk=group_id)
+    samples = []
+    for sample in group.samples.all()[:20]:
+        if group.kind == "write":
+            left, right = sample.candidate, sample.legacy  # expected vs actual rows
+        else:
+            left, right = sample.legacy.get("body", sample.legacy), sample.candidate.get("body", sample.candidate)
+        samples.append({
+            "sample": sample,
+            "left": _pretty(left), "right": _pretty(right),
+            "request": _pretty(sample.request),
+            "paths": json.dumps(_highlighted_paths(sample.differences)),
+        })
+    return render(request, "verifiers/groups/detail.html", {
+        "active": group.kind, "group": group, "samples": samples,
+        "can_reverify": request.user.has_perm("verifiers.reverify_mismatchgroup"),
+        "can_triage": request.user.has_perm("verifiers.triage_mismatchgroup"),
+    })
+
+
+@require_POST
+def group_reverify(request: HttpRequest, group_id: int) -> HttpResponse:
+    if not request.user.has_perm("verifiers.reverify_mismatchgroup"):
+        raise PermissionDenied("You may not reverify groups.")
+    group = get_object_or_404(MismatchGroup, pk=group_id)
+    from verifiers.read.tasks import reverify_group, reverify_samples
+
+    sample_id = request.POST.get("sample")
+    if sample_id:
+        reverify_samples.delay([int(sample_id)])
+    else:
+        reverify_group.delay(group.pk)
+    messages.info(request, "Reverification queued; refresh in a few seconds.")
+    return redirect("group-detail", group_id=group.pk)
+
+
+@require_POST
+def group_status(request: HttpRequest, group_id: int) -> HttpResponse:
+    if not request.user.has_perm("verifiers.triage_mismatchgroup"):
+        raise PermissionDenied("You may not triage groups.")
+    action = request.POST.get("action", "")
+    if action not in ("acknowledge", "ignore", "reopen"):
+        messages.error(request, f"Unknown action {action!r}.")
+    else:
+        services.change_group_status(group_id=group_id, action=action, user_name=request.user.get_username())
+    return redirect("group-detail", group_id=group_id)

@@ -1,0 +1,251 @@
+"""The read verifier with real Redis and PostgreSQL: ingest API, worker batches, a SIGKILLed worker."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import orjson
+import pytest
+import redis as redis_lib
+from django.contrib.auth.models import Permission, User
+from django.db.models import Sum
+
+from console.models import ApiToken
+from verifiers.models import MismatchGroup, MismatchSample, NoiseSuggestion, OutcomeCount, Route, System, VerifiedSample
+from verifiers.read import services, stream
+from verifiers.read.pipeline import ReadVerifierWorker
+from verifiers.tests.fixtures.read_candidate import CandidateServer, make_sample
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def candidate():
+    server = CandidateServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def token_client(db, client):
+    user = User.objects.create_user("robot")
+    _, raw = ApiToken.issue(user=user, name="test")
+    client.defaults["HTTP_AUTHORIZATION"] = f"Token {raw}"
+    return client
+
+
+def _post(client, samples, content_type="application/json"):
+    return client.post("/api/v1/read-samples", data=orjson.dumps(samples), content_type=content_type)
+
+
+def test_ingest_accepts_counts_duplicates_and_rejects_with_reasons(token_client, redis_client):
+    first = _post(token_client, [make_sample("a"), make_sample("b"), {"id": "c"}])
+    again = _post(token_client, [make_sample("a")])
+    assert first.status_code == 202
+    assert first.json()["accepted"] == 2 and first.json()["rejected"][0]["index"] == 2
+    assert again.json() == {"accepted": 0, "duplicates": 1, "rejected": []}
+    assert redis_client.xlen(stream.STREAM_KEY) == 2
+
+
+def test_ingest_refuses_whole_batch_when_stream_is_full(token_client, redis_client, monkeypatch):
+    monkeypatch.setattr(stream, "DEFAULT_MAX_BACKLOG", 2)
+    response = _post(token_client, [make_sample("a"), make_sample("b"), make_sample("c")])
+    assert response.status_code == 503 and response["Retry-After"]
+    assert redis_client.xlen(stream.STREAM_KEY) == 0
+    assert redis_client.get(stream.DEDUPE_PREFIX + "a") is None  # nothing half-written
+
+
+def test_ingest_answers_503_when_redis_is_down(token_client, monkeypatch):
+    monkeypatch.setattr(services, "shared_redis",
+                        lambda: redis_lib.Redis(port=1, socket_connect_timeout=0.2))
+    response = _post(token_client, [make_sample("a")])
+    assert response.status_code == 503
+
+
+def test_ingest_over_size_limit_is_413(token_client, monkeypatch):
+    from verifiers.read import ingest
+
+    monkeypatch.setattr(ingest, "MAX_BODY_BYTES", 100)
+    assert _post(token_client, [make_sample("a")]).status_code == 413
+
+
+def test_ingest_without_token_is_refused(db, client):
+    assert _post(client, [make_sample("a")]).status_code in (401, 403)
+
+
+def _configure(candidate_url: str, secondary_url: str | None = None) -> None:
+    System.objects.create(name="cand", base_url=candidate_url, role=System.Role.CANDIDATE, timeout_ms=2000)
+    if secondary_url:
+        System.objects.create(name="legacy2", base_url=secondary_url, role=System.Role.LEGACY_SECONDARY)
+    Route.objects.create(method="GET", template="/accounts/{id}/balance", severity="high",
+                         rules={"ignore_paths": ["$.traceId"]})
+
+
+def _worker(redis_client) -> ReadVerifierWorker:
+    return ReadVerifierWorker(redis_client, consumer="test", block_ms=100, reclaim_idle_ms=60_000)
+
+
+def test_worker_counts_matches_and_groups_mismatches(db, redis_client, candidate):
+    _configure(candidate.url)
+    candidate.answers["/accounts/1/balance"] = (200, {"balance": "1.00", "traceId": "x"})
+    candidate.answers["/accounts/2/balance"] = (200, {"balance": "2.01", "traceId": "x"})
+    samples = [make_sample("m1", "/accounts/1/balance", {"balance": "1.00", "traceId": "y"}),
+               make_sample("d1", "/accounts/2/balance", {"balance": "2.00", "traceId": "y"})]
+    services.ingest_samples(batch=_batch(samples), client=redis_client)
+    processed = _worker(redis_client).run(max_idle_batches=2, install_signals=False)
+    assert processed == 2
+    counts = OutcomeCount.objects.get(subject="GET /accounts/{id}/balance")
+    assert (counts.matched, counts.mismatched) == (1, 1)
+    group = MismatchGroup.objects.get()
+    assert group.severity == "high" and group.differences == [{"pattern": "$.balance", "kind": "changed"}]
+    assert redis_client.xlen(stream.STREAM_KEY) == 0  # acked and deleted
+
+
+def test_worker_sends_only_whitelisted_headers_to_the_configured_system(db, redis_client, candidate):
+    _configure(candidate.url)
+    sample = make_sample("h1")
+    sample["request"]["headers"] = {"Accept": "application/json", "Cookie": "secret", "Host": "evil"}
+    services.ingest_samples(batch=_batch([sample]), client=redis_client)
+    _worker(redis_client).run(max_idle_batches=2, install_signals=False)
+    method, path, headers = candidate.requests[0]
+    assert "Cookie" not in headers and headers["Host"].startswith("127.0.0.1")
+
+
+def test_second_legacy_call_turns_noise_into_suggestion(db, redis_client, candidate):
+    secondary = CandidateServer({"/accounts/1/balance": (200, {"balance": "1", "stamp": 2})}).start()
+    try:
+        _configure(candidate.url, secondary.url)
+        candidate.answers["/accounts/1/balance"] = (200, {"balance": "1", "stamp": 3})
+        services.ingest_samples(batch=_batch([make_sample("n1", "/accounts/1/balance", {"balance": "1", "stamp": 1})]),
+                                client=redis_client)
+        _worker(redis_client).run(max_idle_batches=2, install_signals=False)
+    finally:
+        secondary.stop()
+    suggestion = NoiseSuggestion.objects.get()
+    assert suggestion.pattern == "$.stamp" and suggestion.count == 1
+    assert OutcomeCount.objects.get().matched == 1 and not MismatchGroup.objects.exists()
+
+
+def test_disabled_route_is_skipped_and_acked(db, redis_client, candidate):
+    _configure(candidate.url)
+    Route.objects.update(enabled=False)
+    services.ingest_samples(batch=_batch([make_sample("s1")]), client=redis_client)
+    _worker(redis_client).run(max_idle_batches=2, install_signals=False)
+    assert not OutcomeCount.objects.exists() and candidate.requests == []
+    assert int(redis_client.hget(stream.SKIPPED_KEY, "GET /accounts/{id}/balance")) == 1
+
+
+def test_reverify_resolves_group_once_candidate_is_fixed(db, redis_client, candidate):
+    _configure(candidate.url)
+    candidate.answers["/accounts/2/balance"] = (200, {"balance": "2.01"})
+    services.ingest_samples(batch=_batch([make_sample("r1", "/accounts/2/balance", {"balance": "2.00"})]),
+                            client=redis_client)
+    _worker(redis_client).run(max_idle_batches=2, install_signals=False)
+    group = MismatchGroup.objects.get()
+    candidate.answers["/accounts/2/balance"] = (200, {"balance": "2.00"})
+    summary = services.reverify_group(group_id=group.pk)
+    group.refresh_from_db()
+    assert summary.matched == 1 and group.status == "resolved" and group.status_changed_by == "reverify"
+    assert MismatchSample.objects.get().reverify_outcome == "match"
+
+
+def test_group_api_lists_filters_and_triages(db, redis_client, candidate, client):
+    _configure(candidate.url)
+    candidate.answers["/accounts/2/balance"] = (200, {"balance": "2.01"})
+    services.ingest_samples(batch=_batch([make_sample("g1", "/accounts/2/balance", {"balance": "2.00"})]),
+                            client=redis_client)
+    _worker(redis_client).run(max_idle_batches=2, install_signals=False)
+    user = User.objects.create_user("op", password="pw")
+    client.force_login(user)
+    group = MismatchGroup.objects.get()
+    listing = client.get("/api/v1/mismatch-groups?kind=read&status=open").json()
+    assert listing["count"] == 1 and listing["results"][0]["id"] == group.pk
+    assert client.get("/api/v1/mismatch-groups?status=ignored").json()["count"] == 0
+    detail = client.get(f"/api/v1/mismatch-groups/{group.pk}").json()
+    assert detail["samples"][0]["differences"][0]["path"] == "$.balance"
+    assert client.post(f"/api/v1/mismatch-groups/{group.pk}/status", {"action": "ignore"}).status_code == 403
+    user.user_permissions.add(Permission.objects.get(codename="triage_mismatchgroup"))
+    client.force_login(User.objects.get(pk=user.pk))
+    answer = client.post(f"/api/v1/mismatch-groups/{group.pk}/status", {"action": "ignore"},
+                         content_type="application/json")
+    assert answer.status_code == 200 and answer.json()["status"] == "ignored"
+    assert client.get(f"/groups/{group.pk}/").status_code == 200
+    assert client.get("/read/").status_code == 200
+
+
+def test_openapi_schema_lists_read_endpoints(db, client):
+    schema = client.get("/api/v1/schema").content.decode()
+    for path in ("/api/v1/read-samples", "/api/v1/mismatch-groups/{group_id}/reverify",
+                 "/api/v1/mismatch-groups/{group_id}/status"):
+        assert path in schema
+
+
+def _batch(samples):
+    from verifiers.read.ingest import parse_batch
+
+    return parse_batch(orjson.dumps(samples), "application/json")
+
+
+# --- the kill test: real worker processes, SIGKILL mid-batch -------------------------------------
+
+
+def _start_worker(database_name: str, consumer: str) -> subprocess.Popen:
+    from conftest import _worker_env
+
+    env = _worker_env(database_name)
+    return subprocess.Popen(
+        [sys.executable, "manage.py", "verify_reads", "--consumer", consumer, "--batch-size", "50",
+         "--block-ms", "200", "--reclaim-idle-ms", "1000"],
+        cwd=ROOT, env=env, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+
+@pytest.mark.timeout(120)
+def test_sigkilled_worker_loses_nothing_and_counts_nothing_twice(transactional_db, redis_client):
+    from django.db import connection
+
+    # A slow candidate: each answer takes 20 ms, so a batch of 50 is in flight for a while.
+    slow = CandidateServer()
+    original = slow._handle
+
+    async def delayed(request):
+        import asyncio
+
+        await asyncio.sleep(0.02)
+        return await original(request)
+
+    slow._handle = delayed
+    slow.start()
+    total = 600
+    try:
+        System.objects.create(name="cand", base_url=slow.url, max_concurrency=8)
+        services.ingest_samples(batch=_batch([make_sample(f"k{n}", f"/accounts/{n}/balance") for n in range(total)]),
+                                client=redis_client)
+        first = _start_worker(connection.settings_dict["NAME"], "victim")
+        deadline = time.monotonic() + 60
+        while len(slow.requests) < 120 and time.monotonic() < deadline:  # mid-way through a later batch
+            time.sleep(0.01)
+        os.killpg(first.pid, signal.SIGKILL)
+        first.wait(10)
+        counted_at_kill = VerifiedSample.objects.count()
+        assert counted_at_kill < total
+        second = _start_worker(connection.settings_dict["NAME"], "rescuer")
+        try:
+            deadline = time.monotonic() + 60
+            while VerifiedSample.objects.count() < total and time.monotonic() < deadline:
+                time.sleep(0.2)
+            time.sleep(1.0)  # let a double count show up if there were one
+        finally:
+            os.killpg(second.pid, signal.SIGTERM)
+            second.wait(15)
+    finally:
+        slow.stop()
+    sums = OutcomeCount.objects.aggregate(total=Sum("matched") + Sum("mismatched") + Sum("errored"))
+    assert VerifiedSample.objects.count() == total
+    assert sums["total"] == total
+    assert stream.pending_count(redis_client) == 0
+    assert len(slow.requests) > total  # some samples really were replayed twice, yet counted once
