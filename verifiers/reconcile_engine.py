@@ -28,31 +28,33 @@ from psycopg.conninfo import conninfo_to_dict
 
 from verifiers.balances import (
     APPLICATION_NAME,
-    COLUMNS_QUERY,
     DEFAULT_DIFFERENCE_CAP,
     DEFAULT_RANGE_PLAN,
-    WAIT_QUERY,
     KeyRange,
     KeyValue,
     LedgerMapping,
     RangePlan,
     RangeResult,
     ReconciliationOutcome,
-    build_cutoff_balances_query,
-    build_key_bounds_query,
-    build_key_percentiles_query,
-    build_range_query,
     combine_partials,
     compare_with_counterpart,
     mapping_problems,
     percentile_fractions,
-    range_query_params,
     range_result_from_rows,
     ranges_from_boundaries,
     reconciliation_status,
     session_time_zone,
     split_integer_keys,
     validate_cutoff,
+)
+from verifiers.ledger_sql import (
+    COLUMNS_QUERY,
+    WAIT_QUERY,
+    build_cutoff_balances_query,
+    build_key_bounds_query,
+    build_key_percentiles_query,
+    build_range_query,
+    range_query_params,
 )
 
 

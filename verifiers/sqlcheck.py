@@ -8,8 +8,9 @@ database, and the values the candidate expects to find there.
 
 Pipeline (design section 4):
 
-* ``normalise`` - a cheap regex scan (no sqlglot) that replaces inline literals by
-  reserved placeholders, so statements that differ only in literals share one template.
+* ``normalise`` (in ``verifiers.sqllex``, re-exported here) - a cheap regex scan (no sqlglot)
+  that replaces inline literals by reserved placeholders, so statements that differ only in
+  literals share one template.
 * ``convert_statement`` - sqlglot parse + analysis, done once per template.  Anything
   that is not exactly one supported INSERT/UPDATE/DELETE raises ``UnverifiableStatement``.
 * ``bind`` - per capture: resolve parameters, literals and after-images into ``RowCheck``.
@@ -19,8 +20,7 @@ Safety: generated SQL is built from sqlglot expression objects (never from captu
 contains only identifiers and ``%s`` placeholders, and is re-parsed once per template to
 prove it is a single plain SELECT.  Captured parameter values are only ever bound.
 
-Lexing assumptions (documented limits): PostgreSQL with standard_conforming_strings=on,
-MySQL with backslash escapes on and without ANSI_QUOTES, Oracle SQL (not PL/SQL).
+Lexing (comments, quotes, literals, placeholders, size limit) lives in ``verifiers.sqllex``.
 Unquoted identifiers are folded to lower case (the legacy database is PostgreSQL);
 MySQL identifiers are always folded because MySQL compares column names case-insensitively.
 """
@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import enum
 import itertools
-import re
 import threading
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
@@ -40,6 +39,20 @@ from typing import Any, Final, Literal, TypeAlias
 import sqlglot
 from sqlglot import exp
 from sqlglot.errors import SqlglotError
+
+# MAX_STATEMENT_CHARS and SUPPORTED_DIALECTS are re-exported (see __all__) for importers
+# that know them as sqlcheck names.
+from verifiers.sqllex import (
+    MAX_STATEMENT_CHARS,
+    SUPPORTED_DIALECTS,
+    PlaceholderRef,
+    UnverifiableStatement,
+    canonicalise,
+    check_statement_text,
+    normalise,
+    number_value,
+    resolve_dialect,
+)
 
 __all__ = [
     "MAX_STATEMENT_CHARS",
@@ -63,21 +76,8 @@ __all__ = [
     "normalise",
 ]
 
-# Statements above this size are rejected before any scanning or parsing: a 1,000-row
-# multi-row INSERT is ~100 KB, and sqlglot needs ~1 s per 200 KB in pure Python.
-MAX_STATEMENT_CHARS: Final = 262_144
 # Rows one statement may expand to (VALUES rows, IN-list keys): bounds bind() work.
 MAX_ROWS_PER_STATEMENT: Final = 10_000
-SUPPORTED_DIALECTS: Final = ("postgres", "mysql", "oracle")
-_DIALECT_ALIASES: Final = {"postgresql": "postgres", "pg": "postgres"}
-
-
-class UnverifiableStatement(Exception):
-    """A captured statement (or its binding) that we refuse to verify; ``reason`` says why."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
 
 
 class UnparsableStatement(UnverifiableStatement):
@@ -146,26 +146,6 @@ _KNOWN_ORIGINS: Final = frozenset({ValueOrigin.PARAM, ValueOrigin.LITERAL, Value
 
 
 @dataclass(frozen=True, slots=True)
-class PlaceholderRef:
-    """One placeholder occurrence as written in the source statement."""
-
-    style: str  # format | pyformat | dollar | qmark | oracle
-    occurrence: int
-    number: int | None = None
-    name: str | None = None
-
-    @property
-    def display(self) -> str:
-        if self.style == "dollar":
-            return f"${self.number}"
-        if self.style == "pyformat":
-            return f"%({self.name})s"
-        if self.style == "oracle":
-            return f":{self.name if self.name is not None else self.number}"
-        return "?" if self.style == "qmark" else "%s"
-
-
-@dataclass(frozen=True, slots=True)
 class RowTemplate:
     """One affected row: where its key values and its expected column values come from."""
 
@@ -213,250 +193,6 @@ class RowCheck:
     expected: dict[str, Any] | Literal[Expectation.ROW_ABSENT]
     unverified: dict[str, str] = field(default_factory=dict)
     version_column: str | None = None
-
-
-# --------------------------------------------------------------------------------------
-# Lexical scan (no sqlglot): literals, comments, placeholders
-# --------------------------------------------------------------------------------------
-
-_ANY = r"(?s:.*?)"
-_MARKER = r"""
-    (?P<marker>(?<![:\w]):_l(?P<marker_no>\d+)(?!\w))
-  | """
-_COMMON_TAIL = r"""
-  | (?P<hexnum>(?<![\w$:.@])0[xXbB][0-9A-Fa-f]+(?![\w$]))
-  | (?P<number>(?<![\w$:.@])(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?(?![\w$.]))
-  | (?P<bad>['"`\x00]|/\*)
-"""
-
-_SCAN_SOURCES: Final[dict[str, str]] = {
-    "postgres": _MARKER + r"""(?P<comment>--[^\n]*|/\*""" + _ANY + r"""\*/)
-  | (?P<dollar>(?<![\w$])\$(?P<dtag>(?:[A-Za-z_]\w*)?)\$""" + _ANY + r"""\$(?P=dtag)\$)
-  | (?P<prefixed>(?<![\w$])(?:[eE]'(?:[^'\\]|\\.|'')*'|(?:[bBxXnN]|[uU]&)'(?:[^']|'')*'))
-  | (?P<string>'(?:[^']|'')*')
-  | (?P<qident>"(?:[^"]|"")*")
-  | (?P<ph_pyformat>%\((?P<ph_name>[^)]*)\)[sbt])
-  | (?P<ph_format>%[sbt])
-  | (?P<percent>%%)
-  | (?P<ph_dollar>(?<![\w$])\$(?P<ph_number>\d+))
-  | (?P<colon_name>(?<![:\w]):(?=[A-Za-z_"]))
-  | (?P<bad_dollar>(?<![\w$])\$(?:[A-Za-z_]\w*)?\$)
-""" + _COMMON_TAIL,
-    "mysql": _MARKER + r"""(?P<comment>--(?=\s|$)[^\n]*|\#[^\n]*|/\*""" + _ANY + r"""\*/)
-  | (?P<bad_dashes>--)
-  | (?P<prefixed>(?<![\w$])[bBxXnN]'(?:[^'\\]|\\.|'')*')
-  | (?P<string>'(?:[^'\\]|\\.|'')*'|"(?:[^"\\]|\\.|"")*")
-  | (?P<qident>`(?:[^`]|``)*`)
-  | (?P<ph_qmark>\?)
-  | (?P<ph_pyformat>%\((?P<ph_name>[^)]*)\)s)
-  | (?P<ph_format>%s)
-  | (?P<percent>%%)
-  | (?P<colon_name>(?<![:\w]):(?=[A-Za-z_"]))
-""" + _COMMON_TAIL,
-    "oracle": _MARKER + r"""(?P<comment>--[^\n]*|/\*""" + _ANY + r"""\*/)
-  | (?P<prefixed>(?<![\w$])(?:[nN]?[qQ]'(?s:\[.*?\]|\{.*?\}|<.*?>|\(.*?\)|(?P<qdelim>[^\s\[{<(])"""
-    + r""".*?(?P=qdelim))'|[nN]'(?:[^']|'')*'))
-  | (?P<string>'(?:[^']|'')*')
-  | (?P<qident>"(?:[^"]|"")*")
-  | (?P<ph_oracle>(?<![:\w]):(?:(?P<ph_number>\d+)|(?P<ph_name>[A-Za-z][\w$#]*)))
-""" + _COMMON_TAIL,
-}
-# First characters a token can start with.  Python's re tries every alternative at every
-# position; this one-character guard makes the scan ~5x faster (measured, see benchmark).
-_FIRST_CHARACTER_GUARDS: Final[dict[str, str]] = {
-    "postgres": r"""(?=[-/'"`$%:.0-9\x00]|[eEbBxXnN]'|[uU]&')""",
-    "mysql": r"""(?=[-/#'"`?%:.0-9\x00]|[bBxXnN]')""",
-    "oracle": r"""(?=[-/'"`:.0-9\x00]|[nN]?[qQ]'|[nN]')""",
-}
-_SCANNERS: Final[dict[str, re.Pattern[str]]] = {
-    dialect: re.compile(_FIRST_CHARACTER_GUARDS[dialect] + "(?:" + source + ")", re.VERBOSE)
-    for dialect, source in _SCAN_SOURCES.items()
-}
-_WORD_END_CHARS: Final = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_$\"`:")
-_WHITESPACE: Final = " \t\r\n\f\v"
-
-
-def _dialect(dialect: str) -> str:
-    if not isinstance(dialect, str):
-        raise UnverifiableStatement(f"dialect must be a string, got {type(dialect).__name__}")
-    name = _DIALECT_ALIASES.get(dialect.lower(), dialect.lower())
-    if name not in _SCANNERS:
-        supported = ", ".join(repr(d) for d in SUPPORTED_DIALECTS)
-        raise UnverifiableStatement(f"dialect {dialect!r} is not supported (use {supported})")
-    return name
-
-
-def _check_size(sql: object) -> str:
-    if not isinstance(sql, str):
-        raise UnverifiableStatement(f"statement must be a string, got {type(sql).__name__}")
-    if len(sql) > MAX_STATEMENT_CHARS:
-        raise UnverifiableStatement(
-            f"statement is {len(sql):,} characters, above the {MAX_STATEMENT_CHARS:,} limit"
-        )
-    if not sql.strip():
-        raise UnverifiableStatement("statement is empty")
-    return sql
-
-
-def _preceded_by_word(sql: str, position: int) -> bool:
-    """True when a literal directly follows a word: a typed literal (DATE '...') or keyword."""
-    index = position - 1
-    while index >= 0 and sql[index] in _WHITESPACE:
-        index -= 1
-    return index >= 0 and sql[index] in _WORD_END_CHARS
-
-
-def _reject_token(match: re.Match[str], dialect: str) -> None:
-    group = match.lastgroup
-    text = match.group()
-    if group == "colon_name":
-        raise UnverifiableStatement(f"':name' placeholders are not valid in {dialect}")
-    if group == "marker":
-        raise UnverifiableStatement(f"{text!r} is a reserved placeholder name")
-    if group == "bad_dashes":
-        raise UnverifiableStatement("'--' without a following space is ambiguous in mysql")
-    if text == "\x00":
-        raise UnverifiableStatement("statement contains a NUL character")
-    if text == "/*":
-        raise UnverifiableStatement("unterminated /* comment")
-    raise UnverifiableStatement(f"unterminated quoted text starting with {text[:1]!r}")
-
-
-def _check_comment(text: str, dialect: str) -> None:
-    if text.startswith("/*"):
-        if dialect == "mysql" and (text.startswith("/*!") or text.startswith("/*M!")):
-            raise UnverifiableStatement("mysql executable comment /*! ... */ is not verified")
-        if dialect == "postgres" and "/*" in text[2:]:
-            raise UnverifiableStatement("nested /* comments are not verified")
-
-
-def _string_value(text: str, dialect: str) -> tuple[bool, Any]:
-    """(extractable, value) of a plain quoted string literal."""
-    quote = text[0]
-    body = text[1:-1]
-    if dialect == "mysql" and "\\" in body:
-        return False, None  # backslash escapes: leave it to sqlglot
-    value = body.replace(quote + quote, quote)
-    if dialect == "oracle" and value == "":
-        return True, None  # Oracle stores '' as NULL
-    return True, value
-
-
-def _number_value(text: str) -> Any:
-    if text.isdigit():
-        return int(text)
-    return Decimal(text)
-
-
-_VERBATIM_GROUPS: Final = frozenset(
-    {"ph_format", "ph_pyformat", "ph_qmark", "ph_dollar", "ph_oracle", "qident", "percent",
-     "prefixed", "dollar", "hexnum"}
-)  # fmt: skip
-
-
-def normalise(sql: str, dialect: str) -> tuple[str, tuple[Any, ...]]:
-    """Replace inline literals by reserved placeholders ``:_lN``; drop comments.
-
-    Returns ``(template_text, literal_values)``.  Statements that differ only in literals
-    or comments get the same template text.  Literals that follow a word (typed literals
-    such as ``DATE '2024-01-01'``, ``INTERVAL 1 DAY``) and prefixed strings stay inline.
-    """
-    dialect = _dialect(dialect)
-    _check_size(sql)
-    literals: list[Any] = []
-
-    def replace(match: re.Match[str]) -> str:
-        group = match.lastgroup
-        text = match.group()
-        if group in _VERBATIM_GROUPS:
-            return text
-        if group == "number" or group == "string":
-            start = match.start()
-            if _preceded_by_word(sql, start):
-                return text
-            if group == "number":
-                value = _number_value(text)
-            else:
-                extractable, value = _string_value(text, dialect)
-                if not extractable:
-                    return text
-            literals.append(value)
-            return f":_l{len(literals) - 1}"
-        if group == "comment":
-            _check_comment(text, dialect)
-            return " "
-        if group in ("marker", "colon_name", "bad", "bad_dashes", "bad_dollar"):
-            _reject_token(match, dialect)
-        return text
-
-    template_text = _SCANNERS[dialect].sub(replace, sql).strip()
-    return template_text, tuple(literals)
-
-
-@dataclass(slots=True)
-class _Canonical:
-    text: str
-    placeholders: list[PlaceholderRef]
-    literal_slots: set[int]
-
-
-def _canonicalise(sql: str, dialect: str, allow_markers: bool) -> _Canonical:
-    """Rewrite every placeholder to ``:pN`` (occurrence order) and markers to ``:lN``.
-
-    sqlglot does not parse Oracle ``:1`` and numbers anonymous placeholders by tree
-    position, so we number them ourselves, in text order, before parsing.
-    """
-    placeholders: list[PlaceholderRef] = []
-    slots: set[int] = set()
-    pieces: list[str] = []
-    position = 0
-    for match in _SCANNERS[dialect].finditer(sql):
-        group = match.lastgroup
-        text = match.group()
-        replacement: str | None = None
-        if group is None:
-            continue
-        if group.startswith("ph_"):
-            occurrence = len(placeholders)
-            number_text = match.group("ph_number") if "ph_number" in match.re.groupindex else None
-            name = match.group("ph_name") if "ph_name" in match.re.groupindex else None
-            style = group[3:]
-            placeholders.append(
-                PlaceholderRef(
-                    style=style,
-                    occurrence=occurrence,
-                    number=int(number_text) if number_text else None,
-                    name=name,
-                )
-            )
-            replacement = f":p{occurrence}"
-        elif group == "marker":
-            if not allow_markers:
-                _reject_token(match, dialect)
-            slot = int(match.group("marker_no"))
-            slots.add(slot)
-            replacement = f":l{slot}"
-        elif group == "percent":
-            replacement = "%"
-        elif group == "comment":
-            _check_comment(text, dialect)
-            replacement = " "
-        elif group in ("colon_name", "bad", "bad_dashes", "bad_dollar"):
-            _reject_token(match, dialect)
-        if replacement is not None:
-            pieces.append(sql[position : match.start()])
-            pieces.append(replacement)
-            position = match.end()
-    pieces.append(sql[position:])
-    styles = {ref.style for ref in placeholders}
-    if len(styles) > 1:
-        shown = ", ".join(sorted({ref.display for ref in placeholders}))
-        raise UnverifiableStatement(f"statement mixes placeholder styles ({shown})")
-    if "dollar" in styles and any(ref.number == 0 for ref in placeholders):
-        raise UnverifiableStatement("placeholder $0 is not valid; $-placeholders start at $1")
-    if slots and slots != set(range(max(slots) + 1)):
-        raise UnverifiableStatement("literal slots are not numbered 0..N-1")
-    return _Canonical("".join(pieces), placeholders, slots)
 
 
 # --------------------------------------------------------------------------------------
@@ -579,7 +315,7 @@ def _literal_value(node: exp.Literal | exp.Null | exp.Boolean, dialect: str) -> 
         text = node.this
         return None if dialect == "oracle" and text == "" else text
     try:
-        return _number_value(node.this)
+        return number_value(node.this)
     except InvalidOperation:
         return node.this
 
@@ -778,12 +514,12 @@ def convert_statement(sql: str, dialect: str, schema: Schema) -> StatementTempla
 
     Raises UnverifiableStatement (with ``.reason``) for anything else.
     """
-    return _convert(sql, _dialect(dialect), _SchemaIndex.build(schema), allow_markers=False)
+    return _convert(sql, resolve_dialect(dialect), _SchemaIndex.build(schema), allow_markers=False)
 
 
 def _convert(sql: str, dialect: str, schema_index: _SchemaIndex, allow_markers: bool) -> StatementTemplate:
-    _check_size(sql)
-    canonical = _canonicalise(sql, dialect, allow_markers)
+    check_statement_text(sql)
+    canonical = canonicalise(sql, dialect, allow_markers)
     try:
         parsed = sqlglot.parse(canonical.text, read=dialect)
     except SqlglotError as error:
@@ -1333,7 +1069,7 @@ class TemplateCache:
 
     def template_for(self, sql: str, dialect: str) -> tuple[StatementTemplate, tuple[Any, ...]]:
         """The cached template of ``sql`` and the literals to bind with it."""
-        dialect = _dialect(dialect)
+        dialect = resolve_dialect(dialect)
         template_text, literals = normalise(sql, dialect)
         entry = self._get((dialect, "template", template_text))
         if entry is None:

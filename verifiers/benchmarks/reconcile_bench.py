@@ -286,7 +286,8 @@ def undo_writes_after(dsn: str, last_entry_id: int) -> None:
 
 def explain_range(dsn: str, cutoff: datetime, plan: str, parts: int) -> str:
     """EXPLAIN ANALYZE of the first range's statement (where the time goes)."""
-    from verifiers.balances import build_range_query, mapping_from_dict, range_query_params
+    from verifiers.balances import mapping_from_dict
+    from verifiers.ledger_sql import build_range_query, range_query_params
     from verifiers.reconcile_engine import connect_ledger, open_snapshot
 
     mapping = mapping_from_dict(BENCH_MAPPING_FIELDS)

@@ -28,7 +28,7 @@ from django.db import transaction
 from django.utils import timezone
 from psycopg import sql
 
-from verifiers import balances, reconcile_engine
+from verifiers import balances, ledger_sql, reconcile_engine
 from verifiers.models import AccountDifference, Counterpart, LedgerSource, ReconciliationRun
 from verifiers.reconcile import keeper
 from verifiers.reconcile.selectors import counterpart_totals, cutoff_date_of, mapping_for
@@ -92,7 +92,7 @@ def _counterpart_table_problems(dsn: str, source: LedgerSource) -> list[str]:
     try:
         with reconcile_engine.connect_ledger(dsn) as conn:
             query = sql.SQL("SELECT * FROM {} LIMIT 0").format(
-                balances.table_identifier(source.counterpart_table)
+                ledger_sql.table_identifier(source.counterpart_table)
             )
             cursor = conn.execute(query)
             present = {column.name for column in cursor.description or []}
@@ -188,7 +188,7 @@ def _read_counterpart_table(
     conn: psycopg.Connection[Any], source: LedgerSource, cutoff_date: date
 ) -> dict[str, Decimal]:
     query = sql.SQL("SELECT currency::text, total FROM {}").format(
-        balances.table_identifier(source.counterpart_table)
+        ledger_sql.table_identifier(source.counterpart_table)
     )
     params: dict[str, Any] = {}
     if source.counterpart_date_column:

@@ -1,4 +1,4 @@
-"""Pure tests of the reconciliation arithmetic, mapping, SQL builders, cut-off and CSV parsing."""
+"""Pure tests of the reconciliation arithmetic, mapping, key ranges, cut-off and CSV parsing."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ from datetime import date, datetime, time, timedelta, timezone
 from decimal import Decimal
 
 import pytest
-from psycopg import sql
 
 from verifiers.balances import (
     AccountDifference,
@@ -19,9 +18,6 @@ from verifiers.balances import (
     PartialsError,
     RangeResult,
     ReconciliationInputError,
-    build_cutoff_balances_query,
-    build_key_percentiles_query,
-    build_range_query,
     combine_partials,
     compare_with_counterpart,
     cutoff_instant,
@@ -30,7 +26,6 @@ from verifiers.balances import (
     mapping_problems,
     parse_counterpart_csv,
     percentile_fractions,
-    range_query_params,
     range_result_from_rows,
     ranges_from_boundaries,
     reconciliation_status,
@@ -79,11 +74,6 @@ def columns_with(table: str, **changes: str | None) -> dict[str, dict[str, str]]
         else:
             columns[table][column] = data_type
     return columns
-
-
-def render(statement: sql.Composable) -> str:
-    # as_string(None) renders identifiers without a connection (psycopg >= 3.2).
-    return statement.as_string(None)
 
 
 # ---------------------------------------------------------------------------------- mapping
@@ -230,67 +220,6 @@ def test_percentile_fractions_are_inner_cut_points() -> None:
 def test_key_range_round_trips_through_json() -> None:
     key_range = KeyRange(1, 3, "acc-100", "acc-200")
     assert KeyRange.from_dict(json.loads(json.dumps(key_range.to_dict()))) == key_range
-
-
-# ---------------------------------------------------------------------------- SQL builders
-
-
-def test_range_query_quotes_identifiers_and_qualifies_schema() -> None:
-    text = render(build_range_query(MAPPING, KeyRange(0, 2, None, 500)))
-    assert '"ledger"."accounts"' in text
-    assert '"a"."balance"' in text
-    assert "MATERIALIZED" in text
-
-
-def test_range_query_has_only_bounds_the_range_has() -> None:
-    first = render(build_range_query(MAPPING, KeyRange(0, 2, None, 500)))
-    assert "%(upper)s" in first and "%(lower)s" not in first
-    middle = render(build_range_query(MAPPING, KeyRange(1, 3, 10, 20)))
-    assert "%(upper)s" in middle and "%(lower)s" in middle
-    whole = render(build_range_query(MAPPING, KeyRange(0, 1, None, None)))
-    assert "%(upper)s" not in whole and "%(lower)s" not in whole
-
-
-def test_range_query_without_opening_balance_journal_starts_at_zero() -> None:
-    mapping = mapping_from_dict({**MAPPING_DICT, "opening_balance_column": None})
-    text = render(build_range_query(mapping, KeyRange(0, 1, None, None)))
-    assert "opening_balance" not in text
-    assert "0 + coalesce(e.sum_before, 0)" in text
-
-
-def test_range_query_lateral_plan_correlates_on_account_key() -> None:
-    text = render(build_range_query(MAPPING, KeyRange(0, 1, None, None), plan="lateral"))
-    assert 'LATERAL' in text and '"account_id" = "a"."id"' in text
-
-
-def test_range_query_rejects_unknown_plan() -> None:
-    with pytest.raises(ReconciliationInputError, match="unknown range plan"):
-        build_range_query(
-            MAPPING, KeyRange(0, 1, None, None), plan="hash"  # type: ignore[arg-type]
-        )
-
-
-def test_cutoff_balances_query_orders_by_account() -> None:
-    text = render(build_cutoff_balances_query(MAPPING, KeyRange(0, 1, None, None)))
-    assert text.rstrip().endswith("ORDER BY account_key")
-
-
-def test_percentiles_query_takes_fractions_parameter() -> None:
-    assert "%(fractions)s" in render(build_key_percentiles_query(MAPPING))
-
-
-def test_range_query_params_include_only_present_bounds() -> None:
-    cutoff = datetime(2024, 1, 1, tzinfo=timezone.utc)
-    assert range_query_params(cutoff, KeyRange(0, 2, None, 9), 5) == {
-        "cutoff": cutoff, "cap": 5, "upper": 9
-    }
-
-
-def test_range_query_params_reject_negative_cap() -> None:
-    with pytest.raises(ReconciliationInputError, match="diff_cap"):
-        range_query_params(
-            datetime(2024, 1, 1, tzinfo=timezone.utc), KeyRange(0, 1, None, None), -1
-        )
 
 
 # ---------------------------------------------------------------------------- cut-off
