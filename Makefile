@@ -1,12 +1,14 @@
 # The two commands a newcomer needs (see README.md):
 #   make demo   the console with its demo world on http://127.0.0.1:8000
 #   make test   the whole test suite
+#   make bench BENCH="read --seconds 60"   a benchmark (see README), on a database of its own
 # Everything the project needs is installed from here; a fresh machine starts bare.
 
 VENV   := .venv
 PY     := $(VENV)/bin/python
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 PYTEST_ARGS ?=
+BENCH ?= compare
 
 .PHONY: demo test bench check-deploy clean
 
@@ -25,7 +27,7 @@ test: $(VENV)/.installed
 	$(PY) -m console.launcher test $(PYTEST_ARGS)
 
 bench: $(VENV)/.installed
-	$(PY) -m console.launcher bench
+	$(PY) -m console.launcher bench $(BENCH)
 
 check-deploy: $(VENV)/.installed
 	CONSOLE_ENV=production SECRET_KEY=$$($(PY) -c 'import secrets; print(secrets.token_urlsafe(50))') \

@@ -227,6 +227,7 @@ def run_demo(args: argparse.Namespace) -> int:
                                     f"celery,numa.{socket.gethostname()}"], env)
         sup.start("celery beat", [PYTHON, "-m", "celery", "-A", "console", "beat", "-l", "warning",
                                   "--schedule", str(STATE / "celerybeat-schedule")], env)
+        sup.start("read verifier", [PYTHON, "manage.py", "verify_reads", "--processes", "1"], env)
         sup.start("demo world", [PYTHON, "-m", "console.demo", "run", "--rate", str(args.rate),
                                  "--console-url", f"http://127.0.0.1:{args.port}", "--token", token], env)
         wait_for(lambda: port_open(args.port), "the web server")
@@ -256,6 +257,20 @@ def run_tests(args: argparse.Namespace) -> int:
         sup.stop_all()
 
 
+def run_benchmark(benchmark_args: list[str]) -> int:
+    """`manage.py benchmark ...` against a database and Redis database of its own, never the demo's."""
+    sup = Supervisor()
+    try:
+        env = resolve_services(sup, database_name="mhc_bench")
+        env["REDIS_URL"] = env["REDIS_URL"].rsplit("/", 1)[0] + "/6"
+        env.setdefault("CONSOLE_ENV", "development")
+        env["DEBUG"] = "false"  # DEBUG keeps every query in memory and slows the hot path
+        manage(env, "migrate", "--noinput", "-v", "0")
+        return subprocess.call([PYTHON, "manage.py", "benchmark", *benchmark_args], env=env, cwd=ROOT)
+    finally:
+        sup.stop_all()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m console.launcher", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -264,9 +279,13 @@ def main(argv: list[str] | None = None) -> int:
     demo.add_argument("--rate", type=float, default=20.0, help="demo traffic, requests per second")
     test = sub.add_parser("test", help="run the test suite")
     test.add_argument("pytest_args", nargs="*", help="passed to pytest as they are")
+    bench = sub.add_parser("bench", help="run `manage.py benchmark` on a database of its own")
+    bench.add_argument("benchmark_args", nargs="*", help="e.g. read --seconds 60")
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["test"]:  # everything after `test` belongs to pytest, options included
         return run_tests(argparse.Namespace(pytest_args=argv[1:]))
+    if argv[:1] == ["bench"]:
+        return run_benchmark(argv[1:])
     args = parser.parse_args(argv)
     return run_demo(args)
 
