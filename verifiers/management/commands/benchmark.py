@@ -2,6 +2,7 @@
 
     manage.py benchmark read [--seconds 60] [--rate 3000] [--workers 2] [--web-workers 2]
     manage.py benchmark compare [--seconds 3]
+    manage.py benchmark write [--transfers 600] [--copies 5] [--seconds 3] [--runs 3]
 
 Other parts add a subcommand with one line in SUBCOMMANDS: name -> (add_arguments, run).
 
@@ -40,9 +41,7 @@ def _compare_arguments(parser) -> None:
 def _run_compare(command: BaseCommand, options: dict[str, Any]) -> None:
     from verifiers.benchmarks import compare_bench
 
-    figures = compare_bench.run(seconds=options["seconds"])
-    for name, value in figures.items():
-        command.stdout.write(f"{name}: {value:,.0f}")
+    compare_bench.run(seconds=options["seconds"])  # prints its own figures
 
 
 def _read_arguments(parser) -> None:
@@ -156,9 +155,23 @@ def _run_read(command: BaseCommand, options: dict[str, Any]) -> None:
                              f"p99 {lags[min(len(lags) - 1, int(len(lags) * 0.99))]:,.0f} ms")
 
 
+def _write_arguments(parser) -> None:
+    parser.add_argument("--transfers", type=int, default=600, help="committed demo transfers to capture")
+    parser.add_argument("--copies", type=int, default=5, help="each capture ingested this many times")
+    parser.add_argument("--seconds", type=float, default=3.0, help="per conversion measurement")
+    parser.add_argument("--runs", type=int, default=3)
+
+
+def _run_write(command: BaseCommand, options: dict[str, Any]) -> None:
+    from verifiers.benchmarks.write_bench import main
+
+    main(transfers=options["transfers"], copies=options["copies"], seconds=options["seconds"], runs=options["runs"])
+
+
 SUBCOMMANDS: dict[str, tuple[Callable[[Any], None], Callable[[BaseCommand, dict[str, Any]], None]]] = {
     "read": (_read_arguments, _run_read),
     "compare": (_compare_arguments, _run_compare),
+    "write": (_write_arguments, _run_write),
 }
 
 

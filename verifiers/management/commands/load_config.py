@@ -87,9 +87,19 @@ def load_routes(entries: list[Any]) -> int:
     return len(entries)
 
 
+def load_write_tables(entries: list[Any]) -> int:
+    from verifiers.write.services import WriteConfigError, load_write_table_rules
+
+    try:
+        return load_write_table_rules(entries=entries)
+    except WriteConfigError as error:
+        raise ConfigError(str(error)) from None
+
+
 SECTION_LOADERS: dict[str, Callable[[list[Any]], int]] = {
     "systems": load_systems,
     "routes": load_routes,
+    "write_tables": load_write_tables,
 }
 
 

@@ -1,0 +1,187 @@
+"""Process-wide state of the write verifier per verified database.
+
+One ``WriteTarget`` per VerifiedDatabase and process: its schema (introspected keys with the
+admins' WriteTableRule overrides), the TemplateCache converting against that schema, the
+compiled comparison rules per table, and one read-only verification connection. The schema
+is reloaded every SCHEMA_REFRESH_S; the cache is kept while the schema stays the same, so
+conversions happen once per template and process, not once per capture.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+import psycopg
+from django.core.exceptions import ValidationError
+
+from verifiers.compare import CompiledRules, RulesError
+from verifiers.models import VerifiedDatabase, WriteTableRule
+from verifiers.sqlcheck import Schema, TemplateCache
+from verifiers.write.checker import CheckerError, compile_write_rules, open_verification_connection
+from verifiers.write.introspect import (
+    TableOverride,
+    TableOverrideError,
+    build_schema,
+    introspect_tables,
+    override_from_dict,
+)
+
+SCHEMA_REFRESH_S: Final = 60.0
+TEMPLATE_CACHE_SIZE: Final = 4096
+
+
+class NoVerifiedDatabase(Exception):
+    """No enabled VerifiedDatabase (or not the one a capture names) is configured."""
+
+
+@dataclass
+class WriteTarget:
+    """Everything a process needs to convert and check writes for one verified database."""
+
+    database_id: int
+    name: str
+    dsn: str
+    statement_timeout_ms: int
+    commit_delay_ms: int
+    capture_ttl_s: int
+    schema: Schema
+    cache: TemplateCache
+    rules_by_table: dict[str, CompiledRules]
+    rule_problems: dict[str, str]
+    loaded_at: float
+    connection: psycopg.Connection[Any] | None = None
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def rules_for(self, table: str) -> CompiledRules:
+        lowered = table.lower()
+        rules = self.rules_by_table.get(lowered) or self.rules_by_table.get(lowered.rsplit(".", 1)[-1])
+        return rules or compile_write_rules(None)
+
+    def verification_connection(self) -> psycopg.Connection[Any]:
+        """The cached read-only connection, reopened when closed or broken."""
+        if self.connection is None or self.connection.closed or self.connection.broken:
+            self.connection = open_verification_connection(self.dsn, statement_timeout_ms=self.statement_timeout_ms)
+        return self.connection
+
+    def drop_connection(self) -> None:
+        if self.connection is not None:
+            try:
+                self.connection.close()
+            except psycopg.Error:
+                pass
+        self.connection = None
+
+
+_targets: dict[int, WriteTarget] = {}
+_targets_lock = threading.Lock()
+
+
+# Ingest looks the database up per capture; a few seconds of staleness saves a query each time.
+DATABASE_LOOKUP_TTL_S: Final = 5.0
+_database_lookups: dict[str | None, tuple[float, VerifiedDatabase]] = {}
+
+
+def default_database(name: str | None = None, *, max_age_s: float = 0.0) -> VerifiedDatabase:
+    """The enabled VerifiedDatabase named ``name``, or the only/first enabled one.
+
+    ``max_age_s`` > 0 lets a hot path reuse a lookup that young (the ingest API does).
+    """
+    if max_age_s > 0:
+        cached = _database_lookups.get(name)
+        if cached is not None and time.monotonic() - cached[0] < max_age_s:
+            return cached[1]
+    database = _lookup_database(name)
+    _database_lookups[name] = (time.monotonic(), database)
+    return database
+
+
+def _lookup_database(name: str | None) -> VerifiedDatabase:
+    enabled = VerifiedDatabase.objects.filter(enabled=True).order_by("pk")
+    database = enabled.filter(name=name).first() if name else enabled.first()
+    if database is None:
+        wanted = f"named {name!r} " if name else ""
+        raise NoVerifiedDatabase(f"no enabled verified database {wanted}is configured (admin: Verified databases)")
+    return database
+
+
+def _overrides() -> tuple[list[TableOverride], dict[str, dict[str, Any]], dict[str, str]]:
+    overrides, rules, problems = [], {}, {}
+    for rule in WriteTableRule.objects.order_by("table"):
+        try:
+            overrides.append(override_from_dict(rule.table, rule.key_columns, rule.version_column,
+                                                rule.excluded_columns))
+        except TableOverrideError as error:
+            problems[rule.table.lower()] = str(error)
+            continue
+        if rule.rules:
+            rules[rule.table.lower()] = rule.rules
+    return overrides, rules, problems
+
+
+def _load(database: VerifiedDatabase, previous: WriteTarget | None) -> WriteTarget:
+    try:
+        dsn = database.resolved_dsn()
+    except ValidationError as error:
+        raise CheckerError(f"verified database {database.name}: {'; '.join(error.messages)}") from None
+    target = previous
+    if target is None or target.dsn != dsn or target.statement_timeout_ms != database.statement_timeout_ms:
+        if target is not None:
+            target.drop_connection()
+        target = WriteTarget(
+            database_id=database.pk, name=database.name, dsn=dsn, statement_timeout_ms=database.statement_timeout_ms,
+            commit_delay_ms=database.commit_delay_ms, capture_ttl_s=database.capture_ttl_s, schema={},
+            cache=TemplateCache({}, maxsize=TEMPLATE_CACHE_SIZE), rules_by_table={}, rule_problems={}, loaded_at=0.0,
+        )
+    overrides, table_rules, problems = _overrides()
+    with target.lock:
+        connection = target.verification_connection()
+        try:
+            facts = introspect_tables(connection)
+        except psycopg.Error as error:
+            target.drop_connection()
+            raise CheckerError(f"cannot read table metadata of {database.name}: {error}") from None
+    schema = build_schema(facts, overrides)
+    if dict(schema) != dict(target.schema):
+        target.cache = TemplateCache(schema, maxsize=TEMPLATE_CACHE_SIZE)
+        target.schema = schema
+    compiled: dict[str, CompiledRules] = {}
+    for table, rules in table_rules.items():
+        try:
+            compiled[table] = compile_write_rules(rules)
+        except RulesError as error:
+            problems[table] = f"comparison rules of {table}: {error}"
+    target.name = database.name
+    target.commit_delay_ms = database.commit_delay_ms
+    target.capture_ttl_s = database.capture_ttl_s
+    target.rules_by_table = compiled
+    target.rule_problems = problems
+    target.loaded_at = time.monotonic()
+    return target
+
+
+def target_for(database: VerifiedDatabase, *, max_age_s: float = SCHEMA_REFRESH_S) -> WriteTarget:
+    """The process's WriteTarget for ``database``, reloaded when older than ``max_age_s``.
+
+    Raises CheckerError when the database or its metadata cannot be read.
+    """
+    with _targets_lock:
+        current = _targets.get(database.pk)
+    if current is not None and time.monotonic() - current.loaded_at < max_age_s and current.dsn:
+        return current
+    target = _load(database, current)
+    with _targets_lock:
+        _targets[database.pk] = target
+    return target
+
+
+def forget_targets() -> None:
+    """Drop every cached target and connection (tests; a changed rule applies at once)."""
+    with _targets_lock:
+        targets = list(_targets.values())
+        _targets.clear()
+        _database_lookups.clear()
+    for target in targets:
+        target.drop_connection()

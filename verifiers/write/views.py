@@ -1,0 +1,35 @@
+"""The Write page: match rate per table, groups by table and columns, unverifiable reasons, pairing."""
+
+from __future__ import annotations
+
+from zoneinfo import ZoneInfo
+
+import redis
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+
+from verifiers.write import charts, selectors, services
+
+REFRESH_SECONDS = 15
+
+
+def _panels_context() -> dict:
+    try:
+        store = services.write_store().counts()
+    except redis.RedisError:
+        store = None
+    return {
+        "chart": charts.match_rate_figure(selectors.match_rate_series(hours=6), ZoneInfo(settings.TIME_ZONE)),
+        "totals": selectors.totals(hours=24),
+        "groups": selectors.groups_by_table(),
+        "unverifiable": selectors.unverifiable_reasons(),
+        "store": store,
+    }
+
+
+def write_page(request: HttpRequest) -> HttpResponse:
+    context = _panels_context()
+    if request.GET.get("partial") == "panels":
+        return render(request, "verifiers/write/_panels.html", context)
+    return render(request, "verifiers/write/page.html", {**context, "active": "write", "refresh_seconds": REFRESH_SECONDS})
