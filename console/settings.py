@@ -185,6 +185,11 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Ingest of mirrored reads and write captures; mismatch groups; NUMA samples.",
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Two choice sets are called "kind"; name them so the schema is stable.
+    "ENUM_NAME_OVERRIDES": {
+        "VerificationKindEnum": "verifiers.models.outcomes.VerificationKind",
+        "PinningKindEnum": "numa.models.PinningEvent.Kind",
+    },
 }
 
 # --- Auth and sessions ----------------------------------------------------------------------
