@@ -22,7 +22,7 @@ OPERATOR_PERMISSIONS = [
     "verifiers.view_accountdifference",
 ]
 # Admins configure targets, rules, ledger sources, schedules, recipients and pinning events.
-ADMIN_APPS = ("verifiers", "numa", "console", "django_celery_beat")
+ADMIN_APPS = ("verifiers", "numa", "console", "alerts", "django_celery_beat")
 
 
 def ensure_roles() -> dict[str, Group]:

@@ -75,6 +75,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "django_celery_beat",
     "console",
+    "console.alerts",
     "verifiers",
     "numa",
 ]
@@ -160,12 +161,13 @@ CELERY_TASK_ALWAYS_EAGER = False
 
 def _beat_schedule() -> dict:
     # Each part declares its periodic tasks by name in a Django-free schedule module.
+    from console.alerts.schedule import BEAT_SCHEDULE as alerts_beat
     from numa.schedule import BEAT_SCHEDULE as numa_beat
     from verifiers.read.schedule import BEAT_SCHEDULE as read_beat
     from verifiers.reconcile.schedule import BEAT_SCHEDULE as reconcile_beat
     from verifiers.write.schedule import BEAT_SCHEDULE as write_beat
 
-    return {**read_beat, **write_beat, **reconcile_beat, **numa_beat}
+    return {**read_beat, **write_beat, **reconcile_beat, **numa_beat, **alerts_beat}
 
 
 CELERY_BEAT_SCHEDULE = _beat_schedule()

@@ -5,9 +5,11 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView
 
 from console import views
+from console.dashboard import views as dashboard_views
 
 urlpatterns = [
     path("", views.overview, name="overview"),
+    path("overview/partials/<str:name>/", dashboard_views.overview_partial, name="overview-partial"),
     path("login/", views.RateLimitedLoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("healthz", views.healthz, name="healthz"),

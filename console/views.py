@@ -8,7 +8,6 @@ from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_not_required
 from django.core.cache import cache
 from django.http import JsonResponse
-from django.shortcuts import render
 from django.views.decorators.cache import never_cache
 
 from console.health import health_report
@@ -51,4 +50,7 @@ def healthz(request):
 
 
 def overview(request):
-    return render(request, "console/overview.html", {"active": "overview"})
+    """The whole migration at a glance (console/dashboard builds it)."""
+    from console.dashboard.views import overview_page
+
+    return overview_page(request)

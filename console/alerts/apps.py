@@ -1,0 +1,10 @@
+"""The alerts app: recipients, rules and the log of sent alert e-mails (label "alerts")."""
+
+from django.apps import AppConfig
+
+
+class AlertsConfig(AppConfig):
+    name = "console.alerts"
+    label = "alerts"
+    verbose_name = "Alerts"
+    default_auto_field = "django.db.models.BigAutoField"

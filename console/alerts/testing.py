@@ -1,0 +1,46 @@
+"""Helpers for tests of the alerts (used by console/tests): eager Celery, recipients, verdict bursts."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import pytest
+
+from console.alerts.models import AlertRecipient
+from console.alerts.rules import SUBSCRIBABLE_KINDS
+from verifiers.recording import Verdict
+
+
+@pytest.fixture
+def eager_celery():
+    """Run .delay() inline, so an alert decided 'send now' is sent before the call returns."""
+    from console.celery import app
+
+    before = (app.conf.task_always_eager, app.conf.task_eager_propagates)
+    app.conf.task_always_eager = app.conf.task_eager_propagates = True
+    yield app
+    app.conf.task_always_eager, app.conf.task_eager_propagates = before
+
+
+def subscribe(email: str = "oncall@example.bank", kinds: list[str] | None = None) -> AlertRecipient:
+    return AlertRecipient.objects.create(
+        email=email, kinds=kinds if kinds is not None else [k.value for k in SUBSCRIBABLE_KINDS]
+    )
+
+
+def mismatch_verdicts(count: int, start: datetime, *, prefix: str = "s", fingerprint: str = "fp-new-kind",
+                      subject: str = "GET /accounts/{id}/balance") -> list[Verdict]:
+    """`count` read mismatches of one kind, with real-looking (personal) data in them."""
+    return [
+        Verdict(
+            kind="read", sample_id=f"{prefix}-{index}", subject=subject,
+            captured_at=start + timedelta(milliseconds=index * 10), verdict="mismatch",
+            fingerprint=fingerprint, title=f"{subject}: $.balance changed", severity="high",
+            differences=[{"path": "$.balance", "pattern": "$.balance", "kind": "changed",
+                          "legacy": "1500000", "candidate": "1499000"}],
+            request={"method": "GET", "path": f"/accounts/110-234-56789{index % 10}/balance"},
+            legacy={"accountNumber": "110-234-567890", "holder": "홍길동", "balance": "1500000"},
+            candidate={"accountNumber": "110-234-567890", "holder": "홍길동", "balance": "1499000"},
+        )
+        for index in range(count)
+    ]

@@ -1,0 +1,1 @@
+"""The overview dashboard: roll-up queries (selectors), Plotly figure specs (charts), pages (views)."""

@@ -1,0 +1,124 @@
+"""Fill the database with dashboard-scale volume: 1M per-minute outcome rows, 100k stored mismatches.
+
+All in SQL (generate_series), so it takes seconds, not hours. Seeded rows are recognisable
+(subjects under /seed/ and seed_ tables, fingerprints 'seed-…') and `--clear` removes only them.
+Use a database of its own for benchmarks, e.g.
+  DATABASE_URL=postgresql://postgres@127.0.0.1:5432/mhc_bench manage.py migrate
+  DATABASE_URL=postgresql://postgres@127.0.0.1:5432/mhc_bench manage.py seed_volume
+"""
+
+from __future__ import annotations
+
+import time
+
+from django.core.management.base import BaseCommand, CommandError
+from django.db import connection, transaction
+
+SEED_FINGERPRINT = "seed-"
+
+
+class Command(BaseCommand):
+    help = __doc__
+
+    def add_arguments(self, parser) -> None:
+        parser.add_argument("--outcomes", type=int, default=1_000_000, help="OutcomeCount rows (default 1,000,000)")
+        parser.add_argument("--mismatches", type=int, default=100_000, help="MismatchSample rows (default 100,000)")
+        parser.add_argument("--subjects", type=int, default=100, help="routes + tables (60 %% read, 40 %% write)")
+        parser.add_argument("--samples-per-group", type=int, default=20)
+        parser.add_argument("--clear", action="store_true", help="only delete previously seeded rows")
+
+    def handle(self, *args, outcomes: int, mismatches: int, subjects: int, samples_per_group: int, clear: bool,
+               **options) -> None:
+        if min(outcomes, mismatches, subjects, samples_per_group) < 0 or subjects == 0 or samples_per_group == 0:
+            raise CommandError("--outcomes/--mismatches must be >= 0, --subjects/--samples-per-group >= 1")
+        started = time.perf_counter()
+        with transaction.atomic(), connection.cursor() as cursor:
+            self._clear(cursor)
+            if clear:
+                self.stdout.write(f"cleared seeded rows in {time.perf_counter() - started:.1f} s")
+                return
+            minutes = max(1, -(-outcomes // subjects))  # ceil: every subject gets the same span
+            read_subjects = max(1, subjects * 6 // 10)
+            cursor.execute(
+                """
+                INSERT INTO verifiers_outcomecount
+                    (kind, subject, minute, matched, mismatched, errored, stale, orphaned, unverifiable,
+                     noise_suppressed, legacy_latency_ms_sum, candidate_latency_ms_sum, latency_count)
+                SELECT CASE WHEN s <= %(read)s THEN 'read' ELSE 'write' END,
+                       CASE WHEN s <= %(read)s THEN 'GET /seed/r' || s || '/{id}' ELSE 'seed_table_' || s END,
+                       date_trunc('minute', now()) - make_interval(mins => m),
+                       40 + (random() * 60)::int,
+                       CASE WHEN random() < 0.15 THEN (random() * 3)::int ELSE 0 END,
+                       CASE WHEN random() < 0.02 THEN 1 ELSE 0 END,
+                       0, 0, 0, 0, 0, 0, 0
+                FROM generate_series(1, %(subjects)s) AS s, generate_series(0, %(minutes)s - 1) AS m
+                LIMIT %(outcomes)s
+                ON CONFLICT (kind, subject, minute) DO NOTHING
+                """,
+                {"read": read_subjects, "subjects": subjects, "minutes": minutes, "outcomes": outcomes},
+            )
+            outcome_rows = cursor.rowcount
+            groups = max(1, -(-mismatches // samples_per_group)) if mismatches else 0
+            cursor.execute(
+                """
+                INSERT INTO verifiers_mismatchgroup
+                    (kind, fingerprint, title, subject, outcome, differences, status, severity, first_seen,
+                     last_seen, count, stored_samples, status_changed_by, note)
+                SELECT CASE WHEN mod(g, 5) < 3 THEN 'read' ELSE 'write' END,
+                       %(prefix)s || g,
+                       CASE WHEN mod(g, 5) < 3 THEN 'GET /seed/r' || (mod(g, 60) + 1) || '/{id}: $.items[*].amount changed #' || g
+                            ELSE 'UPDATE seed_table_' || (mod(g, 40) + 61) || ': balance changed #' || g END,
+                       CASE WHEN mod(g, 5) < 3 THEN 'GET /seed/r' || (mod(g, 60) + 1) || '/{id}' ELSE 'seed_table_' || (mod(g, 40) + 61) END,
+                       'mismatch', '[{"pattern": "$.items[*].amount", "kind": "changed"}]'::jsonb,
+                       (ARRAY['open','open','open','acknowledged','resolved','ignored'])[mod(g, 6) + 1],
+                       (ARRAY['low','medium','medium','high','critical'])[mod(g, 5) + 1],
+                       now() - make_interval(mins => 10000), now() - make_interval(secs => (random() * 600000)::int),
+                       %(per_group)s + (random() * 5000)::int, %(per_group)s, '', ''
+                FROM generate_series(1, %(groups)s) AS g
+                ON CONFLICT (kind, fingerprint) DO NOTHING
+                """,
+                {"prefix": SEED_FINGERPRINT, "groups": groups, "per_group": samples_per_group},
+            )
+            group_rows = cursor.rowcount
+            cursor.execute(
+                """
+                INSERT INTO verifiers_mismatchsample
+                    (group_id, sample_id, captured_at, recorded_at, outcome, request, legacy, candidate,
+                     differences, select_sql, legacy_latency_ms, candidate_latency_ms, reverify_outcome,
+                     reverify_differences)
+                SELECT g.id, 'seed-' || g.id || '-' || n, g.last_seen - make_interval(secs => n), now(), 'mismatch',
+                       jsonb_build_object('method', 'GET', 'path', '/seed/accounts/***-***-' || lpad(n::text, 4, '0')),
+                       jsonb_build_object('items', jsonb_build_array(jsonb_build_object('amount', 1000 + n))),
+                       jsonb_build_object('items', jsonb_build_array(jsonb_build_object('amount', 999 + n))),
+                       '[{"path": "$.items[0].amount", "pattern": "$.items[*].amount", "kind": "changed"}]'::jsonb,
+                       '', 12.5, 9.5, '', '[]'::jsonb
+                FROM verifiers_mismatchgroup g, generate_series(1, %(per_group)s) AS n
+                WHERE g.fingerprint LIKE %(like)s
+                LIMIT %(mismatches)s
+                ON CONFLICT (group_id, sample_id) DO NOTHING
+                """,
+                {"per_group": samples_per_group, "like": SEED_FINGERPRINT + "%", "mismatches": mismatches},
+            )
+            sample_rows = cursor.rowcount
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE verifiers_outcomecount")
+            cursor.execute("ANALYZE verifiers_mismatchgroup")
+            cursor.execute("ANALYZE verifiers_mismatchsample")
+        self.stdout.write(
+            f"seeded {outcome_rows:,} outcome rows ({subjects} subjects x {minutes:,} minutes), "
+            f"{group_rows:,} mismatch groups, {sample_rows:,} mismatch samples "
+            f"in {time.perf_counter() - started:.1f} s"
+        )
+
+    def _clear(self, cursor) -> None:
+        like = SEED_FINGERPRINT + "%"
+        # Django's foreign keys have no ON DELETE CASCADE in the database: samples go first.
+        cursor.execute(
+            "DELETE FROM verifiers_mismatchsample WHERE group_id IN "
+            "(SELECT id FROM verifiers_mismatchgroup WHERE fingerprint LIKE %s)", [like]
+        )
+        cursor.execute("DELETE FROM verifiers_mismatchgroup WHERE fingerprint LIKE %s", [like])
+        cursor.execute(
+            "DELETE FROM verifiers_outcomecount WHERE subject LIKE %s OR subject LIKE %s",
+            ["GET /seed/%", "seed\\_table\\_%"],
+        )

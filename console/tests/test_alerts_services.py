@@ -1,0 +1,227 @@
+"""Alert use cases against the database, Redis throttle store and Django's locmem mail."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+import pytest
+from django.core import mail
+from django.utils import timezone
+
+from console.alerts import check_mismatch_rates, notify_collector_silent, notify_new_groups, notify_reconciliation
+from console.alerts import services
+from console.alerts.models import AlertRule, SentAlert
+from console.alerts.rules import AlertKind, Decision
+from console.alerts.testing import eager_celery, mismatch_verdicts, subscribe  # noqa: F401 (fixture)
+from verifiers.models import LedgerSource, MismatchGroup, OutcomeCount, ReconciliationRun, Route
+from verifiers.recording import record_verdicts
+
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("eager_celery")]
+
+
+def new_group(count: int = 5, start: datetime | None = None, prefix: str = "s") -> int:
+    summary = record_verdicts(mismatch_verdicts(count, start or timezone.now(), prefix=prefix))
+    return (summary.new_group_ids or summary.touched_group_ids)[0]
+
+
+def ledger_source() -> LedgerSource:
+    return LedgerSource.objects.create(
+        name="core", dsn="postgresql://postgres@127.0.0.1/x", accounts_table="a", account_key="id",
+        balance_column="b", currency_column="c", entries_table="e", entry_account_column="a",
+        entry_amount_column="m", entry_time_column="t",
+    )
+
+
+def test_new_group_sends_one_email_with_text_html_and_link():
+    subscribe()
+    group_id = new_group()
+    notify_new_groups([group_id])
+    assert len(mail.outbox) == 1
+    message = mail.outbox[0]
+    assert message.to == ["oncall@example.bank"]
+    assert "New mismatch group" in message.subject
+    assert f"/groups/{group_id}/" in message.body
+    html, mimetype = message.alternatives[0]
+    assert mimetype == "text/html" and f"/groups/{group_id}/" in html
+
+
+def test_alert_link_starts_with_the_console_base_url(settings):
+    settings.CONSOLE_BASE_URL = "https://mhc.example.bank"
+    subscribe()
+    notify_new_groups([new_group()])
+    assert f"https://mhc.example.bank/groups/" in mail.outbox[0].body
+
+
+def test_alert_email_masks_personal_data():
+    subscribe()
+    group_id = new_group()
+    MismatchGroup.objects.filter(pk=group_id).update(title="GET /accounts/110-234-567890/balance changed")
+    notify_new_groups([group_id])
+    message = mail.outbox[0]
+    assert "110-234-567890" not in message.subject + message.body + message.alternatives[0][0]
+    assert "7890" in message.body  # masked, not dropped: the last digits stay
+
+
+def test_same_group_notified_twice_sends_once():
+    subscribe()
+    group_id = new_group()
+    notify_new_groups([group_id])
+    notify_new_groups([group_id])
+    assert len(mail.outbox) == 1
+
+
+def test_recipient_without_the_subscription_gets_nothing():
+    subscribe(kinds=["reconciliation"])
+    notify_new_groups([new_group()])
+    assert mail.outbox == []
+
+
+def test_inactive_recipient_gets_nothing():
+    recipient = subscribe()
+    recipient.active = False
+    recipient.save()
+    notify_new_groups([new_group()])
+    assert mail.outbox == []
+
+
+def test_disabled_rule_drops_the_alert():
+    subscribe()
+    AlertRule.objects.create(kind="new_group", enabled=False)
+    assert services.alert_new_groups(group_ids=[new_group()]) == [Decision.DROP]
+    assert mail.outbox == []
+
+
+def test_sent_alert_is_logged():
+    subscribe()
+    group_id = new_group()
+    notify_new_groups([group_id])
+    logged = SentAlert.objects.get()
+    assert logged.key == f"group:{group_id}" and not logged.digest and logged.recipients == ["oncall@example.bank"]
+
+
+def test_non_integer_group_ids_are_refused():
+    with pytest.raises(services.AlertInputError, match="integers"):
+        services.alert_new_groups(group_ids=["12"])
+
+
+def test_group_activity_becomes_one_digest_when_due():
+    subscribe()
+    start = timezone.now()
+    group_id = new_group(start=start)
+    notify_new_groups([group_id])
+    record_verdicts(mismatch_verdicts(50, start, prefix="more"))
+    assert services.scan_group_activity(now=start + timedelta(minutes=1)) == 1
+    assert services.flush_digests(now=start + timedelta(minutes=3)) == 0  # held at least 5 min
+    assert services.flush_digests(now=start + timedelta(minutes=7)) == 1
+    digest = mail.outbox[-1]
+    assert "Digest" in digest.subject and "50 more" in digest.body
+    assert SentAlert.objects.filter(digest=True, events=50).count() == 1
+
+
+def test_activity_of_a_group_never_alerted_is_ignored():
+    subscribe()
+    start = timezone.now()
+    new_group(start=start)
+    assert services.scan_group_activity(now=start) == 0
+    assert services.flush_digests(now=start + timedelta(hours=1)) == 0
+
+
+def test_digest_goes_once_per_recipient_for_several_keys():
+    subscribe("a@example.bank")
+    subscribe("b@example.bank")
+    start = timezone.now()
+    first = new_group(start=start, prefix="a")
+    second = services_group(start, "other")
+    notify_new_groups([first, second])
+    assert len(mail.outbox) == 4  # two groups x two recipients
+    record_verdicts(mismatch_verdicts(3, start, prefix="a-more"))
+    record_verdicts(mismatch_verdicts(4, start, prefix="o-more", fingerprint="other"))
+    services.scan_group_activity(now=start + timedelta(minutes=1))
+    assert services.flush_digests(now=start + timedelta(minutes=10)) == 2
+    digests = mail.outbox[4:]
+    assert sorted(m.to[0] for m in digests) == ["a@example.bank", "b@example.bank"]
+    assert "7 more events in 2 alerts" in digests[0].subject
+
+
+def services_group(start: datetime, fingerprint: str) -> int:
+    return record_verdicts(mismatch_verdicts(2, start, prefix=fingerprint, fingerprint=fingerprint)).new_group_ids[0]
+
+
+def test_reconciliation_with_differences_alerts_with_a_link_to_the_run():
+    subscribe()
+    run = ReconciliationRun.objects.create(
+        source=ledger_source(), cutoff=timezone.now(), status="discrepancies", accounts_checked=1_000_000,
+        accounts_with_differences=3, duration_ms=8_400,
+    )
+    notify_reconciliation(run.pk)
+    assert len(mail.outbox) == 1
+    assert f"/reconciliation/runs/{run.pk}/" in mail.outbox[0].body
+    assert "1,000,000" in mail.outbox[0].body
+
+
+def test_failed_reconciliation_alerts_and_balanced_does_not():
+    subscribe()
+    source = ledger_source()
+    balanced = ReconciliationRun.objects.create(source=source, cutoff=timezone.now(), status="balanced")
+    assert services.alert_reconciliation(run_id=balanced.pk) is None
+    failed = ReconciliationRun.objects.create(source=source, cutoff=timezone.now(), status="failed",
+                                              error="could not connect to 10.0.0.5")
+    notify_reconciliation(failed.pk)
+    assert len(mail.outbox) == 1 and "failed" in mail.outbox[0].subject
+
+
+def test_reconciliation_totals_off_alerts_even_without_account_differences():
+    subscribe()
+    run = ReconciliationRun.objects.create(
+        source=ledger_source(), cutoff=timezone.now(), status="discrepancies",
+        totals={"KRW": {"difference": str(Decimal("-1000.0000"))}},
+    )
+    assert services.alert_reconciliation(run_id=run.pk) is Decision.SEND_NOW
+
+
+def test_unknown_run_is_a_clear_error():
+    with pytest.raises(services.AlertInputError, match="run 999999"):
+        services.alert_reconciliation(run_id=999999)
+
+
+def test_silent_collector_alerts_with_the_host_page():
+    from numa.models import Host
+
+    subscribe()
+    host = Host.objects.create(hostname="ledger-db-1", silent=True, silent_since=timezone.now())
+    notify_collector_silent(host.pk)
+    assert len(mail.outbox) == 1 and "/numa/hosts/ledger-db-1/" in mail.outbox[0].body
+
+
+def outcome(subject: str, matched: int, mismatched: int, minute: datetime) -> None:
+    OutcomeCount.objects.create(kind="read", subject=subject, minute=minute, matched=matched, mismatched=mismatched)
+
+
+def test_route_over_its_rate_threshold_alerts_once_per_window():
+    subscribe()
+    route = Route.objects.create(method="GET", template="/accounts/{id}/balance", mismatch_rate_alert=0.05)
+    now = timezone.now().replace(second=30)
+    outcome(str(route), 90, 10, now.replace(second=0) - timedelta(minutes=1))
+    assert check_mismatch_rates() == 1
+    assert len(mail.outbox) == 1 and "10.0%" in mail.outbox[0].subject
+    check_mismatch_rates()
+    assert len(mail.outbox) == 1  # the second check is held for the digest
+
+
+def test_route_under_threshold_or_with_old_counts_does_not_alert():
+    subscribe()
+    route = Route.objects.create(method="GET", template="/accounts/{id}", mismatch_rate_alert=0.2)
+    now = timezone.now()
+    outcome(str(route), 90, 10, now - timedelta(minutes=1))
+    outcome(str(route), 0, 100, now - timedelta(minutes=30))
+    assert services.check_mismatch_rates(now=now) == []
+
+
+def test_rule_threshold_applies_to_routes_without_their_own():
+    subscribe()
+    AlertRule.objects.create(kind=AlertKind.MISMATCH_RATE.value, threshold=0.01)
+    route = Route.objects.create(method="GET", template="/cards/{id}")
+    now = timezone.now()
+    outcome(str(route), 95, 5, now - timedelta(minutes=2))
+    assert [e.key for e in services.check_mismatch_rates(now=now)] == [f"rate:{route.pk}"]
