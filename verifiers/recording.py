@@ -116,7 +116,10 @@ def _add_outcome_counts(cursor, batch: list[Verdict]) -> None:
     columns = list(dict.fromkeys(VERDICT_COLUMNS.values())) + [
         "noise_suppressed", "legacy_latency_ms_sum", "candidate_latency_ms_sum", "latency_count",
     ]
-    totals: dict[tuple[str, str, datetime], dict[str, float]] = defaultdict(lambda: dict.fromkeys(columns, 0))
+    # Sums start as floats so every array sent to PostgreSQL has one element type.
+    totals: dict[tuple[str, str, datetime], dict[str, float]] = defaultdict(
+        lambda: {c: 0.0 if c.endswith("_sum") else 0 for c in columns}
+    )
     for v in batch:
         row = totals[(v.kind, v.subject, _minute(v.captured_at))]
         row[VERDICT_COLUMNS[v.verdict]] += 1

@@ -81,3 +81,11 @@ def test_an_unknown_verdict_is_refused_and_nothing_is_written():
     with pytest.raises(ValueError, match="unknown verdict 'maybe'"):
         record_verdicts([verdict("a"), verdict("b", "maybe")], mask=keep)
     assert not OutcomeCount.objects.exists() and not VerifiedSample.objects.exists()
+
+
+def test_a_batch_mixing_verdicts_with_and_without_latencies_is_recorded():
+    summary = record_verdicts([verdict("a", legacy_latency_ms=2.5, candidate_latency_ms=3.5), verdict("b")],
+                              mask=keep)
+    assert summary.counted == 2
+    row = OutcomeCount.objects.get()
+    assert (row.matched, row.latency_count, row.legacy_latency_ms_sum) == (2, 1, 2.5)
