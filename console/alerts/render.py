@@ -37,8 +37,14 @@ def alert_subject(event: AlertEvent) -> str:
     return subject if len(subject) <= MAX_SUBJECT else subject[: MAX_SUBJECT - 1] + "…"
 
 
-def _fact_rows(event: AlertEvent) -> list[tuple[str, Any]]:
-    return [(name, value) for name, value in event.facts.items() if name != "differences" and value not in ("", None)]
+def _fact_rows(event: AlertEvent) -> list[tuple[str, str]]:
+    # Numbers get thousands separators here, not in the template: a filter would also "format"
+    # the year of a date string.
+    return [
+        (name, f"{value:,}" if isinstance(value, int) and not isinstance(value, bool) else str(value))
+        for name, value in event.facts.items()
+        if name != "differences" and value not in ("", None)
+    ]
 
 
 def render_alert(event: AlertEvent, *, base_url: str) -> RenderedEmail:

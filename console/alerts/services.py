@@ -7,6 +7,8 @@ verifier worker on its hot path, never waits for a mail server.
 
 from __future__ import annotations
 
+import json
+
 import logging
 from collections import defaultdict
 from datetime import datetime, timedelta
@@ -122,7 +124,7 @@ def group_event(group: Any, *, now: datetime) -> AlertEvent:
 
 
 def _short(value: Any, limit: int = 120) -> str:
-    text = value if isinstance(value, str) else ("" if value is None else repr(value))
+    text = value if isinstance(value, str) else ("" if value is None else json.dumps(value, ensure_ascii=False, default=str))
     return text if len(text) <= limit else text[:limit] + "…"
 
 
