@@ -216,6 +216,9 @@ def run_demo(args: argparse.Namespace) -> int:
         env = resolve_services(sup)
         env.setdefault("CONSOLE_ENV", "development")
         env["CONSOLE_BASE_URL"] = f"http://127.0.0.1:{args.port}"
+        if not env.get("EMAIL_HOST") and not env.get("EMAIL_BACKEND"):
+            # Demo alerts go to files rather than flooding this terminal.
+            env["EMAIL_BACKEND"] = "django.core.mail.backends.filebased.EmailBackend"
         manage(env, "migrate", "--noinput", "-v", "0")
         token = manage(env, "setup_demo", "--admin", ":".join(DEMO_ADMIN),
                        "--operator", ":".join(DEMO_OPERATOR), capture=True).splitlines()[-1]
@@ -234,6 +237,8 @@ def run_demo(args: argparse.Namespace) -> int:
         say(f"console: http://127.0.0.1:{args.port}/   log in as {DEMO_ADMIN[0]} / {DEMO_ADMIN[1]}"
             f"   (operator: {DEMO_OPERATOR[0]} / {DEMO_OPERATOR[1]})")
         say("legacy ledger: http://127.0.0.1:8101   candidate ledger: http://127.0.0.1:8102")
+        if env.get("EMAIL_BACKEND", "").endswith("filebased.EmailBackend"):
+            say(f"alert e-mails are written to {env.get('EMAIL_FILE_PATH', STATE / 'mail')}/ (set EMAIL_HOST to send them)")
         say("Ctrl-C stops everything")
         while not stopping:
             for name, proc in sup.children:

@@ -160,6 +160,24 @@ def _upsert_groups(cursor, grouped: list[Verdict]) -> dict[tuple[str, str], tupl
                      json.dumps(differences), first.severity, min(seen), max(seen), len(members)))
     result: dict[tuple[str, str], tuple[int, bool, int]] = {}
     for row in sorted(rows):  # a stable order: concurrent workers lock groups in the same order
+        # Existing groups (the common case) are updated without INSERT, which would draw a
+        # sequence value per batch and leave gaps in the group ids operators read.
+        cursor.execute(
+            """
+            UPDATE verifiers_mismatchgroup AS g SET
+                count = g.count + %s,
+                last_seen = GREATEST(g.last_seen, %s),
+                first_seen = LEAST(g.first_seen, %s),
+                status = CASE WHEN g.status = 'resolved' THEN 'open' ELSE g.status END
+            WHERE g.kind = %s AND g.fingerprint = %s
+            RETURNING id, stored_samples
+            """,
+            (row[9], row[8], row[7], row[0], row[1]),
+        )
+        existing = cursor.fetchone()
+        if existing:
+            result[(row[0], row[1])] = (existing[0], False, existing[1])
+            continue
         cursor.execute(
             """
             INSERT INTO verifiers_mismatchgroup AS g

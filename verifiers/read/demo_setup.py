@@ -15,18 +15,21 @@ DEMO_SYSTEMS = [
 # so the candidate's rounding of USD amounts ("10.12" vs "10.13") is reported.
 DEMO_RULES = {"ignore_paths": ["$.traceId", "$.servedAt", "headers.X-Trace-Id"],
               "decimal_equivalence": False, "headers": ["content-type"]}
+# History items are matched by entryId (so one omitted memo is one difference, not a cascade of
+# shifted elements), and their order is still compared: the candidate sorts ties differently.
+HISTORY_RULES = {**DEMO_RULES, "array_keys": {"$.items": "entryId"}, "ordered_arrays": ["$.items"]}
 DEMO_ROUTES = [
-    ("/accounts/{id}", "medium"),
-    ("/accounts/{id}/balance", "high"),
-    ("/accounts/{id}/transactions", "medium"),
+    ("/accounts/{id}", "medium", DEMO_RULES),
+    ("/accounts/{id}/balance", "high", DEMO_RULES),
+    ("/accounts/{id}/transactions", "medium", HISTORY_RULES),
 ]
 
 
 def setup_demo(command) -> None:
     for spec in DEMO_SYSTEMS:
         System.objects.update_or_create(name=spec["name"], defaults={**spec, "enabled": True})
-    for template, severity in DEMO_ROUTES:
+    for template, severity, rules in DEMO_ROUTES:
         Route.objects.update_or_create(method="GET", template=template,
-                                       defaults={"rules": DEMO_RULES, "severity": severity, "enabled": True,
+                                       defaults={"rules": rules, "severity": severity, "enabled": True,
                                                  "sampling_ratio": 1.0})
     command.stdout.write("read verifier: demo candidate, second legacy call and 3 routes configured")

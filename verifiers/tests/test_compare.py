@@ -561,3 +561,45 @@ def test_absurdly_nested_documents_still_get_a_verdict():
 def test_absurd_exponents_with_decimal_equivalence_are_a_change_not_a_crash():
     differences = diff({"a": "1e999999999"}, {"a": "-1e999999999"}, decimal_equivalence=True)
     assert kinds_at(differences) == [("$.a", DiffKind.CHANGED)]
+
+
+# --- keyed arrays keep their order; a different status is the whole story -------------------
+
+
+def _history(*entries):
+    return {"items": [{"entryId": entry_id, "memo": memo} for entry_id, memo in entries]}
+
+
+ORDERED_HISTORY = {"array_keys": {"$.items": "entryId"}, "ordered_arrays": ["$.items"]}
+
+
+def test_ordered_keyed_array_in_another_order_is_one_order_difference():
+    rules = compile_rules(ORDERED_HISTORY)
+    diffs = compare_documents(_history((1, "a"), (2, "b")), _history((2, "b"), (1, "a")), rules)
+    assert [(d.path, d.kind) for d in diffs] == [("$.items", DiffKind.ORDER_ONLY)]
+    assert (diffs[0].legacy, diffs[0].candidate) == ([1, 2], [2, 1])
+
+
+def test_ordered_keyed_array_reports_order_and_element_differences_separately():
+    rules = compile_rules(ORDERED_HISTORY)
+    legacy = _history((1, ""), (2, "b"))
+    candidate = {"items": [{"entryId": 2, "memo": "b"}, {"entryId": 1}]}
+    diffs = compare_documents(legacy, candidate, rules)
+    assert sorted((d.pattern(), d.kind) for d in diffs) == [
+        ("$.items", DiffKind.ORDER_ONLY), ("$.items[*].memo", DiffKind.MISSING)]
+
+
+def test_keyed_array_without_order_rule_ignores_order():
+    rules = compile_rules({"array_keys": {"$.items": "entryId"}})
+    assert compare_documents(_history((1, "a"), (2, "b")), _history((2, "b"), (1, "a")), rules) == []
+
+
+def test_ordered_arrays_need_a_key():
+    with pytest.raises(RulesError, match="'ordered_arrays': '\\$.items' has no key"):
+        rules_from_dict({"ordered_arrays": ["$.items"]})
+
+
+def test_a_different_status_is_reported_alone_not_with_the_error_body():
+    diffs = compare_responses(200, {}, b'{"balance": "1.00", "accountId": 1}',
+                              500, {}, b'{"error": "internal_error"}', compile_rules({}))
+    assert [(d.path, d.kind) for d in diffs] == [("status", DiffKind.STATUS)]
