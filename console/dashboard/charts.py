@@ -36,19 +36,24 @@ def _percent(point: RatePointLike) -> float | None:
 
 def match_rate_figure(
     title: str, overall: Sequence[RatePointLike], routes: Mapping[str, Sequence[RatePointLike]], zone: tzinfo,
+    window: tuple[datetime, datetime] | None = None,
 ) -> dict[str, Any]:
-    """Overall match rate (thick) and the routes that mismatch most (thin), per bucket, in %."""
+    """Overall match rate (thick) and the routes that mismatch most (thin), per bucket, in %.
+
+    With `window` the time axis spans it whole, so a young series is not stretched over a
+    few seconds; markers keep a lone bucket visible.
+    """
     hover = ("%{y:.2f}% matched · %{customdata[0]:,} matched, %{customdata[1]:,} mismatched, "
              "%{customdata[2]:,} errors")
     data: list[dict[str, Any]] = [{
-        "type": "scatter", "mode": "lines", "name": "all routes",
+        "type": "scatter", "mode": "lines+markers", "marker": {"size": 4}, "name": "all routes",
         "x": [_local(p.bucket, zone) for p in overall], "y": [_percent(p) for p in overall],
         "customdata": [[p.matched, p.mismatched, p.errored] for p in overall],
         "line": {"color": OVERALL_COLOUR, "width": 3}, "hovertemplate": hover + "<extra>all routes</extra>",
     }]
     for index, (subject, points) in enumerate(routes.items()):
         data.append({
-            "type": "scatter", "mode": "lines", "name": subject,
+            "type": "scatter", "mode": "lines+markers", "marker": {"size": 3}, "name": subject,
             "x": [_local(p.bucket, zone) for p in points], "y": [_percent(p) for p in points],
             "customdata": [[p.matched, p.mismatched, p.errored] for p in points],
             "line": {"color": ROUTE_COLOURS[index % len(ROUTE_COLOURS)], "width": 1.5, "dash": "dot"},
@@ -63,7 +68,8 @@ def match_rate_figure(
             "hovermode": "x unified", "paper_bgcolor": "rgba(0,0,0,0)", "plot_bgcolor": "rgba(0,0,0,0)",
             "yaxis": {"title": {"text": "% matched"}, "ticksuffix": "%", "gridcolor": "#e6e9ee",
                       "range": [max(0.0, min(lowest, 99.0) - 1), 100.5]},
-            "xaxis": {"gridcolor": "#e6e9ee"},
+            "xaxis": {"gridcolor": "#e6e9ee", "type": "date",
+                      **({"range": [_local(window[0], zone), _local(window[1], zone)]} if window else {})},
             "legend": {"orientation": "h", "y": -0.18, "font": {"size": 11}},
         },
     }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from collections.abc import Callable
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -10,6 +11,7 @@ from zoneinfo import ZoneInfo
 from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.utils import timezone
 from django.urls import reverse
 from django.views.decorators.cache import never_cache
 
@@ -35,12 +37,17 @@ def _rates_context(hours: int) -> dict[str, Any]:
     zone = ZoneInfo(settings.TIME_ZONE)
     read = selectors.match_rate_series(kind="read", hours=hours)
     write = selectors.match_rate_series(kind="write", hours=hours)
+    now = timezone.now()
+    window = (now - timedelta(hours=hours), now)
+
+    def figure(title: str, series) -> str:
+        if not series.overall:
+            return ""
+        return _figure_json(charts.match_rate_figure(title, series.overall, series.routes, zone, window))
+
     return {
         "hours": hours, "hours_choices": selectors.RATE_HOURS_CHOICES, "read": read, "write": write,
-        "read_figure": _figure_json(charts.match_rate_figure("Read: match rate", read.overall, read.routes, zone))
-        if read.overall else "",
-        "write_figure": _figure_json(charts.match_rate_figure("Write: match rate", write.overall, write.routes, zone))
-        if write.overall else "",
+        "read_figure": figure("Read: match rate", read), "write_figure": figure("Write: match rate", write),
     }
 
 

@@ -14,8 +14,9 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
+from verifiers import charts
 from verifiers.models import MismatchGroup
-from verifiers.read import charts, selectors, services
+from verifiers.read import selectors, services
 
 
 def read_page(request: HttpRequest) -> HttpResponse:

@@ -9,7 +9,8 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
-from verifiers.write import charts, selectors, services
+from verifiers import charts
+from verifiers.write import selectors, services
 
 REFRESH_SECONDS = 15
 
@@ -20,7 +21,9 @@ def _panels_context() -> dict:
     except redis.RedisError:
         store = None
     return {
-        "chart": charts.match_rate_figure(selectors.match_rate_series(hours=6), ZoneInfo(settings.TIME_ZONE)),
+        "chart": charts.match_rate_figure(selectors.match_rate_series(hours=6), ZoneInfo(settings.TIME_ZONE),
+                                         counts=("matched", "mismatched", "errored", "stale"),
+                                         y_title="% rows matched"),
         "totals": selectors.totals(hours=24),
         "groups": selectors.groups_by_table(),
         "unverifiable": selectors.unverifiable_reasons(),

@@ -21,3 +21,19 @@
     setInterval(function () { if (!document.hidden) refresh(el); }, seconds * 1000);
   });
 })();
+
+// Charts: every element with a Plotly figure spec in data-figure is drawn once the page is laid
+// out (an inline script would size it before its neighbours exist), and again after its section
+// refreshed. Pages that have charts load plotly.min.js (our static copy) in their head.
+(function () {
+  function draw(root) {
+    if (!window.Plotly) return;
+    root.querySelectorAll("[data-figure]").forEach(function (el) {
+      var figure = JSON.parse(el.dataset.figure);
+      window.Plotly.react(el, figure.data, figure.layout, { responsive: true, displaylogo: false,
+        modeBarButtonsToRemove: ["select2d", "lasso2d"] });
+    });
+  }
+  draw(document);
+  document.addEventListener("console:refreshed", function (event) { draw(event.target); });
+})();
