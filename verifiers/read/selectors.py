@@ -8,7 +8,8 @@ from zoneinfo import ZoneInfo
 
 import orjson
 from django.conf import settings
-from django.db.models import QuerySet, Sum
+from django.db.models import DateTimeField, ExpressionWrapper, F, OuterRef, QuerySet, Subquery, Sum
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from verifiers.compare import compile_rules
@@ -99,5 +100,25 @@ def totals_since(*, kind: str = "read", hours: float = 24.0) -> dict[str, int]:
     return {key: value or 0 for key, value in sums.items()}
 
 
+# A path is offered as an ignore rule only when two legacy answers disagree on it often: a
+# balance that moved between the two calls (a transfer in between) is a race, not noise.
+NOISE_SUGGESTION_MIN_COUNT = 5
+NOISE_SUGGESTION_MIN_SHARE = 0.05  # of the route's samples compared since the path was first seen
+
+
 def noise_suggestions(*, status: str = NoiseSuggestion.Status.SUGGESTED) -> QuerySet[NoiseSuggestion]:
-    return NoiseSuggestion.objects.filter(status=status).select_related("route").order_by("-count")
+    compared = (
+        OutcomeCount.objects.filter(kind="read", subject=OuterRef("subject"),
+                                    minute__gt=ExpressionWrapper(OuterRef("first_seen") - timedelta(minutes=1),
+                                                                output_field=DateTimeField()))
+        .values("subject")
+        .annotate(total=Sum(F("matched") + F("mismatched") + F("errored")))
+        .values("total")
+    )
+    return (
+        NoiseSuggestion.objects.filter(status=status, count__gte=NOISE_SUGGESTION_MIN_COUNT)
+        .annotate(compared=Coalesce(Subquery(compared), 0))
+        .filter(count__gte=F("compared") * NOISE_SUGGESTION_MIN_SHARE)
+        .select_related("route")
+        .order_by("-count")
+    )
