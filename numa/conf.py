@@ -1,11 +1,23 @@
 """NUMA collection and retention knobs: defaults in code, each overridable by an environment
 variable of the same name (or a Django setting of that name, which wins, for tests).
 
+Whole numbers (numa_setting):
 NUMA_COLLECT_INTERVAL_SECONDS   how often beat asks each host to collect (default 10)
 NUMA_SILENT_AFTER_INTERVALS     intervals without a sample before a host is silent (default 3)
 NUMA_RAW_RETENTION_HOURS        raw 10-second samples kept (default 48)
 NUMA_MINUTE_RETENTION_DAYS      per-minute roll-ups kept (default 14)
 NUMA_HOUR_RETENTION_DAYS        per-hour roll-ups kept (default 400: a year of weekly comparisons)
+NUMA_EXTRAS_SECONDS             length of the hourly eBPF/perf measurement (default 2)
+
+Counts that may be 0 (numa_count_setting):
+NUMA_TOP_PROCESSES              top processes by CPU read with their NUMA fields (default 5; 0: off)
+
+Text (numa_text_setting; empty means unset):
+NUMA_CGROUP_ROOT                cgroup v2 tree read per container; unset: /sys/fs/cgroup when
+                                that is a cgroup v2 mount, else off; "off" turns it off
+NUMA_KUBELET_CONFIGZ_URL        kubelet configz (https://127.0.0.1:10250/configz) or a JSON file
+NUMA_KUBELET_TOKEN_FILE         file holding the bearer token for that URL (optional)
+NUMA_KUBELET_CA_FILE            CA bundle that signed the kubelet's serving certificate (optional)
 """
 
 from __future__ import annotations
@@ -18,17 +30,27 @@ DEFAULTS: dict[str, int] = {
     "NUMA_RAW_RETENTION_HOURS": 48,
     "NUMA_MINUTE_RETENTION_DAYS": 14,
     "NUMA_HOUR_RETENTION_DAYS": 400,
+    "NUMA_EXTRAS_SECONDS": 2,
 }
+COUNT_DEFAULTS: dict[str, int] = {"NUMA_TOP_PROCESSES": 5}
+TEXT_SETTINGS: tuple[str, ...] = (
+    "NUMA_CGROUP_ROOT",
+    "NUMA_KUBELET_CONFIGZ_URL",
+    "NUMA_KUBELET_TOKEN_FILE",
+    "NUMA_KUBELET_CA_FILE",
+)
+DEFAULT_CGROUP_ROOT = "/sys/fs/cgroup"
+# Upper bound for NUMA_TOP_PROCESSES: each one costs a /proc/PID/sched read every sample.
+MAX_TOP_PROCESSES = 50
+CGROUP_OFF_WORDS = frozenset({"off", "none", "no", "false", "0"})
 
 
 class NumaConfigError(ValueError):
-    """A NUMA_* setting is not a positive whole number."""
+    """A NUMA_* setting is unknown or its value is not usable."""
 
 
-def numa_setting(name: str) -> int:
-    """The value of one NUMA_* knob: Django setting, else environment, else the default."""
-    if name not in DEFAULTS:
-        raise NumaConfigError(f"unknown NUMA setting {name!r}")
+def _raw_value(name: str) -> object:
+    """Django setting of that name when configured and set, else the environment (or None)."""
     value: object = None
     try:
         from django.conf import settings
@@ -38,11 +60,63 @@ def numa_setting(name: str) -> int:
     except ImportError:  # used from the Django-free schedule module
         value = None
     if value is None:
-        value = os.environ.get(name) or DEFAULTS[name]
+        value = os.environ.get(name) or None
+    return value
+
+
+def _whole_number(name: str, value: object) -> int:
     try:
-        number = int(value)  # type: ignore[call-overload]
+        return int(value)  # type: ignore[call-overload]
     except (TypeError, ValueError):
         raise NumaConfigError(f"{name}={value!r} is not a whole number") from None
+
+
+def numa_setting(name: str) -> int:
+    """The value of one positive NUMA_* knob: Django setting, else environment, else the default."""
+    if name not in DEFAULTS:
+        raise NumaConfigError(f"unknown NUMA setting {name!r}")
+    value = _raw_value(name)
+    number = _whole_number(name, DEFAULTS[name] if value is None else value)
     if number <= 0:
         raise NumaConfigError(f"{name}={number} must be positive")
     return number
+
+
+def numa_count_setting(name: str) -> int:
+    """A NUMA_* count that may be 0 (turns the feature off), bounded above."""
+    if name not in COUNT_DEFAULTS:
+        raise NumaConfigError(f"unknown NUMA count setting {name!r}")
+    value = _raw_value(name)
+    number = _whole_number(name, COUNT_DEFAULTS[name] if value is None else value)
+    if not 0 <= number <= MAX_TOP_PROCESSES:
+        raise NumaConfigError(f"{name}={number} must be between 0 and {MAX_TOP_PROCESSES}")
+    return number
+
+
+def numa_text_setting(name: str) -> str:
+    """A textual NUMA_* knob, stripped; "" when unset."""
+    if name not in TEXT_SETTINGS:
+        raise NumaConfigError(f"unknown NUMA text setting {name!r}")
+    value = _raw_value(name)
+    return "" if value is None else str(value).strip()
+
+
+def is_cgroup_v2_root(path: str) -> bool:
+    """True when `path` is a cgroup v2 directory (it has cgroup.controllers; the v1 tmpfs that
+    holds one directory per controller at /sys/fs/cgroup has not)."""
+    return os.path.isfile(os.path.join(path, "cgroup.controllers"))
+
+
+def cgroup_root() -> str | None:
+    """The cgroup v2 root to read per container, or None (off).
+
+    Unset: /sys/fs/cgroup when it is a cgroup v2 mount (a v1 or hybrid host reads nothing);
+    "off" (or none/no/false/0): None; anything else: that path, as given (the collector reports
+    a path that is not a directory as not available rather than failing the sample).
+    """
+    configured = numa_text_setting("NUMA_CGROUP_ROOT")
+    if not configured:
+        return DEFAULT_CGROUP_ROOT if is_cgroup_v2_root(DEFAULT_CGROUP_ROOT) else None
+    if configured.lower() in CGROUP_OFF_WORDS:
+        return None
+    return configured

@@ -34,10 +34,24 @@ class Host(models.Model):
     unavailable = models.JSONField(
         default=dict, blank=True, help_text="metric -> why it is not available"
     )
+    # name -> {available, reason, tool, values}: the hourly short eBPF/perf measurement.
     extras = models.JSONField(
-        default=dict, blank=True, help_text="eBPF/perf extras probed on the host"
+        default=dict, blank=True, help_text="eBPF/perf extras measured on the host (hourly)"
     )
     extras_probed_at = models.DateTimeField(null=True, blank=True)
+    # Latest placement only (overwritten every sample): one row per leaf cgroup, pinned first.
+    containers = models.JSONField(
+        default=list, blank=True, editable=False, help_text="What is pinned where (cgroup v2)"
+    )
+    top_processes = models.JSONField(
+        default=list, blank=True, editable=False, help_text="Top processes' NUMA fields"
+    )
+    # {available, source, policies: {cpuManagerPolicy...}, defaulted, details, reason}; the
+    # policies are the last ones actually read, kept when a later read fails.
+    kubelet = models.JSONField(
+        default=dict, blank=True, editable=False, help_text="Kubelet configz policies"
+    )
+    kubelet_read_at = models.DateTimeField(null=True, blank=True, editable=False)
     work_metric_name = models.CharField(
         max_length=100,
         blank=True,

@@ -44,9 +44,14 @@ def console_zone() -> ZoneInfo:
     return ZoneInfo(settings.TIME_ZONE)
 
 
+# Per-host JSON only the host page reads: left out of lists (a host may carry 200 containers).
+HOST_DETAIL_FIELDS: tuple[str, ...] = ("last_counters", "containers", "top_processes", "kubelet")
+BYTES_PER_MIB = 1024 * 1024
+
+
 def hosts() -> QuerySet[Host]:
-    """All hosts, live ones first, then demo (synthetic) ones."""
-    return Host.objects.order_by("delivery", "hostname")
+    """All hosts, live ones first, then demo (synthetic) ones (without the per-host detail JSON)."""
+    return Host.objects.defer(*HOST_DETAIL_FIELDS).order_by("delivery", "hostname")
 
 
 def host_by_name(hostname: str) -> Host | None:
@@ -343,3 +348,75 @@ def kernel_verdict(rows: list[dict[str, Any]], gain: float | None) -> dict[str, 
 
 def events_for_page(limit: int = 50) -> QuerySet[PinningEvent]:
     return PinningEvent.objects.select_related("host").order_by("-changed_at")[:limit]
+
+
+def _container_row(row: dict[str, Any]) -> dict[str, Any]:
+    memory = row.get("memory_bytes_by_node") or {}
+    total = sum(memory.values())
+    return {
+        **row,
+        "memory_mib": total / BYTES_PER_MIB if memory else None,
+        "memory_nodes": [
+            {"node": node, "mib": value / BYTES_PER_MIB, "share": value / total if total else None}
+            for node, value in sorted(memory.items(), key=lambda item: int(item[0]))
+        ],
+    }
+
+
+def _kubelet_view(host: Host) -> dict[str, Any]:
+    reading = host.kubelet or {}
+    policies = reading.get("policies") or {}
+    defaulted = set(reading.get("defaulted") or [])
+    return {
+        "read": bool(reading),
+        "available": bool(reading.get("available")),
+        "reason": _why_not(reading.get("reason")),
+        "source": reading.get("source") or "",
+        "read_at": host.kubelet_read_at,
+        "policies_read_at": _parse_time(reading.get("policies_read_at")),
+        "policies": [
+            {"key": key, "value": value, "defaulted": key in defaulted}
+            for key, value in policies.items()
+        ],
+        "details": sorted((reading.get("details") or {}).items()),
+    }
+
+
+def _why_not(reason: Any) -> str | None:
+    """The reason without the "not available: " prefix the page already shows as a badge."""
+    if not isinstance(reason, str):
+        return None
+    return reason.removeprefix("not available: ")
+
+
+def _parse_time(value: Any) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError:
+        return None
+
+
+def host_placement(*, host: Host) -> dict[str, Any]:
+    """What the host page shows about placement: per container CPUs/memory nodes (pinned first),
+    the top processes' NUMA fields, the kubelet's policies and the eBPF/perf extras."""
+    containers = [_container_row(row) for row in host.containers or []]
+    extras = [
+        {
+            "name": name,
+            **entry,
+            "reason": _why_not(entry.get("reason")),
+            "values": sorted((entry.get("values") or {}).items()),
+        }
+        for name, entry in sorted((host.extras or {}).items())
+    ]
+    return {
+        "containers": containers,
+        "pinned_containers": sum(1 for row in containers if row.get("pinned")),
+        "aligned_containers": sum(1 for row in containers if row.get("aligned")),
+        "processes": list(host.top_processes or []),
+        "kubelet": _kubelet_view(host),
+        "extras": extras,
+        "extras_measured": any(entry["values"] for entry in extras),
+    }

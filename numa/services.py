@@ -17,11 +17,20 @@ from datetime import timezone as dt_timezone
 from typing import Any
 
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
-from numa.conf import numa_setting
+from numa.conf import MAX_TOP_PROCESSES, numa_setting
+from numa.kubelet import (
+    KUBELET_DEFAULTS,
+    MAX_POLICY_LENGTH,
+    POLICY_KEYS,
+    PolicyChange,
+    policy_changes,
+)
 from numa.models import Host, HourRollup, MinuteRollup, PinningEvent, RawSample
-from numa.rates import RatesInputError, rates_between
+from numa.placement import compact_sample, container_placements, top_process_rows
+from numa.rates import HostRates, RatesInputError, rates_between
 from numa.sources import HostSample, NumaSourceError
 
 logger = logging.getLogger(__name__)
@@ -49,6 +58,23 @@ class PinningEventError(ValueError):
     """A pinning event is malformed (unknown kind, naive time, unknown host...)."""
 
 
+# The hourly checks (eBPF/perf measurement, kubelet configz read) run at most this often per host.
+HOURLY_CHECKS_EVERY = timedelta(hours=1)
+# The kubelet reading travels with the extras (agent body "extras"), under this name.
+KUBELET_EXTRA_NAME = "kubelet_configz"
+KUBELET_EVENT_WHO = "kubelet"
+# A change of a kubelet policy is recorded as the pinning event of that manager.
+POLICY_EVENT_KINDS: dict[str, str] = {
+    "cpuManagerPolicy": PinningEvent.Kind.CPU_MANAGER_STATIC,
+    "memoryManagerPolicy": PinningEvent.Kind.MEMORY_MANAGER,
+    "topologyManagerPolicy": PinningEvent.Kind.TOPOLOGY_SINGLE_NUMA_NODE,
+}
+MAX_EXTRAS = 20
+MAX_CGROUPS_PER_SAMPLE = 5000
+MAX_REASON_LENGTH = 500
+MAX_SOURCE_LENGTH = 2000
+
+
 # --------------------------------------------------------------------------- samples
 
 
@@ -61,6 +87,10 @@ def sample_from_payload(payload: Any) -> HostSample:
     except NumaSourceError as error:
         raise NumaSampleError(str(error)) from None
     validate_sample(sample)
+    # Only posted samples need their processes and cgroups checked: the worker's own collector
+    # builds them typed, and checking 300 cgroups costs ~10 ms per sample.
+    _validate_processes(sample)
+    _validate_cgroups(sample)
     return sample
 
 
@@ -119,23 +149,64 @@ def validate_sample(sample: HostSample, *, now: datetime | None = None) -> None:
         raise NumaSampleError("unavailable must be an object of metric -> reason")
 
 
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_cpu_list(value: Any) -> bool:
+    return isinstance(value, list) and all(_is_int(cpu) and cpu >= 0 for cpu in value)
+
+
+def _validate_processes(sample: HostSample) -> None:
+    if len(sample.processes) > MAX_TOP_PROCESSES:
+        raise NumaSampleError(f"at most {MAX_TOP_PROCESSES} processes per sample")
+    for index, process in enumerate(sample.processes):
+        where = f"processes[{index}]"
+        if not _is_int(process.pid) or process.pid <= 0:
+            raise NumaSampleError(f"{where}.pid must be a positive integer")
+        if not isinstance(process.comm, str) or len(process.comm) > 64:
+            raise NumaSampleError(f"{where}.comm must be a string of at most 64 characters")
+        if not _is_int(process.cpu_ticks) or process.cpu_ticks < 0:
+            raise NumaSampleError(f"{where}.cpu_ticks must be a non-negative integer")
+        if process.last_cpu is not None and not _is_int(process.last_cpu):
+            raise NumaSampleError(f"{where}.last_cpu must be an integer or null")
+        # numa_preferred_nid is -1 when the process has no preferred node: signed integers.
+        if not isinstance(process.sched_numa, dict) or not all(
+            isinstance(key, str) and _is_int(value) for key, value in process.sched_numa.items()
+        ):
+            raise NumaSampleError(f"{where}.sched_numa must map names to integers")
+
+
+def _validate_cgroups(sample: HostSample) -> None:
+    if len(sample.cgroups) > MAX_CGROUPS_PER_SAMPLE:
+        raise NumaSampleError(f"at most {MAX_CGROUPS_PER_SAMPLE} cgroups per sample")
+    for index, cgroup in enumerate(sample.cgroups):
+        where = f"cgroups[{index}]"
+        if not isinstance(cgroup.path, str) or not cgroup.path or len(cgroup.path) > 1000:
+            raise NumaSampleError(f"{where}.path must be a non-empty string")
+        if not _is_counter_dict(cgroup.memory_stat):
+            raise NumaSampleError(f"{where}.memory_stat must map names to non-negative integers")
+        if not isinstance(cgroup.numa_stat_bytes, dict) or not all(
+            isinstance(item, str)
+            and isinstance(per_node, dict)
+            and all(_is_int(node) and _is_int(value) for node, value in per_node.items())
+            for item, per_node in cgroup.numa_stat_bytes.items()
+        ):
+            raise NumaSampleError(f"{where}.numa_stat_bytes must map items to {{node: bytes}}")
+        for name in ("cpus_effective", "mems_effective"):
+            value = getattr(cgroup, name)
+            if value is not None and not _is_cpu_list(value):
+                raise NumaSampleError(f"{where}.{name} must be a list of ids or null")
+
+
 def sample_time(sample: HostSample) -> datetime:
     """The sample's wall time, aware UTC, to the microsecond (the idempotency key)."""
     return datetime.fromtimestamp(round(sample.wall_time_s, 6), tz=dt_timezone.utc)
 
 
 def compact_counters(sample: HostSample) -> dict[str, Any]:
-    """The parts of a sample the next rate needs (no meminfo, processes, topology)."""
-    data = sample.to_dict()
-    for node in data["nodes"]:
-        node.pop("meminfo_kb", None)
-        node.pop("distance", None)
-        node.pop("cpus", None)
-    data["processes"] = []
-    data["unavailable"] = {}
-    for cgroup in data["cgroups"]:
-        cgroup["numa_stat_bytes"] = {}
-    return data
+    """The parts of a sample the next rate needs (numa.placement.compact_sample)."""
+    return compact_sample(sample)
 
 
 def _topology(sample: HostSample) -> dict[str, Any]:
@@ -159,8 +230,7 @@ def register_host(*, hostname: str, delivery: str = Host.Delivery.WORKER) -> Hos
     return host
 
 
-def _rate_columns(previous: HostSample, sample: HostSample) -> dict[str, Any]:
-    rates = rates_between(previous, sample)
+def _rate_columns(rates: HostRates) -> dict[str, Any]:
     hint_faults = rates.vmstat_per_s.get("numa_hint_faults")
     return {
         "interval_s": rates.interval_s,
@@ -204,7 +274,11 @@ def record_sample(
     ):
         raise NumaSampleError(f"work_total must be a finite number, got {work_total!r}")
     sampled_at = sample_time(sample)
-    register_host(hostname=sample.hostname, delivery=delivery)
+    kubelet_reading: dict[str, Any] | None = None
+    if extras is not None:
+        extras, kubelet_reading = split_extras(extras)
+    if not Host.objects.filter(hostname=sample.hostname).exists():
+        register_host(hostname=sample.hostname, delivery=delivery)
     with transaction.atomic():
         # Row lock: two collections of one host (beat and a manual run) must not interleave.
         host = Host.objects.select_for_update().get(hostname=sample.hostname)
@@ -217,10 +291,13 @@ def record_sample(
                 f"({host.latest_sampled_at.isoformat()})"
             )
         columns: dict[str, Any] = {}
+        previous: HostSample | None = None
+        rates: HostRates | None = None
         if host.last_counters:
             try:
                 previous = HostSample.from_dict(host.last_counters)
-                columns = _rate_columns(previous, sample)
+                rates = rates_between(previous, sample)
+                columns = _rate_columns(rates)
             except (NumaSourceError, RatesInputError) as error:
                 # e.g. the agent restarted with a reset monotonic clock: the next interval is fine.
                 logger.info("no rate for %s at %s: %s", host.hostname, sampled_at, error)
@@ -247,11 +324,200 @@ def record_sample(
             host.latest_remote_share = row.remote_share
             host.latest_migrated_pages_per_s = row.migrated_pages_per_s
             host.latest_cpu_cores = row.cpu_cores
+        host.containers = container_placements(
+            sample, rates.cgroup_counters_per_s if rates is not None else {}
+        )
+        host.top_processes = top_process_rows(previous if rates is not None else None, sample)
         if extras is not None:
-            host.extras = extras
-            host.extras_probed_at = now
+            _apply_hourly_checks(host, extras, kubelet_reading, now)
         host.save()
     return row, True
+
+
+def _clean_extra(name: str, entry: Any) -> dict[str, Any]:
+    """One extra's JSON as posted: only known keys, each of the right type."""
+    if not isinstance(entry, dict):
+        raise NumaSampleError(f"extras.{name} must be an object")
+    cleaned: dict[str, Any] = {}
+    if "available" in entry:
+        if not isinstance(entry["available"], bool):
+            raise NumaSampleError(f"extras.{name}.available must be true or false")
+        cleaned["available"] = entry["available"]
+    for key, limit in (("reason", MAX_REASON_LENGTH), ("tool", 64)):
+        if key in entry:
+            if entry[key] is not None and not isinstance(entry[key], str):
+                raise NumaSampleError(f"extras.{name}.{key} must be a string or null")
+            cleaned[key] = entry[key][:limit] if entry[key] else entry[key]
+    if "values" in entry:
+        values = entry["values"]
+        if not isinstance(values, dict) or not all(
+            isinstance(key, str)
+            and isinstance(value, (int, float))
+            and not isinstance(value, bool)
+            and math.isfinite(value)
+            for key, value in values.items()
+        ):
+            raise NumaSampleError(f"extras.{name}.values must map names to finite numbers")
+        cleaned["values"] = dict(values)
+    return cleaned
+
+
+def clean_kubelet_reading(reading: Any) -> dict[str, Any]:
+    """A kubelet reading (numa.kubelet.KubeletPolicies.to_dict(), maybe from the API), checked."""
+    where = f"extras.{KUBELET_EXTRA_NAME}"
+    if not isinstance(reading, dict):
+        raise NumaSampleError(f"{where} must be an object")
+    available = reading.get("available")
+    if not isinstance(available, bool):
+        raise NumaSampleError(f"{where}.available must be true or false")
+    source = reading.get("source") or ""
+    reason = reading.get("reason")
+    if not isinstance(source, str) or len(source) > MAX_SOURCE_LENGTH:
+        raise NumaSampleError(f"{where}.source must be a string")
+    if reason is not None and not isinstance(reason, str):
+        raise NumaSampleError(f"{where}.reason must be a string or null")
+    policies = reading.get("policies") or {}
+    if not isinstance(policies, dict) or not all(
+        key in POLICY_KEYS and isinstance(value, str) and 0 < len(value) <= MAX_POLICY_LENGTH
+        for key, value in policies.items()
+    ):
+        raise NumaSampleError(
+            f"{where}.policies must map {', '.join(POLICY_KEYS)} to policy names"
+        )
+    if available and set(policies) != set(POLICY_KEYS):
+        raise NumaSampleError(
+            f"{where}: an available reading needs all of {', '.join(POLICY_KEYS)}"
+        )
+    defaulted = reading.get("defaulted") or []
+    details = reading.get("details") or {}
+    if not isinstance(defaulted, list) or not all(key in KUBELET_DEFAULTS for key in defaulted):
+        raise NumaSampleError(f"{where}.defaulted must list policy names")
+    if not isinstance(details, dict) or not all(
+        isinstance(key, str) and isinstance(value, str) for key, value in details.items()
+    ):
+        raise NumaSampleError(f"{where}.details must map names to strings")
+    return {
+        "available": available,
+        "source": source,
+        "policies": dict(policies),
+        "defaulted": list(defaulted),
+        "details": {key: value[:MAX_POLICY_LENGTH] for key, value in list(details.items())[:10]},
+        "reason": reason[:MAX_REASON_LENGTH] if reason else None,
+    }
+
+
+def split_extras(extras: Any) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """(eBPF/perf extras, kubelet reading or None) from an extras object, both checked."""
+    if not isinstance(extras, dict):
+        raise NumaSampleError("extras must be an object of name -> status")
+    if len(extras) > MAX_EXTRAS:
+        raise NumaSampleError(f"at most {MAX_EXTRAS} extras")
+    kubelet_reading: dict[str, Any] | None = None
+    cleaned: dict[str, Any] = {}
+    for name, entry in extras.items():
+        if not isinstance(name, str) or not name or len(name) > 64:
+            raise NumaSampleError("extras names must be strings of 1 to 64 characters")
+        if name == KUBELET_EXTRA_NAME:
+            kubelet_reading = clean_kubelet_reading(entry)
+        else:
+            cleaned[name] = _clean_extra(name, entry)
+    return cleaned, kubelet_reading
+
+
+def extras_from_measurements(
+    measurements: dict[str, Any], statuses: dict[str, Any] | None = None
+) -> dict[str, dict[str, Any]]:
+    """numa.extras.measure_extras() (+ probe_extras() for the tool) as JSON:
+    name -> {available, reason, tool, values}."""
+    statuses = statuses or {}
+    result: dict[str, dict[str, Any]] = {}
+    for name, measurement in measurements.items():
+        status = statuses.get(name)
+        result[name] = {
+            "available": bool(measurement.available),
+            "reason": measurement.reason,
+            "tool": getattr(status, "tool", None) if measurement.available else None,
+            "values": {key: float(value) for key, value in measurement.values.items()},
+        }
+    return result
+
+
+def _kubelet_note(change: PolicyChange, previous_read: str | None, now: datetime) -> str:
+    window = f"between {previous_read} and {now.isoformat()}" if previous_read else ""
+    return f"seen in kubelet configz: {change.describe()} {window}".strip()
+
+
+def _apply_kubelet_reading(
+    host: Host, reading: dict[str, Any], now: datetime
+) -> list[PinningEvent]:
+    """Store a kubelet reading on the (locked) host; a policy that differs from the last one
+    read becomes a PinningEvent of that manager. Idempotent on (host, time, kind)."""
+    known = dict((host.kubelet or {}).get("policies") or {})
+    previous_read = (host.kubelet or {}).get("policies_read_at")
+    stored = dict(reading)
+    events: list[PinningEvent] = []
+    if reading["available"]:
+        for change in policy_changes(known, reading["policies"]):
+            event, _ = PinningEvent.objects.get_or_create(
+                host=host,
+                changed_at=now,
+                kind=POLICY_EVENT_KINDS[change.key],
+                defaults={
+                    "note": _kubelet_note(change, previous_read, now),
+                    "who": KUBELET_EVENT_WHO,
+                },
+            )
+            events.append(event)
+        stored["policies_read_at"] = now.isoformat()
+    else:
+        # A failed read keeps the last policies seen: the next good read is compared to them.
+        stored["policies"] = known
+        stored["policies_read_at"] = previous_read
+    host.kubelet = stored
+    host.kubelet_read_at = now
+    return events
+
+
+def _apply_hourly_checks(
+    host: Host, extras: dict[str, Any], kubelet_reading: dict[str, Any] | None, now: datetime
+) -> list[PinningEvent]:
+    host.extras = extras
+    host.extras_probed_at = now
+    if kubelet_reading is None:
+        return []
+    return _apply_kubelet_reading(host, kubelet_reading, now)
+
+
+def claim_hourly_checks(*, host_id: int, now: datetime | None = None) -> bool:
+    """True for exactly one caller per host and hour (the one that should measure extras and read
+    the kubelet now); a conditional update, so concurrent collects cannot both claim."""
+    now = now or timezone.now()
+    due = Q(extras_probed_at__isnull=True) | Q(extras_probed_at__lte=now - HOURLY_CHECKS_EVERY)
+    return bool(Host.objects.filter(due, pk=host_id).update(extras_probed_at=now))
+
+
+def record_hourly_checks(
+    *,
+    hostname: str,
+    extras: dict[str, Any],
+    kubelet_reading: dict[str, Any] | None = None,
+    now: datetime | None = None,
+) -> list[PinningEvent]:
+    """Store a host's measured extras and kubelet policies; returns pinning events created or found
+    for policy changes. The extras may carry the kubelet reading under KUBELET_EXTRA_NAME."""
+    now = now or timezone.now()
+    cleaned, carried = split_extras(extras)
+    if kubelet_reading is not None:
+        carried = clean_kubelet_reading(kubelet_reading)
+    with transaction.atomic():
+        host = Host.objects.select_for_update().filter(hostname=hostname).first()
+        if host is None:
+            raise NumaSampleError(f"unknown host {hostname!r}")
+        events = _apply_hourly_checks(host, cleaned, carried, now)
+        host.save(
+            update_fields=["extras", "extras_probed_at", "kubelet", "kubelet_read_at"]
+        )
+    return events
 
 
 def extras_as_dict(statuses: dict[str, Any]) -> dict[str, dict[str, Any]]:

@@ -3,37 +3,38 @@
 numa.collect runs ON the host, routed to its own queue `numa.<hostname>`; numa.dispatch_collect
 runs on the default queue every N seconds (beat) and sends one collect to each host's queue;
 numa.maintain rolls up and prunes every minute.
+
+Once an hour per host (claimed atomically, so two collects never both do it), numa.collect also
+runs the short eBPF/perf measurement and reads the kubelet's configz, after the sample is stored
+so the 10-second rates are never delayed by it.
 """
 
 from __future__ import annotations
 
 import logging
 import socket
-from datetime import timedelta
 from typing import Any
 
 import redis as redis_lib
 from celery import shared_task
 from celery.signals import worker_ready
 from django.conf import settings
-from django.utils import timezone
 
 from numa import services
-from numa.conf import numa_setting
-from numa.extras import probe_extras
+from numa.conf import cgroup_root, numa_count_setting, numa_setting, numa_text_setting
+from numa.extras import measure_extras, probe_extras
+from numa.kubelet import KubeletPolicies, read_kubelet_policies
 from numa.models import Host
-from numa.sources import collect_host_sample
+from numa.placement import collect_configured_sample
 
 logger = logging.getLogger(__name__)
-
-# Probing the extras reads /proc/kallsyms (a few MB): hourly, not every sample.
-EXTRAS_PROBE_EVERY = timedelta(hours=1)
 
 
 @shared_task(name="numa.collect", ignore_result=True)
 def collect(host_id: int) -> dict[str, Any]:
     """Collect this host's NUMA counters and store the rates (idempotent per sample time)."""
-    host = Host.objects.get(pk=host_id)
+    # Only the name: the row's JSON (counters, containers) is read once, under lock, by the service.
+    host = Host.objects.only("pk", "hostname").get(pk=host_id)
     here = socket.gethostname()
     if host.hostname != here:
         raise services.NumaSampleError(
@@ -41,15 +42,35 @@ def collect(host_id: int) -> dict[str, Any]:
             "is consumed by "
             "the wrong worker"
         )
-    sample = collect_host_sample()
-    sample.hostname = host.hostname  # the queue name is the identity, whatever /proc says
-    extras = None
-    if host.extras_probed_at is None or timezone.now() - host.extras_probed_at > EXTRAS_PROBE_EVERY:
-        extras = services.extras_as_dict(probe_extras())
-    row, created = services.record_sample(
-        sample=sample, delivery=Host.Delivery.WORKER, extras=extras
+    sample = collect_configured_sample(
+        top_processes=numa_count_setting("NUMA_TOP_PROCESSES"), cgroup_root=cgroup_root()
     )
-    return {"sample_id": row.pk, "created": created}
+    sample.hostname = host.hostname  # the queue name is the identity, whatever /proc says
+    row, created = services.record_sample(sample=sample, delivery=Host.Delivery.WORKER)
+    result: dict[str, Any] = {"sample_id": row.pk, "created": created}
+    if services.claim_hourly_checks(host_id=host.pk):
+        events = services.record_hourly_checks(
+            hostname=host.hostname,
+            extras=measure_host_extras(),
+            kubelet_reading=read_configured_kubelet().to_dict(),
+        )
+        result["pinning_events"] = [event.pk for event in events]
+    return result
+
+
+def measure_host_extras() -> dict[str, Any]:
+    """The short eBPF/perf measurement as stored on the host (never raises)."""
+    seconds = numa_setting("NUMA_EXTRAS_SECONDS")
+    return services.extras_from_measurements(measure_extras(seconds=seconds), probe_extras())
+
+
+def read_configured_kubelet() -> KubeletPolicies:
+    """numa.kubelet.read_kubelet_policies() with the NUMA_KUBELET_* settings (never raises)."""
+    return read_kubelet_policies(
+        numa_text_setting("NUMA_KUBELET_CONFIGZ_URL"),
+        token_file=numa_text_setting("NUMA_KUBELET_TOKEN_FILE") or None,
+        ca_file=numa_text_setting("NUMA_KUBELET_CA_FILE") or None,
+    )
 
 
 def _pending_collects(queues: list[str]) -> list[int]:

@@ -161,7 +161,7 @@ def host_page(request: HttpRequest, hostname: str) -> HttpResponse:
         "figure": _figure_json(
             charts.host_series_figure(series["points"], zone, title=host.hostname)
         ),
-        "extras": sorted((host.extras or {}).items()),
+        "placement": selectors.host_placement(host=host),
         "unavailable": sorted((host.unavailable or {}).items()),
         "nodes": [
             {
