@@ -183,6 +183,14 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
 }
+# Requests per client (token user) and endpoint; 429 with Retry-After beyond. Ingest is batched
+# for reads (a batch per request) and one request per write for captures and commits.
+INGEST_RATE_LIMITS = {
+    "read_samples": env("RATE_LIMIT_READ_SAMPLES", "1200/min"),
+    "write_captures": env("RATE_LIMIT_WRITE_CAPTURES", "600000/min"),
+    "write_commits": env("RATE_LIMIT_WRITE_COMMITS", "600000/min"),
+    "numa_samples": env("RATE_LIMIT_NUMA_SAMPLES", "120/min"),
+}
 SPECTACULAR_SETTINGS = {
     "TITLE": "Migration health console API",
     "DESCRIPTION": "Ingest of mirrored reads and write captures; mismatch groups; NUMA samples.",

@@ -16,6 +16,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from console.roles import MACHINE_CLIENTS
+from console.throttling import IngestRateThrottle
 from numa import services
 from numa.models import Host, PinningEvent
 
@@ -62,6 +63,8 @@ class SampleIngestSerializer(serializers.Serializer):
 
 
 class SampleIngestView(APIView):
+    throttle_classes = [IngestRateThrottle]
+    throttle_scope = "numa_samples"
     permission_classes = [CanPostSamples]
 
     @extend_schema(

@@ -12,6 +12,7 @@ from rest_framework.permissions import BasePermission, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from console.throttling import IngestRateThrottle
 from verifiers.models import MismatchGroup, MismatchSample
 from verifiers.read import selectors, services, stream
 from verifiers.read.ingest import MAX_BODY_BYTES, MAX_SAMPLES_PER_REQUEST, BatchError, BatchTooLargeError, parse_batch
@@ -27,6 +28,8 @@ class IngestResultSerializer(serializers.Serializer):
 
 class ReadSamplesView(APIView):
     """POST mirrored read samples: a JSON array, or NDJSON with Content-Type application/x-ndjson."""
+    throttle_classes = [IngestRateThrottle]
+    throttle_scope = "read_samples"
 
     @extend_schema(
         operation_id="read_samples_ingest",

@@ -17,6 +17,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from console.roles import MACHINE_CLIENTS
+from console.throttling import IngestRateThrottle
 from verifiers.write import services
 
 
@@ -75,6 +76,8 @@ class CaptureSerializer(serializers.Serializer):
 
 
 class WriteCaptureView(APIView):
+    throttle_classes = [IngestRateThrottle]
+    throttle_scope = "write_captures"
     permission_classes = [CanPostWriteCaptures]
 
     @extend_schema(
@@ -108,6 +111,8 @@ class CommitSerializer(serializers.Serializer):
 
 
 class WriteCommitView(APIView):
+    throttle_classes = [IngestRateThrottle]
+    throttle_scope = "write_commits"
     permission_classes = [CanPostWriteCaptures]
 
     @extend_schema(
