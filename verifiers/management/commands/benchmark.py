@@ -168,9 +168,23 @@ def _run_write(command: BaseCommand, options: dict[str, Any]) -> None:
     main(transfers=options["transfers"], copies=options["copies"], seconds=options["seconds"], runs=options["runs"])
 
 
+def _reconcile_arguments(parser) -> None:
+    from verifiers.management.commands.benchmark_reconcile import Command as ReconcileBenchmark
+
+    ReconcileBenchmark().add_arguments(parser)
+
+
+def _run_reconcile(command: BaseCommand, options: dict[str, Any]) -> None:
+    from django.core.management import call_command
+
+    call_command("benchmark_reconcile", accounts=options["accounts"], entries=options["entries"],
+                 workers=options["workers"], repeat=options["repeat"], stdout=command.stdout)
+
+
 SUBCOMMANDS: dict[str, tuple[Callable[[Any], None], Callable[[BaseCommand, dict[str, Any]], None]]] = {
     "read": (_read_arguments, _run_read),
     "compare": (_compare_arguments, _run_compare),
+    "reconcile": (_reconcile_arguments, _run_reconcile),
     "write": (_write_arguments, _run_write),
 }
 
