@@ -181,10 +181,25 @@ def _run_reconcile(command: BaseCommand, options: dict[str, Any]) -> None:
                  workers=options["workers"], repeat=options["repeat"], stdout=command.stdout)
 
 
+def _overview_arguments(parser) -> None:
+    parser.add_argument("--requests", type=int, default=60, help="measured requests per URL")
+    parser.add_argument("--hours", type=int, default=6, choices=[1, 6, 24])
+
+
+def _run_overview(command: BaseCommand, options: dict[str, Any]) -> None:
+    """Seed 1M outcome rows and 100k stored mismatches (replacing earlier seeds), then time the overview."""
+    from django.core.management import call_command
+
+    call_command("seed_volume", stdout=command.stdout)
+    call_command("benchmark_overview", requests=options["requests"], hours=options["hours"], partials=True,
+                 stdout=command.stdout)
+
+
 SUBCOMMANDS: dict[str, tuple[Callable[[Any], None], Callable[[BaseCommand, dict[str, Any]], None]]] = {
     "read": (_read_arguments, _run_read),
     "compare": (_compare_arguments, _run_compare),
     "reconcile": (_reconcile_arguments, _run_reconcile),
+    "overview": (_overview_arguments, _run_overview),
     "write": (_write_arguments, _run_write),
 }
 
