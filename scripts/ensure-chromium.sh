@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# The browser tests drive Debian's Chromium (Playwright cannot download its own browser here).
+# The browser tests drive Debian's Chromium (Playwright cannot download its own browser here),
+# with a Korean font so screenshots of Korean names and memos are readable.
 set -euo pipefail
-if [ -x /usr/bin/chromium ]; then exit 0; fi
+nanum_fonts=$(fc-list 2>/dev/null | grep -ci nanum || true)
+if [ -x /usr/bin/chromium ] && [ "$nanum_fonts" != 0 ]; then exit 0; fi
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-  echo "[console] installing Debian's chromium for the browser tests"
+  echo "[console] installing Debian's chromium and fonts-nanum for the browser tests"
   apt-get update -qq >/dev/null
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-nanum >/dev/null
 else
-  echo "[console] /usr/bin/chromium is missing: install it (Debian: sudo apt-get install chromium); browser tests will fail" >&2
+  echo "[console] install Debian's chromium and fonts-nanum (sudo apt-get install chromium fonts-nanum); browser tests need them" >&2
 fi

@@ -179,7 +179,7 @@ def _key_segment(key: str) -> str:
     return "['" + escaped + "']"
 
 
-def _child_path(path: str, key: Any) -> str:
+def child_path(path: str, key: Any) -> str:
     if type(key) is int:
         return f"{path}[{key}]"
     return path + _key_segment(str(key))
@@ -562,9 +562,9 @@ class _Engine:
             if child is not None and child.ignored:
                 continue
             if key in b:
-                self.values(a_value, b[key], _child_path(path, key), child, out)
+                self.values(a_value, b[key], child_path(path, key), child, out)
             else:
-                out.append(Difference(_child_path(path, key), DiffKind.MISSING, a_value, None))
+                out.append(Difference(child_path(path, key), DiffKind.MISSING, a_value, None))
         if self.allow_extra_fields or b.keys() <= a.keys():
             return
         for key, b_value in b.items():
@@ -572,7 +572,7 @@ class _Engine:
                 continue
             child = state.step(key) if state is not None else None
             if child is None or not child.ignored:
-                out.append(Difference(_child_path(path, key), DiffKind.EXTRA, None, b_value))
+                out.append(Difference(child_path(path, key), DiffKind.EXTRA, None, b_value))
 
     def lists(self, a: list[Any], b: list[Any], path: str, state: _State | None,
               out: list[Difference]) -> None:

@@ -217,7 +217,9 @@ def test_operator_sees_charts_opens_a_group_and_reverifies_it(
 
         page.click(f'#groups a[href="/groups/{group_id}/"]')
         page.wait_for_url(f"{live_server.url}/groups/{group_id}/")
-        page.wait_for_selector("section.sample")
+        page.wait_for_selector("details.sample[open]")
+        # the differing lines are highlighted in the side-by-side bodies
+        assert page.locator("details.sample[open] .diff pre .hl").count() > 0
         page.screenshot(path=str(SCREENSHOTS / "group-before-reverify.png"))
 
         page.click("text=Reverify all samples")

@@ -12,9 +12,11 @@ from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.html import escape
+from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_POST
 
-from verifiers import charts
+from verifiers import charts, diffview
 from verifiers.models import MismatchGroup
 from verifiers.read import selectors, services
 
@@ -53,34 +55,40 @@ def group_list(request: HttpRequest) -> HttpResponse:
                   {"active": request.GET.get("kind") or "read", "page": page, "filters": request.GET})
 
 
-def _pretty(value: Any) -> str:
-    """Pretty JSON for a stored body (a JSON text or a value); other text as it is."""
+def _parsed(value: Any) -> Any:
+    """A stored body as a JSON value when it is JSON text; other text as it is."""
     if isinstance(value, str):
         try:
-            value = json.loads(value)
+            return json.loads(value)
         except ValueError:
             return value
-    return json.dumps(value, indent=2, ensure_ascii=False, sort_keys=False, default=str)
+    return value
 
 
-def _highlighted_paths(differences: list[dict[str, Any]]) -> list[str]:
-    return sorted({d.get("path", "") for d in differences if d.get("path")})
+def _side_html(value: Any, highlights: diffview.Highlights) -> str:
+    """One side of the diff: pretty JSON, the differing lines wrapped in <span class="hl">."""
+    if isinstance(value, str):
+        return escape(value)
+    return mark_safe("".join(  # noqa: S308 - every line's text is escaped here
+        f'<span class="hl">{escape(line.text)}</span>\n' if line.highlighted else f"{escape(line.text)}\n"
+        for line in diffview.pretty_lines(value, highlights)
+    ))
 
 
 def group_detail(request: HttpRequest, group_id: int) -> HttpResponse:
     group = get_object_or_404(MismatchGroup, pk=group_id)
     samples = []
     for sample in group.samples.all()[:20]:
-        if group.kind == "write":
-            left, right = sample.candidate, sample.legacy  # expected vs actual rows
+        legacy_side = diffview.highlights_for(sample.differences, "legacy")
+        candidate_side = diffview.highlights_for(sample.differences, "candidate")
+        if group.kind == "write":  # expected (the candidate's) rows left, actual (legacy) rows right
+            left = _side_html(_parsed(sample.candidate), candidate_side)
+            right = _side_html(_parsed(sample.legacy), legacy_side)
         else:
-            left, right = sample.legacy.get("body", sample.legacy), sample.candidate.get("body", sample.candidate)
-        samples.append({
-            "sample": sample,
-            "left": _pretty(left), "right": _pretty(right),
-            "request": _pretty(sample.request),
-            "paths": json.dumps(_highlighted_paths(sample.differences)),
-        })
+            left = _side_html(_parsed(sample.legacy.get("body", sample.legacy)), legacy_side)
+            right = _side_html(_parsed(sample.candidate.get("body", sample.candidate)), candidate_side)
+        samples.append({"sample": sample, "left": left, "right": right,
+                        "request": json.dumps(sample.request, indent=2, ensure_ascii=False, default=str)})
     return render(request, "verifiers/groups/detail.html", {
         "active": group.kind, "group": group, "samples": samples,
         "can_reverify": request.user.has_perm("verifiers.reverify_mismatchgroup"),
