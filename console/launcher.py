@@ -93,7 +93,7 @@ def _as_service_user(argv: list[str]) -> list[str]:
     try:
         pwd.getpwnam("postgres")
     except KeyError:
-        raise SystemExit("Running as root and there is no 'postgres' user to run a private PostgreSQL as.")
+        raise SystemExit("Running as root and there is no 'postgres' user to run a private PostgreSQL as.") from None
     return ["runuser", "-u", "postgres", "--", *argv]
 
 

@@ -212,9 +212,9 @@ def _run_tool(argv: list[str], seconds: float, path: str | None) -> tuple[str, s
         )
     except subprocess.TimeoutExpired:
         limit_s = seconds + TOOL_STARTUP_ALLOWANCE_S
-        raise RuntimeError(f"{argv[0]} did not finish within {limit_s:.0f} s")
+        raise RuntimeError(f"{argv[0]} did not finish within {limit_s:.0f} s") from None
     except OSError as error:
-        raise RuntimeError(f"{argv[0]} could not start: {error.strerror or error}")
+        raise RuntimeError(f"{argv[0]} could not start: {error.strerror or error}") from error
     if completed.returncode != 0:
         last_line = (completed.stderr.strip().splitlines() or ["no error output"])[-1]
         tool = os.path.basename(argv[0])

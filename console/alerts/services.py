@@ -8,7 +8,6 @@ verifier worker on its hot path, never waits for a mail server.
 from __future__ import annotations
 
 import json
-
 import logging
 from collections import defaultdict
 from datetime import datetime, timedelta
@@ -29,9 +28,9 @@ from console.alerts.rules import (
     Decision,
     KeyState,
     ThrottlePolicy,
+    mismatch_rate,
     rate_over_threshold,
     recipients_for,
-    mismatch_rate,
 )
 from console.alerts.throttle import AlertThrottle, RedisThrottleBackend, ThrottleBackend
 

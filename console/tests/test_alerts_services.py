@@ -9,8 +9,13 @@ import pytest
 from django.core import mail
 from django.utils import timezone
 
-from console.alerts import check_mismatch_rates, notify_collector_silent, notify_new_groups, notify_reconciliation
-from console.alerts import services
+from console.alerts import (
+    check_mismatch_rates,
+    notify_collector_silent,
+    notify_new_groups,
+    notify_reconciliation,
+    services,
+)
 from console.alerts.models import AlertRule, SentAlert
 from console.alerts.rules import AlertKind, Decision
 from console.alerts.testing import eager_celery, mismatch_verdicts, subscribe  # noqa: F401 (fixture)
@@ -50,7 +55,7 @@ def test_alert_link_starts_with_the_console_base_url(settings):
     settings.CONSOLE_BASE_URL = "https://mhc.example.bank"
     subscribe()
     notify_new_groups([new_group()])
-    assert f"https://mhc.example.bank/groups/" in mail.outbox[0].body
+    assert "https://mhc.example.bank/groups/" in mail.outbox[0].body
 
 
 def test_alert_email_masks_personal_data():

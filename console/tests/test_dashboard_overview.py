@@ -9,8 +9,8 @@ from datetime import timedelta
 
 import pytest
 from django.contrib.auth import get_user_model
-from django.test.utils import CaptureQueriesContext
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from console.dashboard import selectors
@@ -80,8 +80,9 @@ def test_chart_times_are_in_the_console_time_zone(settings):
     settings.TIME_ZONE = "Asia/Seoul"
     outcomes("write", "accounts", 10, 0, minutes_ago=0)
     series = selectors.match_rate_series(kind="write", hours=1)
-    from console.dashboard.charts import match_rate_figure
     from zoneinfo import ZoneInfo
+
+    from console.dashboard.charts import match_rate_figure
 
     figure = match_rate_figure("w", series.overall, series.routes, ZoneInfo("Asia/Seoul"))
     shown = figure["data"][0]["x"][0]

@@ -58,7 +58,7 @@ def _mix(rng: random.Random) -> list[Capture]:
         (
             "postgres",
             "INSERT INTO entries (id, transfer_id, account_id, amount, kind, created_at) "
-            f"VALUES (%s, %s, %s, %s, 'DEBIT', now())",
+            "VALUES (%s, %s, %s, %s, 'DEBIT', now())",
             [entry, transfer, source, amount],
             [],
         ),

@@ -23,7 +23,8 @@ import time
 import zlib
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime, time as clock_time
+from datetime import datetime
+from datetime import time as clock_time
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -31,7 +32,15 @@ from zoneinfo import ZoneInfo
 import orjson
 import redis
 
-from verifiers.compare import CompiledRules, DiffKind, Difference, compare_responses, compile_rules, noise_paths, suppress
+from verifiers.compare import (
+    CompiledRules,
+    Difference,
+    DiffKind,
+    compare_responses,
+    compile_rules,
+    noise_paths,
+    suppress,
+)
 from verifiers.fingerprint import describe_fingerprint, read_fingerprint, route_template
 from verifiers.read import stream
 from verifiers.read.replay import Answer, SystemClient, SystemTarget

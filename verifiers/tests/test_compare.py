@@ -9,8 +9,8 @@ import pytest
 
 from verifiers.compare import (
     CompareRules,
-    DiffKind,
     Difference,
+    DiffKind,
     PatternError,
     RulesError,
     compare_documents,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from verifiers.compare import DiffKind, Difference
+from verifiers.compare import Difference, DiffKind
 from verifiers.fingerprint import (
     FingerprintError,
     describe_fingerprint,

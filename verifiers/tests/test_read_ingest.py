@@ -11,7 +11,12 @@ import pytest
 
 from verifiers.compare import compile_rules
 from verifiers.read.ingest import (
-    MAX_SAMPLES_PER_REQUEST, BatchError, BatchTooLargeError, SampleError, parse_batch, validate_sample,
+    MAX_SAMPLES_PER_REQUEST,
+    BatchError,
+    BatchTooLargeError,
+    SampleError,
+    parse_batch,
+    validate_sample,
 )
 from verifiers.read.pipeline import RouteSettings, judge, sampled, within_active_hours
 from verifiers.read.replay import Answer, target_url

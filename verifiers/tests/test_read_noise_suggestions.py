@@ -1,6 +1,7 @@
 """Only paths on which two legacy answers often disagree are offered as ignore rules."""
 
-from datetime import datetime, timedelta, timezone as tz
+from datetime import datetime, timedelta
+from datetime import timezone as tz
 
 import pytest
 

@@ -1,6 +1,7 @@
 """Bulk recording of verdicts: counted once, counted per minute, grouped, capped."""
 
-from datetime import datetime, timezone as tz
+from datetime import datetime
+from datetime import timezone as tz
 
 import pytest
 

@@ -1,6 +1,7 @@
 """Old samples, dedupe ids and counts are deleted by policy; recent ones stay."""
 
-from datetime import datetime, timedelta, timezone as tz
+from datetime import datetime, timedelta
+from datetime import timezone as tz
 
 import pytest
 

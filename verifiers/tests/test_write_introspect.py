@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import psycopg
-from psycopg.rows import dict_row
 import pytest
+from psycopg.rows import dict_row
 
 from verifiers.sqlcheck import TableMeta
 from verifiers.write.introspect import (

@@ -26,7 +26,7 @@ from typing import Any, Final
 import psycopg
 from psycopg.rows import dict_row
 
-from verifiers.compare import CompiledRules, DiffKind, Difference, compare_documents, compile_rules, parse_pattern
+from verifiers.compare import CompiledRules, Difference, DiffKind, compare_documents, compile_rules, parse_pattern
 from verifiers.fingerprint import describe_write_fingerprint, write_fingerprint
 from verifiers.sqlcheck import Expectation, RowCheck, StatementKind
 

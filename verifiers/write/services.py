@@ -31,8 +31,8 @@ from verifiers.write.checker import (
     CheckerError,
     RowOutcome,
     fetch_rows,
-    judge_row,
     json_value,
+    judge_row,
     row_check_from_json,
     row_check_to_json,
 )

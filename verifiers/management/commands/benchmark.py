@@ -28,7 +28,6 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from django.conf import settings
 from django.core.management.base import BaseCommand
 
 ROOT = Path(__file__).resolve().parents[3]
