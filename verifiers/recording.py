@@ -9,6 +9,7 @@ set-based statements per batch, whatever the batch size.
 from __future__ import annotations
 
 import json
+import logging
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -16,6 +17,8 @@ from typing import Any, Callable
 
 from django.db import connection, transaction
 from django.utils import timezone
+
+logger = logging.getLogger(__name__)
 
 # Samples kept per group: enough to see the pattern, bounded so a storm cannot fill the disk.
 SAMPLES_PER_GROUP = 20
@@ -58,6 +61,7 @@ class RecordSummary:
     counted: int = 0
     duplicates: int = 0
     new_group_ids: list[int] = field(default_factory=list)
+    reopened_group_ids: list[int] = field(default_factory=list)  # resolved groups that mismatch again
     touched_group_ids: list[int] = field(default_factory=list)
 
 
@@ -80,11 +84,27 @@ def record_verdicts(verdicts: list[Verdict], *, mask: Callable[[Any], Any] | Non
         _add_outcome_counts(cursor, batch)
         grouped = [v for v in batch if v.verdict in GROUPED_VERDICTS and v.fingerprint]
         if grouped:
-            group_rows = _upsert_groups(cursor, grouped)
+            group_rows, summary.reopened_group_ids = _upsert_groups(cursor, grouped)
             summary.new_group_ids = [gid for gid, inserted, _ in group_rows.values() if inserted]
             summary.touched_group_ids = [gid for gid, _, _ in group_rows.values()]
             _store_samples(cursor, grouped, group_rows, mask or _default_mask())
     return summary
+
+
+def alert_on_groups(summary: RecordSummary) -> None:
+    """Tell the alerting about new and reopened groups, after the batch is recorded.
+
+    A failure is logged, never raised: raising would leave the batch unacknowledged and replayed.
+    """
+    group_ids = summary.new_group_ids + summary.reopened_group_ids
+    if not group_ids:
+        return
+    from console.alerts import notify_new_groups
+
+    try:
+        notify_new_groups(group_ids)
+    except Exception:  # noqa: BLE001
+        logger.exception("alerting on groups %s failed", group_ids)
 
 
 def _default_mask() -> Callable[[Any], Any]:
@@ -146,8 +166,10 @@ def _add_outcome_counts(cursor, batch: list[Verdict]) -> None:
     )
 
 
-def _upsert_groups(cursor, grouped: list[Verdict]) -> dict[tuple[str, str], tuple[int, bool, int]]:
-    """(kind, fingerprint) -> (group id, newly created, samples already stored)."""
+def _upsert_groups(
+    cursor, grouped: list[Verdict]
+) -> tuple[dict[tuple[str, str], tuple[int, bool, int]], list[int]]:
+    """(kind, fingerprint) -> (group id, newly created, samples already stored); reopened ids."""
     by_key: dict[tuple[str, str], list[Verdict]] = defaultdict(list)
     for v in grouped:
         by_key[(v.kind, v.fingerprint)].append(v)
@@ -159,6 +181,7 @@ def _upsert_groups(cursor, grouped: list[Verdict]) -> dict[tuple[str, str], tupl
         rows.append((kind, fingerprint, first.title[:300], first.subject[:300], first.verdict,
                      json.dumps(differences), first.severity, min(seen), max(seen), len(members)))
     result: dict[tuple[str, str], tuple[int, bool, int]] = {}
+    reopened: list[int] = []
     for row in sorted(rows):  # a stable order: concurrent workers lock groups in the same order
         # Existing groups (the common case) are updated without INSERT, which would draw a
         # sequence value per batch and leave gaps in the group ids operators read.
@@ -168,15 +191,22 @@ def _upsert_groups(cursor, grouped: list[Verdict]) -> dict[tuple[str, str], tupl
                 count = g.count + %s,
                 last_seen = GREATEST(g.last_seen, %s),
                 first_seen = LEAST(g.first_seen, %s),
-                status = CASE WHEN g.status = 'resolved' THEN 'open' ELSE g.status END
-            WHERE g.kind = %s AND g.fingerprint = %s
-            RETURNING id, stored_samples
+                -- a resolved group that mismatches again is a regression: open it again, say so
+                status = CASE WHEN g.status = 'resolved' THEN 'open' ELSE g.status END,
+                status_changed_at = CASE WHEN g.status = 'resolved' THEN now() ELSE g.status_changed_at END,
+                status_changed_by = CASE WHEN g.status = 'resolved' THEN 'regression' ELSE g.status_changed_by END
+            FROM (SELECT id, status AS old_status FROM verifiers_mismatchgroup
+                  WHERE kind = %s AND fingerprint = %s FOR UPDATE) AS old
+            WHERE g.id = old.id
+            RETURNING g.id, g.stored_samples, old.old_status
             """,
             (row[9], row[8], row[7], row[0], row[1]),
         )
         existing = cursor.fetchone()
         if existing:
             result[(row[0], row[1])] = (existing[0], False, existing[1])
+            if existing[2] == "resolved":
+                reopened.append(existing[0])
             continue
         cursor.execute(
             """
@@ -188,15 +218,15 @@ def _upsert_groups(cursor, grouped: list[Verdict]) -> dict[tuple[str, str], tupl
                 count = g.count + EXCLUDED.count,
                 last_seen = GREATEST(g.last_seen, EXCLUDED.last_seen),
                 first_seen = LEAST(g.first_seen, EXCLUDED.first_seen),
-                -- a resolved group that mismatches again is a regression: open it again
-                status = CASE WHEN g.status = 'resolved' THEN 'open' ELSE g.status END
+                -- lost the race with another worker's insert: an ordinary update then
+                status = g.status
             RETURNING id, (xmax = 0) AS inserted, stored_samples
             """,
             row,
         )
         group_id, inserted, stored = cursor.fetchone()
         result[(row[0], row[1])] = (group_id, inserted, stored)
-    return result
+    return result, reopened
 
 
 def _store_samples(cursor, grouped, group_rows, mask: Callable[[Any], Any]) -> None:

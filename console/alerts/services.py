@@ -111,8 +111,11 @@ def group_event(group: Any, *, now: datetime) -> AlertEvent:
             "legacy": _short(difference.get("legacy")),
             "candidate": _short(difference.get("candidate")),
         })
+    # A resolved group that mismatched again is announced as a regression, not as new.
+    reopened = group.status == "open" and group.status_changed_by == "regression"
     return AlertEvent(
-        kind=AlertKind.NEW_GROUP, key=f"group:{group.pk}", occurred_at=now, title=group.title,
+        kind=AlertKind.NEW_GROUP, key=f"group:{group.pk}", occurred_at=now,
+        title=f"Reopened after it was resolved: {group.title}" if reopened else group.title,
         url_path=_path("group-detail", group.pk, fallback=f"/groups/{group.pk}/"),
         facts={
             "Verifier": group.get_kind_display(), "Subject": group.subject, "Severity": group.severity,

@@ -16,7 +16,7 @@ from django.utils import timezone
 from verifiers.models import MismatchGroup, MismatchSample, NoiseSuggestion, Route, System
 from verifiers.read import stream
 from verifiers.read.ingest import ParsedBatch, encode_sample
-from verifiers.recording import RecordSummary, Verdict, record_verdicts
+from verifiers.recording import RecordSummary, Verdict, alert_on_groups, record_verdicts
 
 logger = logging.getLogger(__name__)
 
@@ -80,21 +80,8 @@ def record_read_batch(*, verdicts: list[Verdict], noise: Counter | None = None,
             pipe.execute()
         except redis.RedisError:
             pass  # a lost skip counter harms nothing
-    if summary.new_group_ids:
-        notify_new_groups(group_ids=summary.new_group_ids)
+    alert_on_groups(summary)
     return summary
-
-
-def notify_new_groups(*, group_ids: list[int]) -> None:
-    """Hand new groups to the alerts app, if it is installed (another part of the console)."""
-    try:
-        from console.alerts import notify_new_groups as alert_new_groups  # type: ignore[import-not-found]
-    except ImportError:
-        return
-    try:
-        alert_new_groups(group_ids)
-    except Exception:  # an alerting failure must not fail the batch (it would be replayed)
-        logger.exception("alerting on new groups %s failed", group_ids)
 
 
 def record_noise(*, noise: Counter) -> None:

@@ -90,3 +90,13 @@ def test_a_batch_mixing_verdicts_with_and_without_latencies_is_recorded():
     assert summary.counted == 2
     row = OutcomeCount.objects.get()
     assert (row.matched, row.latency_count, row.legacy_latency_ms_sum) == (2, 1, 2.5)
+
+
+def test_a_resolved_group_that_mismatches_again_is_reported_as_reopened():
+    record_verdicts([verdict("a", "mismatch", "fp1")], mask=keep)
+    MismatchGroup.objects.filter(fingerprint="fp1").update(status="resolved")
+    summary = record_verdicts([verdict("b", "mismatch", "fp1")], mask=keep)
+    group = MismatchGroup.objects.get()
+    assert summary.reopened_group_ids == [group.id] and summary.new_group_ids == []
+    assert (group.status, group.status_changed_by) == ("open", "regression")
+    assert record_verdicts([verdict("c", "mismatch", "fp1")], mask=keep).reopened_group_ids == []

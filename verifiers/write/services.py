@@ -25,7 +25,7 @@ from django.utils import timezone as dj_timezone
 from verifiers.fingerprint import write_fingerprint
 from verifiers.masking import DEFAULT_MASKING_RULES, mask_document
 from verifiers.models import MismatchSample, VerifiedDatabase
-from verifiers.recording import RecordSummary, Verdict, record_verdicts
+from verifiers.recording import RecordSummary, Verdict, alert_on_groups, record_verdicts
 from verifiers.sqlcheck import Expectation, RowCheck, StatementKind, UnverifiableStatement
 from verifiers.write.checker import (
     CheckerError,
@@ -509,17 +509,9 @@ def _write_mask(value: Any) -> Any:
 
 
 def record_write_verdicts(verdicts: list[Verdict]) -> RecordSummary:
-    """Record a batch and tell the alerting about new groups (if the alerts app exists)."""
+    """Record a batch and tell the alerting about new and reopened groups."""
     summary = record_verdicts(verdicts, mask=_write_mask)
-    if summary.new_group_ids:
-        try:
-            from console.alerts import notify_new_groups
-        except ImportError:
-            return summary
-        try:
-            notify_new_groups(summary.new_group_ids)
-        except Exception:  # noqa: BLE001 - alerting must never lose a recorded batch
-            logger.exception("notify_new_groups failed for write groups %s", summary.new_group_ids)
+    alert_on_groups(summary)
     return summary
 
 
