@@ -153,6 +153,17 @@ def transfer_amount(rng: random.Random, currency: str) -> str:
     return str(1000 * rng.randint(1, 300))
 
 
+
+def mirrored_read_sample(path: str, query: str, captured_at: str, status: int, headers: dict[str, str],
+                         body: str, latency_ms: float) -> dict[str, Any]:
+    """A legacy GET as the gateway mirrors it to the console (design section 3's sample format)."""
+    return {
+        "id": str(uuid.uuid4()),
+        "captured_at": captured_at,
+        "request": {"method": "GET", "path": path, "query": query, "headers": dict(READ_REQUEST_HEADERS), "body": ""},
+        "legacy": {"status": status, "headers": headers, "body": body, "latency_ms": round(latency_ms, 3)},
+    }
+
 class TrafficGenerator:
     """One traffic run: paced request tasks, a sample batcher, a status printer."""
 
@@ -266,25 +277,7 @@ class TrafficGenerator:
             return
         self.stats.reads += 1
         if self.config.console_url:
-            self._queue_sample(
-                {
-                    "id": str(uuid.uuid4()),
-                    "captured_at": captured_at,
-                    "request": {
-                        "method": "GET",
-                        "path": path,
-                        "query": query,
-                        "headers": dict(READ_REQUEST_HEADERS),
-                        "body": "",
-                    },
-                    "legacy": {
-                        "status": status,
-                        "headers": headers,
-                        "body": body,
-                        "latency_ms": round(latency_ms, 3),
-                    },
-                }
-            )
+            self._queue_sample(mirrored_read_sample(path, query, captured_at, status, headers, body, latency_ms))
 
     async def one_transfer(self) -> None:
         """Shadow on the candidate, capture to the console, commit on the legacy, report it."""

@@ -26,7 +26,7 @@ from console.demo.candidate import CANDIDATE_FLAVOR, create_candidate_app
 from console.demo.ledger import read_fails
 from console.demo.legacy import create_legacy_app, start_app
 from console.demo.schema import drop_database, init_ledger
-from console.demo.traffic import CAPTURE_FIELDS, READ_REQUEST_HEADERS
+from console.demo.traffic import CAPTURE_FIELDS, READ_REQUEST_HEADERS, mirrored_read_sample
 
 SERVER_DSN = "postgresql://postgres@127.0.0.1:5432/"
 LEDGER_PREFIX = "mhc_e2e_"
@@ -134,18 +134,7 @@ class DemoWorld:
             latency_ms = (time.perf_counter() - started) * 1000
             headers = {str(name): value for name, value in response.headers.items()}
             status = response.status
-        return {
-            "id": str(uuid.uuid4()),
-            "captured_at": captured_at,
-            "request": {
-                "method": "GET",
-                "path": path,
-                "query": query,
-                "headers": dict(READ_REQUEST_HEADERS),
-                "body": "",
-            },
-            "legacy": {"status": status, "headers": headers, "body": body, "latency_ms": round(latency_ms, 3)},
-        }
+        return mirrored_read_sample(path, query, captured_at, status, headers, body, latency_ms)
 
     def shadow_capture(self, transfer: TransferRequestBody) -> dict[str, Any]:
         """POST the transfer to the candidate in shadow mode; its capture as traffic.py forwards it
