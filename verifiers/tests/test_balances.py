@@ -33,21 +33,10 @@ from verifiers.balances import (
     split_integer_keys,
     validate_cutoff,
 )
+from verifiers.tests.ledger_mapping import MAPPING, MAPPING_DICT
 
 SEOUL_OFFSET = timedelta(hours=9)
 
-MAPPING_DICT = {
-    "accounts_table": "ledger.accounts",
-    "account_key": "id",
-    "balance_column": "balance",
-    "currency_column": "currency",
-    "entries_table": "entries",
-    "entry_account_column": "account_id",
-    "entry_amount_column": "amount",
-    "entry_time_column": "business_time",
-    "opening_balance_column": "opening_balance",
-}
-MAPPING = mapping_from_dict(MAPPING_DICT)
 
 GOOD_COLUMNS = {
     "ledger.accounts": {

@@ -14,19 +14,7 @@ from verifiers.ledger_sql import (
     build_range_query,
     range_query_params,
 )
-
-MAPPING_DICT = {
-    "accounts_table": "ledger.accounts",
-    "account_key": "id",
-    "balance_column": "balance",
-    "currency_column": "currency",
-    "entries_table": "entries",
-    "entry_account_column": "account_id",
-    "entry_amount_column": "amount",
-    "entry_time_column": "business_time",
-    "opening_balance_column": "opening_balance",
-}
-MAPPING = mapping_from_dict(MAPPING_DICT)
+from verifiers.tests.ledger_mapping import MAPPING, MAPPING_DICT
 
 
 def render(statement: sql.Composable) -> str:
