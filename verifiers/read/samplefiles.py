@@ -48,6 +48,14 @@ def _stable_id(prefix: str, *parts: str) -> str:
     return f"{prefix}-{digest}"
 
 
+class LocatedSample(dict):
+    """A raw sample that remembers where in its file it came from, for error messages."""
+
+    def __init__(self, where: str, sample: dict[str, Any]) -> None:
+        super().__init__(sample)
+        self.where = where
+
+
 def read_jsonl(path: Path) -> Iterator[dict[str, Any] | SampleFileError]:
     with path.open("rb") as handle:
         for number, line in enumerate(handle, start=1):
@@ -58,9 +66,12 @@ def read_jsonl(path: Path) -> Iterator[dict[str, Any] | SampleFileError]:
             except orjson.JSONDecodeError as error:
                 yield SampleFileError(f"{path.name} line {number}: not JSON ({error})")
                 continue
-            if isinstance(record, dict) and "id" not in record:
+            if not isinstance(record, dict):
+                yield SampleFileError(f"{path.name} line {number}: a sample must be a JSON object")
+                continue
+            if "id" not in record:
                 record["id"] = _stable_id("jsonl", path.name, str(number), line.decode("utf-8", "replace"))
-            yield record
+            yield LocatedSample(f"{path.name} line {number}", record)
 
 
 def _har_headers(items: Any) -> dict[str, str]:
@@ -95,7 +106,7 @@ def read_har(path: Path) -> Iterator[dict[str, Any] | SampleFileError]:
             request, response = entry["request"], entry["response"]
             url = urlsplit(request["url"])
             started = entry.get("startedDateTime") or datetime.now(timezone.utc).isoformat()
-            yield {
+            yield LocatedSample(f"{path.name} entry {index}", {
                 "id": _stable_id("har", path.name, str(index), started, request["url"]),
                 "captured_at": started,
                 "request": {
@@ -111,7 +122,7 @@ def read_har(path: Path) -> Iterator[dict[str, Any] | SampleFileError]:
                     "body": _har_body(response.get("content")),
                     "latency_ms": float(entry["time"]) if isinstance(entry.get("time"), (int, float)) else None,
                 },
-            }
+            })
         except (KeyError, TypeError, ValueError) as error:
             yield SampleFileError(f"{path.name} entry {index}: missing or bad field ({error})")
 
@@ -152,7 +163,8 @@ def read_goreplay(path: Path) -> Iterator[dict[str, Any] | SampleFileError]:
                 yield SampleFileError(f"{path.name} payload {number}: response {record_id} has no request before it")
                 continue
             try:
-                yield _goreplay_sample(path, record_id, request, first, headers, body, meta)
+                yield LocatedSample(f"{path.name} request {record_id}",
+                                    _goreplay_sample(path, record_id, request, first, headers, body, meta))
             except SampleFileError as error:
                 yield error
     for record_id in requests:

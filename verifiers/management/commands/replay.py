@@ -38,7 +38,7 @@ class Command(BaseCommand):
         progress = tqdm(unit=" samples", desc=file.name, disable=options.get("verbosity", 1) == 0)
         try:
             records = read_sample_file(file, format)
-            for number, record in enumerate(records, start=1):
+            for record in records:
                 if isinstance(record, SampleFileError):
                     totals["rejected"] += 1
                     problems.append(str(record))
@@ -47,7 +47,7 @@ class Command(BaseCommand):
                     pending.samples.append(validate_sample(record))
                 except SampleError as error:
                     totals["rejected"] += 1
-                    problems.append(f"record {number}: {error}")
+                    problems.append(f"{record.where}: {error}")
                 if len(pending.samples) >= batch:
                     self._flush(client, pending, totals, progress, file)
                     pending = ParsedBatch()
