@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
+from django.db import models
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
@@ -17,6 +18,9 @@ from verifiers.read import services
 class SystemAdmin(admin.ModelAdmin):
     list_display = ("name", "role", "base_url", "timeout_ms", "max_concurrency", "enabled")
     list_filter = ("role", "enabled")
+    # Services inside the bank's network are often plain http; a URL typed without a scheme
+    # means http (and Django 6's change of that default must not change what admins get).
+    formfield_overrides = {models.URLField: {"assume_scheme": "http"}}
 
 
 @admin.register(Route)
