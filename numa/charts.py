@@ -41,10 +41,26 @@ def _base_layout(title: str, height: int) -> dict[str, Any]:
     }
 
 
+def with_gaps(points: Sequence[dict[str, Any]], factor: float = 3.0) -> list[dict[str, Any]]:
+    """The points with an empty point wherever the collector was quiet for `factor` intervals or
+    more, so a chart breaks its line there instead of drawing a straight line across the outage."""
+    if len(points) < 3:
+        return list(points)
+    steps = sorted((b["t"] - a["t"]).total_seconds() for a, b in zip(points, points[1:]))
+    typical = steps[len(steps) // 2]
+    result: list[dict[str, Any]] = [points[0]]
+    for previous, point in zip(points, points[1:]):
+        if typical > 0 and (point["t"] - previous["t"]).total_seconds() > factor * typical:
+            result.append({"t": previous["t"] + (point["t"] - previous["t"]) / 2})
+        result.append(point)
+    return result
+
+
 def host_series_figure(
     points: Sequence[dict[str, Any]], zone: tzinfo, title: str = ""
 ) -> dict[str, Any]:
     """Three stacked panels: remote share (%), migrated pages/s, CPU cores busy per NUMA node."""
+    points = with_gaps(points)
     times = [_local(point["t"], zone) for point in points]
     remote = [
         None if point.get("remote_share") is None else point["remote_share"] * 100
@@ -76,20 +92,38 @@ def host_series_figure(
             "line": {"color": PALETTE[2]},
         },
     ]
-    for index, node in enumerate(node_ids):
-        data.append(
-            {
-                "type": "scatter",
-                "mode": "lines",
-                "stackgroup": "cpu",
-                "name": f"node {node} cores",
-                "x": times,
-                "y": [(point.get("node_cpu_cores") or {}).get(node) for point in points],
-                "xaxis": "x",
-                "yaxis": "y3",
-                "line": {"color": PALETTE[index % len(PALETTE)]},
-            }
-        )
+    # Stacked by hand, one trace per node and stretch between collector outages: Plotly's fills
+    # (and its stackgroup) bridge a gap, which would draw CPU use nobody measured.
+    stretches, current = [], []
+    for index, point in enumerate(points):
+        if set(point) == {"t"}:  # a gap marker from with_gaps()
+            stretches.append(current)
+            current = []
+        else:
+            current.append(index)
+    stretches.append(current)
+    for stretch_number, stretch in enumerate(s for s in stretches if s):
+        running = [0.0] * len(stretch)
+        for index, node in enumerate(node_ids):
+            own = [(points[i].get("node_cpu_cores") or {}).get(node) for i in stretch]
+            running = [base + (value or 0.0) for base, value in zip(running, own)]
+            data.append(
+                {
+                    "type": "scatter",
+                    "mode": "lines",
+                    "name": f"node {node} cores",
+                    "legendgroup": f"node-{node}",
+                    "showlegend": stretch_number == 0,
+                    "x": [times[i] for i in stretch],
+                    "y": running,
+                    "customdata": own,
+                    "hovertemplate": f"node {node}: %{{customdata:.2f}} cores<extra></extra>",
+                    "fill": "tozeroy" if index == 0 else "tonexty",
+                    "xaxis": "x",
+                    "yaxis": "y3",
+                    "line": {"color": PALETTE[index % len(PALETTE)]},
+                }
+            )
     if not node_ids:  # no per-node CPU (kernel without NUMA): show the host total
         data.append(
             {

@@ -135,3 +135,17 @@ def test_bad_window_is_reported_not_a_crash(operator_client: Client, monkeypatch
 
 def test_unknown_event_is_404(operator_client: Client) -> None:
     assert operator_client.get("/numa/?event=999999").status_code == 404
+
+
+def test_host_chart_breaks_its_lines_where_the_collector_was_quiet():
+    from datetime import datetime, timedelta
+    from datetime import timezone as tz
+
+    from numa.charts import with_gaps
+
+    start = datetime(2026, 11, 25, tzinfo=tz.utc)
+    points = [{"t": start + timedelta(seconds=10 * i), "cpu_cores": 1.0} for i in range(5)]
+    points += [{"t": start + timedelta(minutes=30, seconds=10 * i), "cpu_cores": 1.0} for i in range(3)]
+    filled = with_gaps(points)
+    assert len(filled) == len(points) + 1  # one break, in the half-hour outage
+    assert "cpu_cores" not in filled[5] and filled[4]["t"] < filled[5]["t"] < filled[6]["t"]
