@@ -1042,6 +1042,8 @@ def _match_inserted_row(
 # --------------------------------------------------------------------------------------
 
 _RAW_FALLBACK: Final = object()  # template text did not parse: use the raw statement as key
+# Longest statement text whose normalised form the cache keeps (maxsize of them at most).
+NORMALISED_TEXT_CHARS: Final = 4096
 
 
 class TemplateCache:
@@ -1061,6 +1063,9 @@ class TemplateCache:
             OrderedDict()
         )
         self._lock = threading.Lock()
+        # normalise() is a pure function of the text: captures re-send the same parameterised
+        # texts, so its result is kept for texts up to NORMALISED_TEXT_CHARS (bounded memory).
+        self._normalised: OrderedDict[tuple[str, str], tuple[str, tuple[Any, ...]]] = OrderedDict()
         self.hits = 0
         self.misses = 0
 
@@ -1070,7 +1075,7 @@ class TemplateCache:
     def template_for(self, sql: str, dialect: str) -> tuple[StatementTemplate, tuple[Any, ...]]:
         """The cached template of ``sql`` and the literals to bind with it."""
         dialect = resolve_dialect(dialect)
-        template_text, literals = normalise(sql, dialect)
+        template_text, literals = self._normalise(sql, dialect)
         entry = self._get((dialect, "template", template_text))
         if entry is None:
             entry = self._convert_and_store((dialect, "template", template_text), template_text, dialect, True)
@@ -1094,6 +1099,22 @@ class TemplateCache:
         """RowChecks for one captured statement (raises UnverifiableStatement)."""
         template, literals = self.template_for(sql, dialect)
         return bind(template, params, after_images, literals)
+
+    def _normalise(self, sql: str, dialect: str) -> tuple[str, tuple[Any, ...]]:
+        if len(sql) > NORMALISED_TEXT_CHARS:
+            return normalise(sql, dialect)
+        key = (dialect, sql)
+        with self._lock:
+            found = self._normalised.get(key)
+            if found is not None:
+                self._normalised.move_to_end(key)
+                return found
+        found = normalise(sql, dialect)  # raises for text it cannot lex: nothing is kept then
+        with self._lock:
+            self._normalised[key] = found
+            while len(self._normalised) > self._maxsize:
+                self._normalised.popitem(last=False)
+        return found
 
     def _get(self, key: tuple[str, str, str]) -> StatementTemplate | UnverifiableStatement | object | None:
         with self._lock:

@@ -11,16 +11,25 @@ sqlcheck renders (``SELECT "c", ... FROM "t" WHERE "k" = %s AND ...``), checked 
 a strict pattern, with the key values bound as parameters; the session is
 ``default_transaction_read_only``, every batch runs in ``BEGIN READ ONLY`` with
 ``SET LOCAL statement_timeout``. Nothing from a capture is ever pasted into SQL text.
+
+Speed: the checks of a batch that share one generated SELECT are read with one statement of
+the same columns and table, ``WHERE ("k1", "k2") IN ((%s, %s), (%s, %s), ...)`` (built here
+from the checked parts of that SELECT, checked again by its own strict pattern), and each row
+is given back to its check by its key values. Each bound value still meets its key column
+exactly as in ``"k" = %s``; a row the key values cannot account for with certainty sends its
+checks back to the one-row SELECT, so the answer is always the one-row SELECT's answer.
 """
 
 from __future__ import annotations
 
 import re
 import uuid
+from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timezone
 from decimal import Decimal, InvalidOperation
+from functools import lru_cache
 from typing import Any, Final
 
 import psycopg
@@ -37,11 +46,25 @@ DEFAULT_WRITE_RULES: Final[dict[str, Any]] = {"decimal_equivalence": True}
 ROW_PATH: Final = "(row)"
 
 _IDENT = r'"(?:[^"]|"")+"'
+_COLUMNS = rf"{_IDENT}(?:, {_IDENT})*"
+_TABLE = rf"{_IDENT}(?:\.{_IDENT})?"
+_KEY_TUPLE = r"\(%s(?:, %s)*\)"
+# The row SELECT sqlcheck generates: one row by its key.
+ROW_SELECT_SHAPE: Final = re.compile(
+    rf"SELECT (?P<columns>{_COLUMNS}) FROM (?P<table>{_TABLE}) WHERE (?P<where>{_IDENT} = %s(?: AND {_IDENT} = %s)*)\Z"
+)
+# The same columns and table for many keys at once (built here from a checked row SELECT).
+BATCH_SELECT_SHAPE: Final = re.compile(
+    rf"SELECT (?P<columns>{_COLUMNS}) FROM (?P<table>{_TABLE}) "
+    rf"WHERE \((?P<keys>{_COLUMNS})\) IN \((?P<tuples>{_KEY_TUPLE}(?:, {_KEY_TUPLE})*)\)\Z"
+)
 # The only SQL text the checker will send besides transaction control (see module docstring).
 SELECT_SHAPE: Final = re.compile(
-    rf"SELECT (?P<columns>{_IDENT}(?:, {_IDENT})*) FROM (?P<table>{_IDENT}(?:\.{_IDENT})?) "
-    rf"WHERE (?P<where>{_IDENT} = %s(?: AND {_IDENT} = %s)*)\Z"
+    rf"SELECT {_COLUMNS} FROM {_TABLE} WHERE (?:{_IDENT} = %s(?: AND {_IDENT} = %s)*"
+    rf"|\({_COLUMNS}\) IN \({_KEY_TUPLE}(?:, {_KEY_TUPLE})*\))\Z"
 )
+# Distinct keys per batched SELECT: well under PostgreSQL's 65,535 bound parameters.
+MAX_KEYS_PER_SELECT: Final = 1000
 
 
 class CheckerError(Exception):
@@ -76,11 +99,14 @@ def row_check_to_json(check: RowCheck) -> dict[str, Any]:
     }
 
 
+_STATEMENT_KINDS: Final = {kind.value: kind for kind in StatementKind}
+
+
 def row_check_from_json(data: Mapping[str, Any]) -> RowCheck:
     try:
         return RowCheck(
             table=str(data["table"]),
-            kind=StatementKind(data["kind"]),
+            kind=_STATEMENT_KINDS[data["kind"]],
             select_sql=str(data["select_sql"]),
             select_params=tuple(data["select_params"]),
             key=dict(data["key"]),
@@ -110,19 +136,67 @@ def executable_select(check: RowCheck) -> str:
     Raises CheckerError unless the text has exactly the generated shape and one placeholder
     per key value.
     """
-    match = SELECT_SHAPE.match(check.select_sql)
+    return _executable_select(check.select_sql, check.version_column or "", len(check.select_params))
+
+
+@lru_cache(maxsize=4096)
+def _executable_select(select_sql: str, version: str, param_count: int) -> str:
+    # Cached per generated SELECT: a batch holds thousands of checks of a handful of templates.
+    match = ROW_SELECT_SHAPE.match(select_sql)
     if match is None:
         raise CheckerError("refusing to run SQL that is not a generated key SELECT")
     placeholders = match.group("where").count("%s")
-    if placeholders != len(check.select_params) or check.select_sql.replace("%%", "").count("%") != placeholders:
-        raise CheckerError(f"generated SELECT has {placeholders} placeholders for {len(check.select_params)} values")
-    version = check.version_column
+    if placeholders != param_count or select_sql.replace("%%", "").count("%") != placeholders:
+        raise CheckerError(f"generated SELECT has {placeholders} placeholders for {param_count} values")
     if not version:
-        return check.select_sql
+        return select_sql
     columns = [_unquote(c) for c in re.findall(_IDENT, match.group("columns"))]
     if version.lower() in (c.lower() for c in columns):
-        return check.select_sql
+        return select_sql
     return f"SELECT {match.group('columns')}, {_quote(version)} FROM {match.group('table')} WHERE {match.group('where')}"
+
+
+@dataclass(frozen=True, slots=True)
+class BatchSelect:
+    """How to read many keys of one executable row SELECT with one statement."""
+
+    prefix: str  # 'SELECT <columns> FROM <table> WHERE (<keys>) IN ('
+    key_names: tuple[str, ...]  # result column names holding the key values, in placeholder order
+    added_names: tuple[str, ...]  # key columns selected only to hand rows back, dropped afterwards
+
+    def sql(self, key_count: int) -> str:
+        """The statement for ``key_count`` keys; CheckerError unless it has the batch shape."""
+        if not 0 < key_count <= MAX_KEYS_PER_SELECT:
+            raise CheckerError(f"a batched SELECT reads 1 to {MAX_KEYS_PER_SELECT} keys, not {key_count}")
+        key_tuple = "(" + ", ".join(["%s"] * len(self.key_names)) + ")"
+        text = self.prefix + ", ".join([key_tuple] * key_count) + ")"
+        match = BATCH_SELECT_SHAPE.match(text)
+        expected = key_count * len(self.key_names)
+        if (match is None or match.group("tuples").count("%s") != expected
+                or text.replace("%%", "").count("%") != expected):
+            raise CheckerError("refusing to run a batched SELECT that is not of the generated shape")
+        return text
+
+
+@lru_cache(maxsize=4096)
+def batch_select(executable_sql: str) -> BatchSelect:
+    """The batched form of an executable row SELECT (from ``executable_select``).
+
+    Same columns and table; the key columns are added to the selected columns if missing so
+    every row can be handed back to its check. CheckerError unless ``executable_sql`` has the
+    generated row shape.
+    """
+    match = ROW_SELECT_SHAPE.match(executable_sql)
+    if match is None:
+        raise CheckerError("refusing to batch SQL that is not a generated key SELECT")
+    quoted_columns = re.findall(_IDENT, match.group("columns"))
+    quoted_keys = re.findall(_IDENT, match.group("where"))
+    if len(quoted_keys) != match.group("where").count("%s"):
+        raise CheckerError("generated SELECT names a key column without its placeholder")
+    added = [key for key in dict.fromkeys(quoted_keys) if key not in quoted_columns]
+    columns = ", ".join([*quoted_columns, *added])
+    prefix = f"SELECT {columns} FROM {match.group('table')} WHERE ({', '.join(quoted_keys)}) IN ("
+    return BatchSelect(prefix, tuple(_unquote(k) for k in quoted_keys), tuple(_unquote(k) for k in added))
 
 
 def open_verification_connection(
@@ -151,8 +225,10 @@ def fetch_rows(conn: psycopg.Connection[Any], checks: Sequence[RowCheck], *,
                statement_timeout_ms: int) -> list[RowResult]:
     """The current legacy row of each check (None when absent, CheckerError when it failed).
 
-    All checks of a batch run pipelined in one READ ONLY transaction (one snapshot, one round
-    trip); if that fails, each check runs alone so one bad row cannot fail its neighbours.
+    All checks of a batch run pipelined in one READ ONLY transaction: checks sharing a SELECT
+    are read by batched SELECTs of up to MAX_KEYS_PER_SELECT keys (one round trip, plus one for
+    keys whose row could not be handed back with certainty). If that fails, each check runs
+    alone so one bad row cannot fail its neighbours.
     """
     prepared: list[tuple[int, str]] = []
     results: list[RowResult] = [None] * len(checks)
@@ -164,13 +240,13 @@ def fetch_rows(conn: psycopg.Connection[Any], checks: Sequence[RowCheck], *,
     if not prepared:
         return results
     try:
-        _run_batch(conn, checks, prepared, results, statement_timeout_ms)
+        _run_grouped(conn, checks, prepared, results, statement_timeout_ms)
     except psycopg.OperationalError:
         raise  # connection-level: the caller reconnects and retries the batch
     except psycopg.Error:
         for index, sql in prepared:
             try:
-                _run_batch(conn, checks, [(index, sql)], results, statement_timeout_ms)
+                _run_grouped(conn, checks, [(index, sql)], results, statement_timeout_ms)
             except psycopg.OperationalError:
                 raise
             except psycopg.Error as error:
@@ -178,24 +254,105 @@ def fetch_rows(conn: psycopg.Connection[Any], checks: Sequence[RowCheck], *,
     return results
 
 
-def _run_batch(conn: psycopg.Connection[Any], checks: Sequence[RowCheck], prepared: list[tuple[int, str]],
-               results: list[RowResult], statement_timeout_ms: int) -> None:
-    cursors: list[tuple[int, psycopg.Cursor[Any]]] = []
+# Key column types whose equality PostgreSQL and Python agree on once the bound value is read
+# the way PostgreSQL reads it: type OID -> (Python type of the column value, reader of a bound value).
+_INTEGER_TEXT: Final = re.compile(r"\s*[+-]?[0-9]+\s*\Z")
+_NUMERIC_TEXT: Final = re.compile(r"\s*[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?\s*\Z")
+_NOT_READ: Final = object()  # a bound value we cannot read the way PostgreSQL does
+
+
+def _bound_integer(value: Any) -> Any:
+    if type(value) is int or type(value) is float:  # bigint = double precision compares numerically
+        return value
+    if type(value) is str and _INTEGER_TEXT.match(value):
+        return int(value)
+    return _NOT_READ
+
+
+def _bound_numeric(value: Any) -> Any:
+    if type(value) is int:
+        return Decimal(value)
+    if type(value) is str and _NUMERIC_TEXT.match(value):
+        return Decimal(value.strip())
+    return _NOT_READ  # floats compare as double precision in PostgreSQL: leave them to the row SELECT
+
+
+def _bound_uuid(value: Any) -> Any:
+    if type(value) is str:
+        try:
+            return uuid.UUID(value.strip())
+        except ValueError:
+            return _NOT_READ
+    return _NOT_READ
+
+
+def _bound_text(value: Any) -> Any:
+    return value if type(value) is str else _NOT_READ
+
+
+_EXACT_KEY_TYPES: Final[dict[int, tuple[type, Callable[[Any], Any]]]] = {
+    20: (int, _bound_integer), 21: (int, _bound_integer), 23: (int, _bound_integer),  # int8, int2, int4
+    1700: (Decimal, _bound_numeric),
+    2950: (uuid.UUID, _bound_uuid),
+    # text and varchar compare exactly under deterministic collations; a row of another spelling
+    # (case-insensitive collation) is unaccounted for below and goes back to the row SELECT.
+    25: (str, _bound_text), 1043: (str, _bound_text),
+}
+
+
+def _param_key(params: tuple[Any, ...]) -> tuple[Any, ...] | None:
+    """The bound values as a dict key (types kept: True and 1 bind differently), None if unhashable."""
+    key = tuple((type(value), value) for value in params)
+    try:
+        hash(key)
+    except TypeError:
+        return None
+    return key
+
+
+def _run_grouped(conn: psycopg.Connection[Any], checks: Sequence[RowCheck], prepared: list[tuple[int, str]],
+                 results: list[RowResult], statement_timeout_ms: int) -> None:
+    """One READ ONLY transaction: batched SELECTs per shared SELECT, row SELECTs for the rest."""
+    by_sql: dict[str, dict[tuple[Any, ...], list[int]]] = defaultdict(dict)
+    singles: list[tuple[int, str]] = []
+    for index, sql in prepared:
+        key = _param_key(checks[index].select_params)
+        if key is None:
+            singles.append((index, sql))
+        else:
+            by_sql[sql].setdefault(key, []).append(index)
+    batches: list[tuple[BatchSelect, str, list[list[int]]]] = []
+    for sql, by_key in by_sql.items():
+        groups = list(by_key.values())
+        try:
+            if len(groups) < 2:
+                raise CheckerError("one key: the row SELECT is the batch")
+            plan = batch_select(sql)
+            chunks = [groups[start:start + MAX_KEYS_PER_SELECT]
+                      for start in range(0, len(groups), MAX_KEYS_PER_SELECT)]
+            batches.extend((plan, plan.sql(len(chunk)), chunk) for chunk in chunks)
+        except CheckerError:
+            singles.extend((index, sql) for indexes in groups for index in indexes)
+    sql_of = dict(prepared)
+    found: dict[int, RowResult] = {}
     try:
         with conn.pipeline():
             conn.execute("BEGIN READ ONLY")
             conn.execute(f"SET LOCAL statement_timeout = {int(statement_timeout_ms)}")
-            for index, sql in prepared:
-                cursor = conn.cursor()
-                cursor.execute(sql, checks[index].select_params)
-                cursors.append((index, cursor))
-        found: dict[int, RowResult] = {}
-        for index, cursor in cursors:
-            rows = cursor.fetchall()
-            if len(rows) > 1:
-                found[index] = CheckerError(f"key {checks[index].key} matched {len(rows)} rows (not a unique key)")
-            else:
-                found[index] = rows[0] if rows else None
+            batch_cursors = [_execute(conn, batch_sql,
+                                      [value for indexes in groups for value in checks[indexes[0]].select_params])
+                             for _, batch_sql, groups in batches]
+            single_cursors = [(index, _execute(conn, sql, checks[index].select_params)) for index, sql in singles]
+        unresolved: list[int] = []
+        for (plan, _, groups), cursor in zip(batches, batch_cursors):
+            _hand_back(plan, groups, cursor, checks, found, unresolved)
+        for index, cursor in single_cursors:
+            found[index] = _single_row(cursor, checks[index])
+        if unresolved:  # the row SELECT decides, in the same transaction
+            with conn.pipeline():
+                retried = [(index, _execute(conn, sql_of[index], checks[index].select_params)) for index in unresolved]
+            for index, cursor in retried:
+                found[index] = _single_row(cursor, checks[index])
         conn.execute("COMMIT")
         for index, value in found.items():
             results[index] = value
@@ -206,6 +363,76 @@ def _run_batch(conn: psycopg.Connection[Any], checks: Sequence[RowCheck], prepar
             except psycopg.Error:
                 pass
         raise
+
+
+def _execute(conn: psycopg.Connection[Any], sql: str, params: Sequence[Any]) -> psycopg.Cursor[Any]:
+    cursor = conn.cursor()
+    cursor.execute(sql, params)
+    return cursor
+
+
+def _single_row(cursor: psycopg.Cursor[Any], check: RowCheck) -> RowResult:
+    rows = cursor.fetchall()
+    if len(rows) > 1:
+        return CheckerError(f"key {check.key} matched {len(rows)} rows (not a unique key)")
+    return rows[0] if rows else None
+
+
+def _hand_back(plan: BatchSelect, groups: list[list[int]], cursor: psycopg.Cursor[Any], checks: Sequence[RowCheck],
+               found: dict[int, RowResult], unresolved: list[int]) -> None:
+    """Give each row of a batched SELECT to the checks of its key; uncertain checks go to ``unresolved``.
+
+    ``groups`` holds the check indexes per distinct key, in the order the keys were bound.
+    Certain: a row whose key values equal the check's bound values read as PostgreSQL reads
+    them, and "no row" when every row returned is accounted for and the key has no text
+    column. Anything else (a row no key accounts for, a key type not in _EXACT_KEY_TYPES,
+    a bound value not readable) is decided by the row SELECT.
+    """
+    rows = cursor.fetchall()
+    if not rows:  # PostgreSQL matched none of the keys
+        for indexes in groups:
+            for index in indexes:
+                found[index] = None
+        return
+    names = plan.key_names
+    type_codes = {column.name: column.type_code for column in cursor.description or ()}
+    readers = [_EXACT_KEY_TYPES.get(type_codes.get(name)) for name in names]
+    if any(reader is None for reader in readers):
+        unresolved.extend(index for indexes in groups for index in indexes)
+        return
+    python_types = tuple(reader[0] for reader in readers)
+    by_key: dict[tuple[Any, ...], list[dict[str, Any]]] = defaultdict(list)
+    for row in rows:
+        values = tuple(row[name] for name in names)
+        if tuple(map(type, values)) != python_types:
+            unresolved.extend(index for indexes in groups for index in indexes)
+            return
+        by_key[values].append(row)
+    bound: list[tuple[Any, ...] | None] = []
+    for indexes in groups:
+        read = tuple(reader[1](value) for reader, value in zip(readers, checks[indexes[0]].select_params))
+        bound.append(None if _NOT_READ in read else read)
+    if len({key for key in bound if key is not None and key in by_key}) != len(by_key):
+        unresolved.extend(index for indexes in groups for index in indexes)  # a row no key accounts for
+        return
+    absence_is_certain = str not in python_types
+    for indexes, key in zip(groups, bound):
+        matched = by_key.get(key) if key is not None else None
+        if matched is None:
+            if key is not None and absence_is_certain:
+                for index in indexes:
+                    found[index] = None
+            else:
+                unresolved.extend(indexes)
+        elif len(matched) > 1:
+            for index in indexes:
+                found[index] = CheckerError(f"key {checks[index].key} matched {len(matched)} rows (not a unique key)")
+        elif plan.added_names:
+            for index in indexes:  # every check gets its own dict, without the columns added for this
+                found[index] = {name: value for name, value in matched[0].items() if name not in plan.added_names}
+        else:
+            for index in indexes:
+                found[index] = dict(matched[0])
 
 
 # --- judging -----------------------------------------------------------------------------------------

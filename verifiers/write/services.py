@@ -36,6 +36,7 @@ from verifiers.write.checker import (
     row_check_from_json,
     row_check_to_json,
 )
+from verifiers.write.gcpause import cyclic_gc_paused
 from verifiers.write.store import TASK_CHECK, TASK_NO_CAPTURE, TASK_ORPHAN, WriteCaptureStore
 from verifiers.write.targets import (
     DATABASE_LOOKUP_TTL_S,
@@ -259,6 +260,9 @@ def ingest_capture(*, body: bytes, now: float | None = None, store: WriteCapture
         **capture, "database_id": database.pk, "received_at": now, "capture_ttl_s": database.capture_ttl_s,
         "checks": checks, "unverifiable": unverifiable,
     }
+    if checks is not None:
+        # Converted: the expected rows are in the checks; the after-images were only conversion input.
+        del stored["after_images"]
     status = (store or write_store()).add_capture(
         capture["id"], orjson.dumps(stored), ttl_s=database.capture_ttl_s, commit_delay_ms=database.commit_delay_ms,
         now=now,
@@ -341,14 +345,22 @@ def _moment(epoch: float | None) -> datetime:
     return datetime.fromtimestamp(epoch, tz=timezone.utc) if epoch else dj_timezone.now()
 
 
-def _sample_request(capture: Mapping[str, Any], database_name: str, **extra: Any) -> dict[str, Any]:
-    statements = [
+def _sample_statements(capture: Mapping[str, Any]) -> list[dict[str, Any]]:
+    return [
         {"sql": s["sql"][:SAMPLE_SQL_CHARS] + ("…" if len(s["sql"]) > SAMPLE_SQL_CHARS else ""),
          "params": s.get("params")}
         for s in capture["statements"][:SAMPLE_STATEMENTS]
     ]
+
+
+def _sample_request(capture: Mapping[str, Any], database_name: str, *,
+                    statements: list[dict[str, Any]] | None = None, **extra: Any) -> dict[str, Any]:
+    """What a sample shows of its capture; ``statements`` passes ``_sample_statements`` already made.
+
+    The row verdicts of one capture share one statements list (recording masks a copy).
+    """
     return {"capture_id": capture["id"], "database": database_name, "dialect": capture["dialect"],
-            "statements": statements, **extra}
+            "statements": _sample_statements(capture) if statements is None else statements, **extra}
 
 
 def _first_table(capture: Mapping[str, Any]) -> str:
@@ -375,15 +387,16 @@ def _unverifiable_verdicts(capture: Mapping[str, Any], database_name: str) -> li
 
 
 def _row_verdict(capture: Mapping[str, Any], item: Mapping[str, Any], check: RowCheck, outcome: RowOutcome,
-                 database_name: str) -> Verdict:
+                 database_name: str, *, statements: list[dict[str, Any]] | None = None,
+                 captured_at: datetime | None = None) -> Verdict:
     expected = {} if check.expected is Expectation.ROW_ABSENT else check.expected
     return Verdict(
         kind=KIND, sample_id=f"{capture['id']}#{item['statement']}.{item['row']}", subject=check.table,
-        captured_at=_moment(capture.get("received_at")), verdict=outcome.verdict,
+        captured_at=captured_at or _moment(capture.get("received_at")), verdict=outcome.verdict,
         fingerprint=outcome.fingerprint, title=outcome.title, severity=_SEVERITY.get(outcome.verdict, "medium"),
         differences=outcome.differences,
         request=_sample_request(
-            capture, database_name, statement_index=item["statement"], table=check.table,
+            capture, database_name, statements=statements, statement_index=item["statement"], table=check.table,
             statement_kind=check.kind.value, key=check.key, select_params=list(check.select_params),
             expect_absent=check.expected is Expectation.ROW_ABSENT, version_column=check.version_column,
             unverified_columns=check.unverified, reason=outcome.reason,
@@ -461,11 +474,20 @@ def _check_captures(captures: list[dict[str, Any]], database_id: int, names: dic
         results: list[Any] = [CheckerError(f"check failed: {problem}")] * len(checks)
     else:
         results = _fetch_with_retry(target, checks)
+    # Per capture once, not per row: the sample statements and the two instants.
+    shared: dict[int, tuple[list[dict[str, Any]], datetime, datetime | None]] = {}
+    rules: dict[str, Any] = {}
     for (capture, item, check), result in zip(pending, results):
-        committed_at = capture.get("committed_at")
-        outcome = judge_row(check, result, rules=target.rules_for(check.table) if target else None,
-                            committed_at=_moment(committed_at) if committed_at else None)
-        verdicts.append(_row_verdict(capture, item, check, outcome, name))
+        if id(capture) not in shared:
+            committed_at = capture.get("committed_at")
+            shared[id(capture)] = (_sample_statements(capture), _moment(capture.get("received_at")),
+                                   _moment(committed_at) if committed_at else None)
+        statements, captured_at, committed = shared[id(capture)]
+        if target is not None and check.table not in rules:
+            rules[check.table] = target.rules_for(check.table)
+        outcome = judge_row(check, result, rules=rules.get(check.table), committed_at=committed)
+        verdicts.append(_row_verdict(capture, item, check, outcome, name, statements=statements,
+                                     captured_at=captured_at))
     return verdicts
 
 
@@ -518,6 +540,11 @@ def record_write_verdicts(verdicts: list[Verdict]) -> RecordSummary:
 def process_due_work(*, limit: int = BATCH_SIZE, now: float | None = None,
                      store: WriteCaptureStore | None = None) -> ProcessSummary:
     """Claim one batch of due work (checks, orphans, lone commits), verify it, record it."""
+    with cyclic_gc_paused():  # see verifiers/write/gcpause.py: ~40% of the drain time otherwise
+        return _process_due_work(limit=limit, now=now, store=store)
+
+
+def _process_due_work(*, limit: int, now: float | None, store: WriteCaptureStore | None) -> ProcessSummary:
     store = store or write_store()
     now = time.time() if now is None else now
     summary = ProcessSummary()
