@@ -1,23 +1,13 @@
-"""Demo configuration steps run by `manage.py setup_demo`: each capability has a module
-`<part>.demo_setup` with `setup_demo(command)`, idempotent, which configures its demo targets."""
+"""Demo configuration steps run by `manage.py setup_demo`: each capability's `setup_demo(command)`,
+idempotent, configures its demo targets."""
 
-from importlib import import_module
-
-DEMO_SETUP_MODULES = (
-    "verifiers.read.demo_setup",
-    "verifiers.write.demo_setup",
-    "verifiers.reconcile.demo_setup",
-    "numa.demo_setup",
-    "console.alerts.demo_setup",
-)
+from console.alerts import demo_setup as alerts_demo
+from numa import demo_setup as numa_demo
+from verifiers.read import demo_setup as read_demo
+from verifiers.reconcile import demo_setup as reconcile_demo
+from verifiers.write import demo_setup as write_demo
 
 
 def demo_setup_steps() -> list:
-    steps = []
-    for name in DEMO_SETUP_MODULES:
-        try:
-            steps.append(import_module(name).setup_demo)
-        except ModuleNotFoundError as error:
-            if not (error.name and name.startswith(error.name)):
-                raise  # the module exists but something it imports is missing
-    return steps
+    return [read_demo.setup_demo, write_demo.setup_demo, reconcile_demo.setup_demo, numa_demo.setup_demo,
+            alerts_demo.setup_demo]

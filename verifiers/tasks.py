@@ -1,17 +1,11 @@
 """Celery discovers `verifiers.tasks`; the tasks live with their part of the app."""
 
-from importlib import import_module
-
 from celery import shared_task
 
+from verifiers.read import tasks as read_tasks  # noqa: F401 - registers the read tasks
+from verifiers.reconcile import tasks as reconcile_tasks  # noqa: F401 - registers the reconcile tasks
 from verifiers.retention import prune_verification_data
-
-for _part in ("read", "write", "reconcile"):
-    try:
-        import_module(f"verifiers.{_part}.tasks")
-    except ModuleNotFoundError as error:
-        if error.name != f"verifiers.{_part}.tasks":
-            raise
+from verifiers.write import tasks as write_tasks  # noqa: F401 - registers the write tasks
 
 
 @shared_task(name="verifiers.prune")

@@ -1,10 +1,5 @@
 """Django admin of the verifiers app, one module per part (read, write, reconcile)."""
 
-from importlib import import_module
-
-for _part in ("read", "write", "reconcile"):
-    try:
-        import_module(f"verifiers.{_part}.admin")
-    except ModuleNotFoundError as error:
-        if error.name != f"verifiers.{_part}.admin":
-            raise
+from verifiers.read import admin as read_admin  # noqa: F401 - registers its model admins
+from verifiers.reconcile import admin as reconcile_admin  # noqa: F401
+from verifiers.write import admin as write_admin  # noqa: F401
