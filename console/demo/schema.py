@@ -75,6 +75,21 @@ CREATE TABLE IF NOT EXISTS audit_log (
     created_at  timestamptz NOT NULL DEFAULT now()
 );
 CREATE UNIQUE INDEX IF NOT EXISTS audit_log_transfer_action ON audit_log (transfer_id, action);
+-- The bank's own books (general-ledger control totals) per currency as of each 00:00 Seoul cut-off
+-- of the last 31 days, for the reconciliation to compare with. A real bank's books come from
+-- its GL; the demo derives them from opening balances and entries (the journal), so they agree
+-- with the ledger until someone changes a balance without an entry (inject-drift).
+CREATE OR REPLACE VIEW bank_books AS
+SELECT day::date AS as_of, totals.currency, totals.opening + COALESCE(moved.amount, 0) AS total
+FROM generate_series(CURRENT_DATE - 30, CURRENT_DATE + 1, interval '1 day') AS day
+CROSS JOIN LATERAL (
+    SELECT currency, SUM(opening_balance) AS opening FROM accounts GROUP BY currency
+) AS totals
+LEFT JOIN LATERAL (
+    SELECT SUM(e.amount) AS amount FROM entries e JOIN accounts a ON a.id = e.account_id
+    WHERE a.currency = totals.currency
+      AND e.business_time < (day::date::timestamp AT TIME ZONE 'Asia/Seoul')
+) AS moved ON true;
 """
 
 SURNAMES = (

@@ -765,3 +765,18 @@ def test_traffic_without_console_url_only_calls_the_services(world: World) -> No
     stats = run_traffic_against(world, None)
     assert stats.reads > 0 and stats.transfers > 0
     assert all(t.accepted + t.rejected + t.failed == 0 for t in stats.console.values())
+
+
+def test_bank_books_agree_with_the_journal_and_not_with_a_drifted_balance(world: World) -> None:
+    books_query = """
+        SELECT b.currency, b.total, (SELECT sum(balance) FROM accounts a WHERE a.currency = b.currency)
+        FROM bank_books b WHERE b.as_of = CURRENT_DATE + 1 ORDER BY b.currency"""
+    # Tomorrow's cut-off lies after every entry: the books equal the balances.
+    assert all(total == balances for _, total, balances in query(world, books_query))
+    currency = query(world, "SELECT currency FROM accounts WHERE id = 17")[0][0]
+    inject_drift(world.dsn, 17, "123.45")
+    try:
+        books, balances = {row[0]: row[1:] for row in query(world, books_query)}[currency]
+        assert balances - books == Decimal("123.45")  # the books did not move with the drift
+    finally:
+        inject_drift(world.dsn, 17, "-123.45")

@@ -17,6 +17,8 @@ DEMO_MAPPING = {
     "entry_amount_column": "amount",
     "entry_time_column": "business_time",
 }
+# The demo ledger's view of the bank's books per cut-off date (console/demo/schema.py).
+DEMO_COUNTERPART = {"counterpart_table": "bank_books", "counterpart_date_column": "as_of"}
 
 
 def setup_demo(command) -> None:
@@ -30,7 +32,7 @@ def setup_demo(command) -> None:
     connection = {"dsn": "", "dsn_env_var": "DEMO_LEDGER_URL"} if urlsplit(url).password else {
         "dsn": url, "dsn_env_var": ""}
     source = LedgerSource.objects.filter(name=DEMO_SOURCE_NAME).first() or LedgerSource(name=DEMO_SOURCE_NAME)
-    for field, value in {**DEMO_MAPPING, **connection}.items():
+    for field, value in {**DEMO_MAPPING, **DEMO_COUNTERPART, **connection}.items():
         setattr(source, field, value)
     # The demo world starts after setup_demo, so the ledger may not exist yet: no live check.
     services.save_ledger_source(source=source, check_ledger=False)
