@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from verifiers.compare import child_path
+from verifiers.read.compare import child_path
 
 # Which side shows a difference of each kind (array-level kinds mark the array's opening line).
 LEGACY_SIDE_KINDS = frozenset({"changed", "type_changed", "missing", "order_only", "length"})

@@ -12,7 +12,7 @@ import re
 from collections.abc import Iterable, Mapping
 from functools import lru_cache
 
-from verifiers.compare import Difference
+from verifiers.read.compare import Difference
 
 __all__ = [
     "FingerprintError",

@@ -17,8 +17,8 @@ from typing import Any
 
 import orjson
 
-from verifiers.compare import CompiledRules, compare_documents, compare_responses, compile_rules
 from verifiers.masking import mask_document
+from verifiers.read.compare import CompiledRules, compare_documents, compare_responses, compile_rules
 
 BENCH_RULES: dict[str, Any] = {
     "ignore_paths": ["$.traceId", "$.servedAt", "$.items[*].servedAt"],

@@ -9,9 +9,9 @@ from django.db import models
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from verifiers.compare import RulesError, rules_from_dict
 from verifiers.models import MismatchGroup, MismatchSample, NoiseSuggestion, Route, System
 from verifiers.read import services
+from verifiers.read.compare import RulesError, rules_from_dict
 
 
 @admin.register(System)

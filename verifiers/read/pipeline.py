@@ -32,7 +32,9 @@ from zoneinfo import ZoneInfo
 import orjson
 import redis
 
-from verifiers.compare import (
+from verifiers.fingerprint import describe_fingerprint, read_fingerprint, route_template
+from verifiers.read import stream
+from verifiers.read.compare import (
     CompiledRules,
     Difference,
     DiffKind,
@@ -41,8 +43,6 @@ from verifiers.compare import (
     noise_paths,
     suppress,
 )
-from verifiers.fingerprint import describe_fingerprint, read_fingerprint, route_template
-from verifiers.read import stream
 from verifiers.read.replay import Answer, SystemClient, SystemTarget
 from verifiers.recording import Verdict
 

@@ -12,8 +12,8 @@ from django.db.models import DateTimeField, ExpressionWrapper, F, OuterRef, Quer
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from verifiers.compare import compile_rules
 from verifiers.models import MismatchGroup, NoiseSuggestion, OutcomeCount, Route, System
+from verifiers.read.compare import compile_rules
 from verifiers.read.pipeline import RouteSettings, VerifierConfig
 from verifiers.read.replay import SystemTarget
 

@@ -7,7 +7,7 @@ from decimal import Decimal
 import orjson
 import pytest
 
-from verifiers.compare import (
+from verifiers.read.compare import (
     CompareRules,
     Difference,
     DiffKind,
@@ -426,7 +426,7 @@ def test_generalise_keeps_quoted_keys_with_brackets_or_dots_intact():
 
 
 def test_parse_pattern_understands_all_segment_forms():
-    from verifiers.compare import ANY_CHILD, DESCENDANTS
+    from verifiers.read.compare import ANY_CHILD, DESCENDANTS
 
     assert parse_pattern("$.a[2]['b c'][*]..d.*") == (
         "a", 2, "b c", ANY_CHILD, DESCENDANTS, "d", ANY_CHILD)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from verifiers.compare import Difference, DiffKind
 from verifiers.fingerprint import (
     FingerprintError,
     describe_fingerprint,
@@ -13,6 +12,7 @@ from verifiers.fingerprint import (
     route_template,
     write_fingerprint,
 )
+from verifiers.read.compare import Difference, DiffKind
 
 # ----------------------------------------------------------------------------- route templates
 

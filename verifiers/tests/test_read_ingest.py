@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 import orjson
 import pytest
 
-from verifiers.compare import compile_rules
+from verifiers.read.compare import compile_rules
 from verifiers.read.ingest import (
     MAX_SAMPLES_PER_REQUEST,
     BatchError,

@@ -5,8 +5,8 @@ from __future__ import annotations
 from django import forms
 from django.contrib import admin, messages
 
-from verifiers.compare import RulesError
 from verifiers.models import VerifiedDatabase, WriteTableRule
+from verifiers.read.compare import RulesError
 from verifiers.write.checker import CheckerError, compile_write_rules
 from verifiers.write.introspect import TableOverrideError, override_from_dict
 from verifiers.write.targets import forget_targets, target_for

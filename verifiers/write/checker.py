@@ -35,8 +35,8 @@ from typing import Any, Final
 import psycopg
 from psycopg.rows import dict_row
 
-from verifiers.compare import CompiledRules, Difference, DiffKind, compare_documents, compile_rules, parse_pattern
 from verifiers.fingerprint import describe_write_fingerprint, write_fingerprint
+from verifiers.read.compare import CompiledRules, Difference, DiffKind, compare_documents, compile_rules, parse_pattern
 from verifiers.sqlcheck import Expectation, RowCheck, StatementKind
 
 APPLICATION_NAME: Final = "mhc-write-verifier"

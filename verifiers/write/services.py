@@ -677,8 +677,8 @@ class WriteConfigError(ValueError):
 
 def load_write_table_rules(*, entries: list[Any]) -> int:
     """Upsert WriteTableRules from config entries (``manage.py load_config`` section write_tables)."""
-    from verifiers.compare import RulesError
     from verifiers.models import WriteTableRule
+    from verifiers.read.compare import RulesError
     from verifiers.write.checker import compile_write_rules
     from verifiers.write.introspect import TableOverrideError, override_from_dict
     from verifiers.write.targets import forget_targets

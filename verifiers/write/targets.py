@@ -17,8 +17,8 @@ from typing import Any, Final
 import psycopg
 from django.core.exceptions import ValidationError
 
-from verifiers.compare import CompiledRules, RulesError
 from verifiers.models import VerifiedDatabase, WriteTableRule
+from verifiers.read.compare import CompiledRules, RulesError
 from verifiers.sqlcheck import Schema, TemplateCache
 from verifiers.write.checker import CheckerError, compile_write_rules, open_verification_connection
 from verifiers.write.introspect import (

@@ -24,8 +24,8 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
-from verifiers.compare import RulesError, rules_from_dict
 from verifiers.models import Route, System
+from verifiers.read.compare import RulesError, rules_from_dict
 
 
 class ConfigError(Exception):
