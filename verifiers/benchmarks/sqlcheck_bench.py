@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from verifiers.sqlcheck import TableMeta, TemplateCache, bind, convert_statement
+from verifiers.write.sqlcheck import TableMeta, TemplateCache, bind, convert_statement
 
 SCHEMA = {
     "accounts": TableMeta(("id",), version_column="version"),

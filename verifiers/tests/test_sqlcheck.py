@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import pytest
 
-from verifiers.sqlcheck import (
+from verifiers.write.sqlcheck import (
     Expectation,
     KeySource,
     StatementKind,

@@ -8,7 +8,7 @@ import pytest
 import sqlglot
 from sqlglot import exp
 
-from verifiers.sqlcheck import (
+from verifiers.write.sqlcheck import (
     MAX_ROWS_PER_STATEMENT,
     MAX_STATEMENT_CHARS,
     TableMeta,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from verifiers.sqllex import normalise
+from verifiers.write.sqllex import normalise
 
 
 def test_normalise_replaces_literals_so_variants_share_a_template() -> None:

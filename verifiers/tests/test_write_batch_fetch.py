@@ -13,7 +13,6 @@ from decimal import Decimal
 import psycopg
 import pytest
 
-from verifiers.sqlcheck import Expectation, RowCheck, StatementKind
 from verifiers.write import checker
 from verifiers.write.checker import (
     BATCH_SELECT_SHAPE,
@@ -23,6 +22,7 @@ from verifiers.write.checker import (
     judge_row,
     open_verification_connection,
 )
+from verifiers.write.sqlcheck import Expectation, RowCheck, StatementKind
 from verifiers.write.testing import create_test_ledger, drop_test_ledger
 
 ACCOUNT_SELECT = 'SELECT "id", "balance", "version" FROM "accounts" WHERE "id" = %s'

@@ -8,7 +8,6 @@ from decimal import Decimal
 
 import pytest
 
-from verifiers.sqlcheck import Expectation, RowCheck, StatementKind
 from verifiers.write.checker import (
     CheckerError,
     compile_write_rules,
@@ -17,6 +16,7 @@ from verifiers.write.checker import (
     row_check_from_json,
     row_check_to_json,
 )
+from verifiers.write.sqlcheck import Expectation, RowCheck, StatementKind
 
 SELECT_ACCOUNT = 'SELECT "id", "balance", "version" FROM "accounts" WHERE "id" = %s'
 

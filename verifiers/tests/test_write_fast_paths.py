@@ -8,7 +8,6 @@ import threading
 import orjson
 import pytest
 
-from verifiers.sqlcheck import TableMeta, TemplateCache, UnverifiableStatement
 from verifiers.write.checker import (
     BATCH_SELECT_SHAPE,
     MAX_KEYS_PER_SELECT,
@@ -17,6 +16,7 @@ from verifiers.write.checker import (
     batch_select,
 )
 from verifiers.write.gcpause import cyclic_gc_paused
+from verifiers.write.sqlcheck import TableMeta, TemplateCache, UnverifiableStatement
 
 ROW_SELECT = 'SELECT "id", "balance" FROM "ledger"."accounts" WHERE "id" = %s'
 TWO_KEYS = 'SELECT "transfer_id", "account_id", "amount" FROM "entries" WHERE "transfer_id" = %s AND "account_id" = %s'

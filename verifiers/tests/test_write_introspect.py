@@ -6,7 +6,6 @@ import psycopg
 import pytest
 from psycopg.rows import dict_row
 
-from verifiers.sqlcheck import TableMeta
 from verifiers.write.introspect import (
     TableFacts,
     TableOverride,
@@ -16,6 +15,7 @@ from verifiers.write.introspect import (
     introspect_tables,
     override_from_dict,
 )
+from verifiers.write.sqlcheck import TableMeta
 from verifiers.write.testing import create_test_ledger, drop_test_ledger
 
 FACTS = {

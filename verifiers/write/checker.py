@@ -37,7 +37,7 @@ from psycopg.rows import dict_row
 
 from verifiers.fingerprint import describe_write_fingerprint, write_fingerprint
 from verifiers.read.compare import CompiledRules, Difference, DiffKind, compare_documents, compile_rules, parse_pattern
-from verifiers.sqlcheck import Expectation, RowCheck, StatementKind
+from verifiers.write.sqlcheck import Expectation, RowCheck, StatementKind
 
 APPLICATION_NAME: Final = "mhc-write-verifier"
 CONNECT_TIMEOUT_S: Final = 5

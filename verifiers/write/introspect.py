@@ -16,7 +16,7 @@ from typing import Any, Final
 import psycopg
 from psycopg.rows import tuple_row
 
-from verifiers.sqlcheck import Schema, TableMeta
+from verifiers.write.sqlcheck import Schema, TableMeta
 
 INTEGER_VERSION_NAMES: Final = ("version", "row_version", "lock_version")
 TIMESTAMP_VERSION_NAMES: Final = ("updated_at", "modified_at", "last_modified")

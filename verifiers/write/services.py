@@ -26,7 +26,6 @@ from verifiers.fingerprint import write_fingerprint
 from verifiers.masking import DEFAULT_MASKING_RULES, mask_document
 from verifiers.models import MismatchSample, VerifiedDatabase
 from verifiers.recording import RecordSummary, Verdict, alert_on_groups, record_verdicts
-from verifiers.sqlcheck import Expectation, RowCheck, StatementKind, UnverifiableStatement
 from verifiers.write.checker import (
     CheckerError,
     RowOutcome,
@@ -37,6 +36,7 @@ from verifiers.write.checker import (
     row_check_to_json,
 )
 from verifiers.write.gcpause import cyclic_gc_paused
+from verifiers.write.sqlcheck import Expectation, RowCheck, StatementKind, UnverifiableStatement
 from verifiers.write.store import TASK_CHECK, TASK_NO_CAPTURE, TASK_ORPHAN, WriteCaptureStore
 from verifiers.write.targets import (
     DATABASE_LOOKUP_TTL_S,

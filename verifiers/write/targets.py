@@ -19,7 +19,6 @@ from django.core.exceptions import ValidationError
 
 from verifiers.models import VerifiedDatabase, WriteTableRule
 from verifiers.read.compare import CompiledRules, RulesError
-from verifiers.sqlcheck import Schema, TemplateCache
 from verifiers.write.checker import CheckerError, compile_write_rules, open_verification_connection
 from verifiers.write.introspect import (
     TableOverride,
@@ -28,6 +27,7 @@ from verifiers.write.introspect import (
     introspect_tables,
     override_from_dict,
 )
+from verifiers.write.sqlcheck import Schema, TemplateCache
 
 SCHEMA_REFRESH_S: Final = 60.0
 TEMPLATE_CACHE_SIZE: Final = 4096

@@ -42,7 +42,7 @@ from sqlglot.errors import SqlglotError
 
 # MAX_STATEMENT_CHARS and SUPPORTED_DIALECTS are re-exported (see __all__) for importers
 # that know them as sqlcheck names.
-from verifiers.sqllex import (
+from verifiers.write.sqllex import (
     MAX_STATEMENT_CHARS,
     SUPPORTED_DIALECTS,
     PlaceholderRef,
