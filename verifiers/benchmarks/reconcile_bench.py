@@ -225,8 +225,8 @@ def measure_writers(
     dsn: str, accounts: int, cutoff: datetime, *, seconds: float = 5.0, with_reconcile: bool
 ) -> WriterFigures:
     """Transfers/s of two writer threads, optionally while reconciliations run back to back."""
-    from verifiers.balances import mapping_from_dict
-    from verifiers.reconcile_engine import reconcile_parallel
+    from verifiers.reconcile.balances import mapping_from_dict
+    from verifiers.reconcile.engine import reconcile_parallel
 
     mapping = mapping_from_dict(BENCH_MAPPING_FIELDS)
     stop, stop_monitor = threading.Event(), threading.Event()
@@ -286,9 +286,9 @@ def undo_writes_after(dsn: str, last_entry_id: int) -> None:
 
 def explain_range(dsn: str, cutoff: datetime, plan: str, parts: int) -> str:
     """EXPLAIN ANALYZE of the first range's statement (where the time goes)."""
-    from verifiers.balances import mapping_from_dict
-    from verifiers.ledger_sql import build_range_query, range_query_params
-    from verifiers.reconcile_engine import connect_ledger, open_snapshot
+    from verifiers.reconcile.balances import mapping_from_dict
+    from verifiers.reconcile.engine import connect_ledger, open_snapshot
+    from verifiers.reconcile.ledger_sql import build_range_query, range_query_params
 
     mapping = mapping_from_dict(BENCH_MAPPING_FIELDS)
     with open_snapshot(dsn, mapping, parts) as handle:
@@ -311,8 +311,8 @@ def run(
     explain: bool = False,
 ) -> None:
     """Build or reuse the ledger, then print reconciliation and writer figures."""
-    from verifiers.balances import mapping_from_dict
-    from verifiers.reconcile_engine import reconcile_parallel
+    from verifiers.reconcile.balances import mapping_from_dict
+    from verifiers.reconcile.engine import reconcile_parallel
 
     cutoff = ensure_bench_ledger(accounts, entries)
     dsn = dsn_for(BENCH_DATABASE)

@@ -12,9 +12,8 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import path, reverse
 
-from verifiers import balances
 from verifiers.models import Counterpart, LedgerSource, ReconciliationRun
-from verifiers.reconcile import services
+from verifiers.reconcile import balances, services
 from verifiers.reconcile.demo_setup import DEMO_SOURCE_NAME
 from verifiers.reconcile.forms import CounterpartUploadForm, LedgerSourceForm
 

@@ -8,9 +8,8 @@ from typing import Any
 from django import forms
 from django.core.exceptions import ValidationError
 
-from verifiers import balances
 from verifiers.models import LedgerSource
-from verifiers.reconcile import services
+from verifiers.reconcile import balances, services
 
 MAX_CSV_BYTES = 1_000_000
 

@@ -17,7 +17,7 @@ import time
 
 import redis as redis_lib
 
-from verifiers.reconcile_engine import SnapshotHandle
+from verifiers.reconcile.engine import SnapshotHandle
 
 logger = logging.getLogger(__name__)
 

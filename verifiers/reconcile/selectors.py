@@ -7,8 +7,8 @@ from decimal import Decimal
 
 from django.db.models import QuerySet
 
-from verifiers.balances import LedgerMapping, mapping_from_dict, zone
 from verifiers.models import AccountDifference, Counterpart, LedgerSource, ReconciliationRun
+from verifiers.reconcile.balances import LedgerMapping, mapping_from_dict, zone
 
 MAPPING_FIELDS = (
     "accounts_table", "account_key", "balance_column", "currency_column", "entries_table",

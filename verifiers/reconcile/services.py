@@ -1,7 +1,7 @@
 """Every write of the reconciliation part: sources, schedules, counterparts and runs.
 
 Entry points (admin, pages, management commands, Celery tasks) call one function here each.
-The arithmetic lives in ``verifiers.balances`` and the ledger SQL in ``verifiers.reconcile_engine``;
+The arithmetic lives in ``reconcile.balances`` and the ledger SQL in ``reconcile.engine``;
 this module only records what they compute and orchestrates the Celery run:
 
 coordinator (``coordinate_run``): wait for pre-cut-off transactions, open and export the
@@ -28,9 +28,8 @@ from django.db import transaction
 from django.utils import timezone
 from psycopg import sql
 
-from verifiers import balances, ledger_sql, reconcile_engine
 from verifiers.models import AccountDifference, Counterpart, LedgerSource, ReconciliationRun
-from verifiers.reconcile import keeper
+from verifiers.reconcile import balances, engine, keeper, ledger_sql
 from verifiers.reconcile.selectors import counterpart_totals, cutoff_date_of, mapping_for
 
 logger = logging.getLogger(__name__)
@@ -71,10 +70,10 @@ def ledger_source_problems(source: LedgerSource) -> list[str]:
     if not dsn:
         return problems + ["Give a DSN or the environment variable that holds it."]
     try:
-        problems += reconcile_engine.validate_mapping(dsn, mapping)
+        problems += engine.validate_mapping(dsn, mapping)
         if source.counterpart_table:
             problems += _counterpart_table_problems(dsn, source)
-    except reconcile_engine.LedgerUnreachable as exc:
+    except engine.LedgerUnreachable as exc:
         problems.append(str(exc)[0].upper() + str(exc)[1:] + ".")
     return problems
 
@@ -90,7 +89,7 @@ def _counterpart_table_problems(dsn: str, source: LedgerSource) -> list[str]:
     if bad_names:
         return bad_names
     try:
-        with reconcile_engine.connect_ledger(dsn) as conn:
+        with engine.connect_ledger(dsn) as conn:
             query = sql.SQL("SELECT * FROM {} LIMIT 0").format(
                 ledger_sql.table_identifier(source.counterpart_table)
             )
@@ -284,12 +283,12 @@ def coordinate_run(*, run_id: int, queue: str | None = None) -> str:
     try:
         mapping = mapping_for(source)
         dsn = source.resolved_dsn()
-        problems = reconcile_engine.validate_mapping(dsn, mapping)
+        problems = engine.validate_mapping(dsn, mapping)
         if problems:
-            raise reconcile_engine.MappingInvalid(problems)
-        reconcile_engine.wait_for_transactions_before(dsn, run.cutoff, float(source.wait_timeout_s))
-        handle = reconcile_engine.open_snapshot(dsn, mapping, max(1, source.workers))
-    except (balances.ReconciliationInputError, reconcile_engine.ReconcileEngineError, ValidationError) as exc:
+            raise engine.MappingInvalid(problems)
+        engine.wait_for_transactions_before(dsn, run.cutoff, float(source.wait_timeout_s))
+        handle = engine.open_snapshot(dsn, mapping, max(1, source.workers))
+    except (balances.ReconciliationInputError, engine.ReconcileEngineError, ValidationError) as exc:
         fail_run(run_id=run_id, error=_error_text(exc))
         return "failed"
     try:
@@ -318,7 +317,7 @@ def coordinate_run(*, run_id: int, queue: str | None = None) -> str:
 
 
 def _load_counterpart_from_table(
-    handle: reconcile_engine.SnapshotHandle, source: LedgerSource, cutoff_date: date
+    handle: engine.SnapshotHandle, source: LedgerSource, cutoff_date: date
 ) -> None:
     """Read the counterpart table inside the run's snapshot unless a person already gave one."""
     if not source.counterpart_table:
@@ -347,7 +346,7 @@ def compute_part(*, run_id: int, snapshot_id: str, key_range: Mapping[str, Any])
         run = ReconciliationRun.objects.select_related("source").filter(pk=run_id).first()
         if run is None or run.status != ReconciliationRun.Status.RUNNING:
             return {"error": f"{part.describe()}: the run is no longer running"}
-        result = reconcile_engine.compute_range(
+        result = engine.compute_range(
             run.source.resolved_dsn(), snapshot_id, mapping_for(run.source), run.cutoff, part,
             DIFFERENCE_CAP, on_snapshot_imported=imported,
         )

@@ -11,9 +11,8 @@ from django.http import HttpRequest, HttpResponse, HttpResponseForbidden, Stream
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
-from verifiers import balances
 from verifiers.models import Counterpart, ReconciliationRun
-from verifiers.reconcile import selectors, services
+from verifiers.reconcile import balances, selectors, services
 from verifiers.reconcile.forms import CounterpartUploadForm, RunNowForm
 
 RERUN_PERMISSION = "verifiers.rerun_reconciliation"

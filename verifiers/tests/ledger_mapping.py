@@ -1,6 +1,6 @@
 """The ledger mapping the pure reconciliation tests share (a schema-qualified accounts table)."""
 
-from verifiers.balances import mapping_from_dict
+from verifiers.reconcile.balances import mapping_from_dict
 
 MAPPING_DICT = {
     "accounts_table": "ledger.accounts",

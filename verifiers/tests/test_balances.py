@@ -8,7 +8,7 @@ from decimal import Decimal
 
 import pytest
 
-from verifiers.balances import (
+from verifiers.reconcile.balances import (
     AccountDifference,
     CounterpartCsvError,
     CurrencyTotals,

@@ -7,8 +7,8 @@ from datetime import datetime, timezone
 import pytest
 from psycopg import sql
 
-from verifiers.balances import KeyRange, ReconciliationInputError, mapping_from_dict
-from verifiers.ledger_sql import (
+from verifiers.reconcile.balances import KeyRange, ReconciliationInputError, mapping_from_dict
+from verifiers.reconcile.ledger_sql import (
     build_cutoff_balances_query,
     build_key_percentiles_query,
     build_range_query,

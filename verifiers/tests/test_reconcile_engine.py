@@ -19,7 +19,8 @@ from decimal import Decimal
 import psycopg
 import pytest
 
-from verifiers.balances import (
+from verifiers.benchmarks.reconcile_bench import fill_sample_ledger
+from verifiers.reconcile.balances import (
     CutoffError,
     KeyRange,
     LedgerMapping,
@@ -27,8 +28,7 @@ from verifiers.balances import (
     cutoff_instant,
     mapping_from_dict,
 )
-from verifiers.benchmarks.reconcile_bench import fill_sample_ledger
-from verifiers.reconcile_engine import (
+from verifiers.reconcile.engine import (
     LedgerUnreachable,
     MappingInvalid,
     SnapshotUnavailable,

@@ -15,9 +15,8 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
-from verifiers import balances
 from verifiers.models import AccountDifference, Counterpart, LedgerSource, ReconciliationRun
-from verifiers.reconcile import services, testing
+from verifiers.reconcile import balances, services, testing
 from verifiers.reconcile.forms import LedgerSourceForm
 
 pytestmark = pytest.mark.django_db

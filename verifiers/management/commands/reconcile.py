@@ -5,9 +5,8 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandError
 
-from verifiers import balances
 from verifiers.models import LedgerSource, ReconciliationRun
-from verifiers.reconcile import services
+from verifiers.reconcile import balances, services
 
 
 class Command(BaseCommand):

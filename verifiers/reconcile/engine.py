@@ -5,7 +5,7 @@ cut-off C has ended; open a ``REPEATABLE READ READ ONLY`` coordinator transactio
 snapshot; split the account keys into ranges; every worker imports the same snapshot and, for
 its range, reverse-applies the entries with business time >= C to get each balance as of C and
 compares it with the journal. A read-only snapshot takes only ACCESS SHARE locks, so writers
-keep going. Statements come from ``verifiers.balances``; this module only runs them.
+keep going. Statements come from ``verifiers.reconcile.balances``; this module only runs them.
 
 Every connection is named ``mhc-reconcile`` (application_name) and carries a statement and a
 lock timeout, so a run can always be told apart on the ledger and never hangs forever.
@@ -26,7 +26,7 @@ import psycopg
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
 
-from verifiers.balances import (
+from verifiers.reconcile.balances import (
     APPLICATION_NAME,
     DEFAULT_DIFFERENCE_CAP,
     DEFAULT_RANGE_PLAN,
@@ -47,7 +47,7 @@ from verifiers.balances import (
     split_integer_keys,
     validate_cutoff,
 )
-from verifiers.ledger_sql import (
+from verifiers.reconcile.ledger_sql import (
     COLUMNS_QUERY,
     WAIT_QUERY,
     build_cutoff_balances_query,

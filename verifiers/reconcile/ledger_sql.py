@@ -4,7 +4,7 @@ Every statement the reconciliation sends to the ledger is built here from a ``Le
 (identifiers quoted by ``sql.Identifier``, values always as ``%(name)s`` placeholders): key
 bounds and percentiles for splitting, the per-range totals/differences query, the per-account
 cut-off balances export, the wait-for-old-transactions probe and the column introspection.
-The mapping, key ranges, cut-off and arithmetic live in ``balances``; ``reconcile_engine``
+The mapping, key ranges, cut-off and arithmetic live in ``balances``; ``engine``
 runs these statements. No Django, no database connection.
 """
 
@@ -15,7 +15,7 @@ from typing import Any
 
 from psycopg import sql
 
-from verifiers.balances import (
+from verifiers.reconcile.balances import (
     DEFAULT_DIFFERENCE_CAP,
     DEFAULT_RANGE_PLAN,
     KeyRange,
