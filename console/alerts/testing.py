@@ -8,7 +8,7 @@ import pytest
 
 from console.alerts.models import AlertRecipient
 from console.alerts.rules import SUBSCRIBABLE_KINDS
-from verifiers.recording import Verdict
+from verifiers.groups.recording import Verdict
 
 
 @pytest.fixture

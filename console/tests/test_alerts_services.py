@@ -19,8 +19,8 @@ from console.alerts import (
 from console.alerts.models import AlertRule, SentAlert
 from console.alerts.rules import AlertKind, Decision
 from console.alerts.testing import eager_celery, mismatch_verdicts, subscribe  # noqa: F401 (fixture)
+from verifiers.groups.recording import record_verdicts
 from verifiers.models import LedgerSource, MismatchGroup, OutcomeCount, ReconciliationRun, Route
-from verifiers.recording import record_verdicts
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("eager_celery")]
 

@@ -69,7 +69,7 @@ def candidate_url():
 
 
 def read_verdict(index: int, minute, verdict: str, subject: str = BALANCE_ROUTE, fingerprint: str = ""):
-    from verifiers.recording import Verdict
+    from verifiers.groups.recording import Verdict
 
     account = 1000 + index % 50
     legacy_body = {"account": str(account), "balance": "1500000", "currency": "KRW"}
@@ -92,8 +92,8 @@ def read_verdict(index: int, minute, verdict: str, subject: str = BALANCE_ROUTE,
 def seed_demo_world(candidate: str) -> int:
     """Verdicts over the last 6 hours (read and write), one open group, a run, two NUMA hosts."""
     from numa.models import Host
+    from verifiers.groups.recording import Verdict, record_verdicts
     from verifiers.models import LedgerSource, ReconciliationRun, Route, System
-    from verifiers.recording import Verdict, record_verdicts
 
     random.seed(7)
     System.objects.create(name="candidate ledger", role=System.Role.CANDIDATE, base_url=candidate, timeout_ms=2000)

@@ -32,7 +32,8 @@ from zoneinfo import ZoneInfo
 import orjson
 import redis
 
-from verifiers.fingerprint import describe_fingerprint, read_fingerprint, route_template
+from verifiers.groups.fingerprint import describe_fingerprint, read_fingerprint, route_template
+from verifiers.groups.recording import Verdict
 from verifiers.read import stream
 from verifiers.read.compare import (
     CompiledRules,
@@ -44,7 +45,6 @@ from verifiers.read.compare import (
     suppress,
 )
 from verifiers.read.replay import Answer, SystemClient, SystemTarget
-from verifiers.recording import Verdict
 
 logger = logging.getLogger(__name__)
 

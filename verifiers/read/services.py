@@ -13,10 +13,10 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
+from verifiers.groups.recording import RecordSummary, Verdict, alert_on_groups, record_verdicts
 from verifiers.models import MismatchGroup, MismatchSample, NoiseSuggestion, Route, System
 from verifiers.read import stream
 from verifiers.read.ingest import ParsedBatch, encode_sample
-from verifiers.recording import RecordSummary, Verdict, alert_on_groups, record_verdicts
 
 logger = logging.getLogger(__name__)
 

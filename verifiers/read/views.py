@@ -16,7 +16,8 @@ from django.utils.html import escape
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_POST
 
-from verifiers import charts, diffview
+from verifiers import charts
+from verifiers.groups import diffview
 from verifiers.models import MismatchGroup
 from verifiers.read import selectors, services
 

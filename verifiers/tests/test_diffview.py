@@ -2,7 +2,7 @@
 
 import json
 
-from verifiers.diffview import Highlights, highlights_for, pretty_lines
+from verifiers.groups.diffview import Highlights, highlights_for, pretty_lines
 
 DOC = {"accountId": 861, "items": [{"entryId": 1, "memo": ""}, {"entryId": 2, "memo": "급여"}],
        "weird key": {"a b": None}, "empty": {}, "none": []}

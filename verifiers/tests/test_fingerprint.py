@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from verifiers.fingerprint import (
+from verifiers.groups.fingerprint import (
     FingerprintError,
     describe_fingerprint,
     describe_write_fingerprint,

@@ -5,8 +5,8 @@ from datetime import timezone as tz
 
 import pytest
 
+from verifiers.groups.recording import SAMPLES_PER_GROUP, Verdict, record_verdicts
 from verifiers.models import MismatchGroup, MismatchSample, OutcomeCount, VerifiedSample
-from verifiers.recording import SAMPLES_PER_GROUP, Verdict, record_verdicts
 
 pytestmark = pytest.mark.django_db
 AT = datetime(2026, 11, 25, 3, 4, 5, tzinfo=tz.utc)

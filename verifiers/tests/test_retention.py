@@ -5,8 +5,8 @@ from datetime import timezone as tz
 
 import pytest
 
+from verifiers.groups.recording import Verdict, record_verdicts
 from verifiers.models import MismatchGroup, MismatchSample, OutcomeCount, VerifiedSample
-from verifiers.recording import Verdict, record_verdicts
 from verifiers.retention import RetentionPolicy, prune_verification_data
 
 pytestmark = pytest.mark.django_db

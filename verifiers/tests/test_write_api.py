@@ -11,8 +11,8 @@ from rest_framework.test import APIClient
 
 from console.models import ApiToken
 from console.roles import MACHINE_CLIENTS, OPERATORS, ensure_roles
+from verifiers.groups.recording import Verdict, record_verdicts
 from verifiers.models import MismatchGroup, VerifiedDatabase
-from verifiers.recording import Verdict, record_verdicts
 from verifiers.write import services
 from verifiers.write.targets import forget_targets
 from verifiers.write.testing import create_test_ledger, drop_test_ledger

@@ -35,7 +35,7 @@ from typing import Any, Final
 import psycopg
 from psycopg.rows import dict_row
 
-from verifiers.fingerprint import describe_write_fingerprint, write_fingerprint
+from verifiers.groups.fingerprint import describe_write_fingerprint, write_fingerprint
 from verifiers.read.compare import CompiledRules, Difference, DiffKind, compare_documents, compile_rules, parse_pattern
 from verifiers.write.sqlcheck import Expectation, RowCheck, StatementKind
 

@@ -1,7 +1,7 @@
 """Write-verifier use cases: ingest a capture, note a commit, check due captures, reverify.
 
 Every entry point (API, tasks, management commands, admin actions) calls one function here.
-Outcomes are written only through ``verifiers.recording.record_verdicts``.
+Outcomes are written only through ``verifiers.groups.recording.record_verdicts``.
 """
 
 from __future__ import annotations
@@ -22,10 +22,10 @@ import redis
 from django.conf import settings
 from django.utils import timezone as dj_timezone
 
-from verifiers.fingerprint import write_fingerprint
+from verifiers.groups.fingerprint import write_fingerprint
+from verifiers.groups.recording import RecordSummary, Verdict, alert_on_groups, record_verdicts
 from verifiers.masking import DEFAULT_MASKING_RULES, mask_document
 from verifiers.models import MismatchSample, VerifiedDatabase
-from verifiers.recording import RecordSummary, Verdict, alert_on_groups, record_verdicts
 from verifiers.write.checker import (
     CheckerError,
     RowOutcome,
