@@ -2,6 +2,7 @@
 
 from celery import shared_task
 
+from verifiers.groups import tasks as group_tasks  # noqa: F401 - registers the reverify tasks
 from verifiers.read import tasks as read_tasks  # noqa: F401 - registers the read tasks
 from verifiers.reconcile import tasks as reconcile_tasks  # noqa: F401 - registers the reconcile tasks
 from verifiers.retention import prune_verification_data

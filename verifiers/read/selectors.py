@@ -1,4 +1,4 @@
-"""Reads of the read verifier: worker configuration, groups, per-minute rates, noise suggestions."""
+"""Reads of the read verifier: worker configuration, per-minute rates, noise suggestions."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from django.db.models import DateTimeField, ExpressionWrapper, F, OuterRef, Quer
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from verifiers.models import MismatchGroup, NoiseSuggestion, OutcomeCount, Route, System
+from verifiers.models import NoiseSuggestion, OutcomeCount, Route, System
 from verifiers.read.compare import compile_rules
 from verifiers.read.pipeline import RouteSettings, VerifierConfig
 from verifiers.read.replay import SystemTarget
@@ -58,23 +58,6 @@ def verifier_config() -> VerifierConfig:
         secondary=system_target(secondary) if secondary else None,
         routes=routes, time_zone=ZoneInfo(settings.TIME_ZONE),
     )
-
-
-def mismatch_groups(*, kind: str | None = None, status: str | None = None,
-                    subject: str | None = None) -> QuerySet[MismatchGroup]:
-    """Groups, newest activity first, filtered as the list page and API ask."""
-    groups = MismatchGroup.objects.all()
-    if kind:
-        groups = groups.filter(kind=kind)
-    if status:
-        groups = groups.filter(status=status)
-    if subject:
-        groups = groups.filter(subject__icontains=subject)
-    return groups.order_by("-last_seen")
-
-
-def group_with_samples(group_id: int) -> MismatchGroup:
-    return MismatchGroup.objects.prefetch_related("samples").get(pk=group_id)
 
 
 def match_rates_per_minute(*, kind: str = "read", hours: float = 6.0,

@@ -14,7 +14,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from verifiers.groups.recording import RecordSummary, Verdict, alert_on_groups, record_verdicts
-from verifiers.models import MismatchGroup, MismatchSample, NoiseSuggestion, Route, System
+from verifiers.models import MismatchSample, NoiseSuggestion, Route, System
 from verifiers.read import stream
 from verifiers.read.ingest import ParsedBatch, encode_sample
 
@@ -102,29 +102,7 @@ def record_noise(*, noise: Counter) -> None:
         )
 
 
-# --- triage ------------------------------------------------------------------------------------
-
-STATUS_ACTIONS = {
-    "acknowledge": MismatchGroup.Status.ACKNOWLEDGED,
-    "ignore": MismatchGroup.Status.IGNORED,
-    "reopen": MismatchGroup.Status.OPEN,
-    "resolve": MismatchGroup.Status.RESOLVED,
-}
-
-
-def change_group_status(*, group_id: int, action: str, user_name: str, note: str = "") -> MismatchGroup:
-    """Acknowledge, ignore, reopen or resolve a group (who and when are recorded)."""
-    if action not in STATUS_ACTIONS:
-        raise ReadVerifierError(f"unknown action {action!r}; use one of {sorted(STATUS_ACTIONS)}")
-    with transaction.atomic():
-        group = MismatchGroup.objects.select_for_update().get(pk=group_id)
-        group.status = STATUS_ACTIONS[action]
-        group.status_changed_at = timezone.now()
-        group.status_changed_by = user_name[:150]
-        if note:
-            group.note = note
-        group.save(update_fields=["status", "status_changed_at", "status_changed_by", "note"])
-    return group
+# --- noise suggestions -----------------------------------------------------------------------
 
 
 def accept_noise_suggestion(*, suggestion_id: int) -> Route:
@@ -156,45 +134,18 @@ def dismiss_noise_suggestion(*, suggestion_id: int) -> None:
 # --- reverify ----------------------------------------------------------------------------------
 
 
-@dataclass(slots=True)
-class ReverifySummary:
-    samples: int = 0
-    matched: int = 0
-    resolved_group_ids: list[int] = field(default_factory=list)
+def reverify_read_samples(sample_ids: list[int]) -> dict[int, str]:
+    """Replay stored read samples against the candidate now; sample id -> new outcome.
 
-
-def reverify_samples(*, sample_ids: list[int]) -> ReverifySummary:
-    """Replay stored samples against the candidate now; resolve groups whose samples all match.
-
-    Write samples are handed to the write verifier's reverify (one entry point for both kinds).
+    The mismatch groups' reverification calls this for read groups (registered in apps.py).
     """
-    samples = list(MismatchSample.objects.select_related("group").filter(pk__in=sample_ids))
-    write_ids = [s.pk for s in samples if s.group.kind == "write"]
-    read_samples = [s for s in samples if s.group.kind == "read"]
-    summary = ReverifySummary(samples=len(samples))
-    if write_ids:
-        from verifiers.write.services import reverify_write_samples  # type: ignore[attr-defined]
-
-        reverify_write_samples(write_ids)
-    if read_samples:
-        summary.matched = _reverify_read(read_samples)
-    group_ids = sorted({s.group_id for s in read_samples})
-    summary.resolved_group_ids = _resolve_matching_groups(group_ids)
-    return summary
-
-
-def reverify_group(*, group_id: int) -> ReverifySummary:
-    sample_ids = list(MismatchSample.objects.filter(group_id=group_id).values_list("pk", flat=True))
-    if not sample_ids:
-        raise ReadVerifierError(f"group {group_id} has no stored samples to reverify")
-    return reverify_samples(sample_ids=sample_ids)
-
-
-def _reverify_read(samples: list[MismatchSample]) -> int:
     from verifiers.read.pipeline import judge
     from verifiers.read.replay import SystemClient
     from verifiers.read.selectors import verifier_config
 
+    samples = list(MismatchSample.objects.filter(pk__in=sample_ids, group__kind="read"))
+    if not samples:
+        return {}
     config = verifier_config()
     if config.candidate is None:
         raise ReadVerifierError("no enabled candidate System is configured")
@@ -208,7 +159,6 @@ def _reverify_read(samples: list[MismatchSample]) -> int:
 
     answers = asyncio.run(replay_all())
     now = timezone.now()
-    matched = 0
     for sample, answer in zip(samples, answers):
         route = config.route_for(sample.request.get("method", "GET"), sample.request.get("path", "/"))
         stored = {"id": sample.sample_id, "captured_at": sample.captured_at.isoformat(),
@@ -217,21 +167,8 @@ def _reverify_read(samples: list[MismatchSample]) -> int:
         sample.reverified_at = now
         sample.reverify_outcome = verdict.verdict
         sample.reverify_differences = verdict.differences
-        matched += verdict.verdict == "match"
     MismatchSample.objects.bulk_update(samples, ["reverified_at", "reverify_outcome", "reverify_differences"])
-    return matched
-
-
-def _resolve_matching_groups(group_ids: list[int]) -> list[int]:
-    resolved = []
-    for group_id in group_ids:
-        outcomes = set(MismatchSample.objects.filter(group_id=group_id).values_list("reverify_outcome", flat=True))
-        if outcomes == {"match"}:
-            MismatchGroup.objects.filter(pk=group_id).exclude(status=MismatchGroup.Status.RESOLVED).update(
-                status=MismatchGroup.Status.RESOLVED, status_changed_at=timezone.now(),
-                status_changed_by="reverify")
-            resolved.append(group_id)
-    return resolved
+    return {sample.pk: sample.reverify_outcome for sample in samples}
 
 
 # --- workers -----------------------------------------------------------------------------------

@@ -1,7 +1,7 @@
 """Celery tasks of the read verifier: thin, take primary keys, safe to run twice.
 
 The per-sample path is NOT here: samples go through the Redis Stream and `manage.py
-verify_reads` workers. Celery runs reverification and supervision.
+verify_reads` workers. Celery runs their supervision (reverification is verifiers.groups.tasks).
 """
 
 from __future__ import annotations
@@ -14,18 +14,6 @@ from celery import shared_task
 from verifiers.read import services, stream
 
 logger = logging.getLogger(__name__)
-
-
-@shared_task(name="verifiers.read.reverify_group")
-def reverify_group(group_id: int) -> dict[str, Any]:
-    summary = services.reverify_group(group_id=group_id)
-    return {"samples": summary.samples, "matched": summary.matched, "resolved": summary.resolved_group_ids}
-
-
-@shared_task(name="verifiers.read.reverify_samples")
-def reverify_samples(sample_ids: list[int]) -> dict[str, Any]:
-    summary = services.reverify_samples(sample_ids=sample_ids)
-    return {"samples": summary.samples, "matched": summary.matched, "resolved": summary.resolved_group_ids}
 
 
 @shared_task(name="verifiers.read.check_workers")

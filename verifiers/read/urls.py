@@ -6,17 +6,5 @@ from verifiers.read import api, views
 urlpatterns = [
     path("read/", views.read_page, name="read"),
     path("read/noise/<int:suggestion_id>/accept", views.accept_noise, name="read-noise-accept"),
-    path("groups/", views.group_list, name="group-list"),
-    path("groups/<int:group_id>/", views.group_detail, name="group-detail"),
-    path("groups/<int:group_id>/reverify", views.group_reverify, name="group-reverify"),
-    path("groups/<int:group_id>/status", views.group_status, name="group-status"),
     path("api/v1/read-samples", login_not_required(api.ReadSamplesView.as_view()), name="api-read-samples"),
-    path("api/v1/mismatch-groups", login_not_required(api.MismatchGroupListView.as_view()),
-         name="api-mismatch-groups"),
-    path("api/v1/mismatch-groups/<int:group_id>", login_not_required(api.MismatchGroupDetailView.as_view()),
-         name="api-mismatch-group"),
-    path("api/v1/mismatch-groups/<int:group_id>/reverify",
-         login_not_required(api.MismatchGroupReverifyView.as_view()), name="api-mismatch-group-reverify"),
-    path("api/v1/mismatch-groups/<int:group_id>/status",
-         login_not_required(api.MismatchGroupStatusView.as_view()), name="api-mismatch-group-status"),
 ]

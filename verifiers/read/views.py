@@ -1,24 +1,18 @@
-"""Pages of the read verifier and the shared mismatch group pages (thin: selectors + services)."""
+"""Pages of the read verifier (thin: selectors + services); the group pages are verifiers.groups.views."""
 
 from __future__ import annotations
 
-import json
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
-from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
-from django.utils.html import escape
-from django.utils.safestring import mark_safe
+from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from verifiers import charts
-from verifiers.groups import diffview
-from verifiers.models import MismatchGroup
+from verifiers.groups import selectors as group_selectors
 from verifiers.read import selectors, services
 
 
@@ -28,7 +22,7 @@ def read_page(request: HttpRequest) -> HttpResponse:
         "active": "read",
         "chart": charts.match_rate_figure(series, ZoneInfo(settings.TIME_ZONE)) if series else "",
         "totals": selectors.totals_since(kind="read"),
-        "groups": selectors.mismatch_groups(kind="read")[:100],
+        "groups": group_selectors.mismatch_groups(kind="read")[:100],
         "noise": selectors.noise_suggestions()[:50],
         "can_configure": request.user.has_perm("verifiers.change_route"),
     }
@@ -45,81 +39,3 @@ def accept_noise(request: HttpRequest, suggestion_id: int) -> HttpResponse:
         route = services.accept_noise_suggestion(suggestion_id=suggestion_id)
         messages.success(request, f"Added an ignore rule to {route}.")
     return redirect("read")
-
-
-def group_list(request: HttpRequest) -> HttpResponse:
-    groups = selectors.mismatch_groups(kind=request.GET.get("kind") or None,
-                                       status=request.GET.get("status") or None,
-                                       subject=request.GET.get("subject") or None)
-    page = Paginator(groups, 50).get_page(request.GET.get("page"))
-    return render(request, "verifiers/groups/list.html",
-                  {"active": request.GET.get("kind") or "read", "page": page, "filters": request.GET})
-
-
-def _parsed(value: Any) -> Any:
-    """A stored body as a JSON value when it is JSON text; other text as it is."""
-    if isinstance(value, str):
-        try:
-            return json.loads(value)
-        except ValueError:
-            return value
-    return value
-
-
-def _side_html(value: Any, highlights: diffview.Highlights) -> str:
-    """One side of the diff: pretty JSON, the differing lines wrapped in <span class="hl">."""
-    if isinstance(value, str):
-        return escape(value)
-    return mark_safe("".join(  # noqa: S308 - every line's text is escaped here
-        f'<span class="hl">{escape(line.text)}</span>\n' if line.highlighted else f"{escape(line.text)}\n"
-        for line in diffview.pretty_lines(value, highlights)
-    ))
-
-
-def group_detail(request: HttpRequest, group_id: int) -> HttpResponse:
-    group = get_object_or_404(MismatchGroup, pk=group_id)
-    samples = []
-    for sample in group.samples.all()[:20]:
-        legacy_side = diffview.highlights_for(sample.differences, "legacy")
-        candidate_side = diffview.highlights_for(sample.differences, "candidate")
-        if group.kind == "write":  # expected (the candidate's) rows left, actual (legacy) rows right
-            left = _side_html(_parsed(sample.candidate), candidate_side)
-            right = _side_html(_parsed(sample.legacy), legacy_side)
-        else:
-            left = _side_html(_parsed(sample.legacy.get("body", sample.legacy)), legacy_side)
-            right = _side_html(_parsed(sample.candidate.get("body", sample.candidate)), candidate_side)
-        samples.append({"sample": sample, "left": left, "right": right,
-                        "request": json.dumps(sample.request, indent=2, ensure_ascii=False, default=str)})
-    return render(request, "verifiers/groups/detail.html", {
-        "active": group.kind, "group": group, "samples": samples,
-        "can_reverify": request.user.has_perm("verifiers.reverify_mismatchgroup"),
-        "can_triage": request.user.has_perm("verifiers.triage_mismatchgroup"),
-    })
-
-
-@require_POST
-def group_reverify(request: HttpRequest, group_id: int) -> HttpResponse:
-    if not request.user.has_perm("verifiers.reverify_mismatchgroup"):
-        raise PermissionDenied("You may not reverify groups.")
-    group = get_object_or_404(MismatchGroup, pk=group_id)
-    from verifiers.read.tasks import reverify_group, reverify_samples
-
-    sample_id = request.POST.get("sample")
-    if sample_id:
-        reverify_samples.delay([int(sample_id)])
-    else:
-        reverify_group.delay(group.pk)
-    messages.info(request, "Reverification queued; refresh in a few seconds.")
-    return redirect("group-detail", group_id=group.pk)
-
-
-@require_POST
-def group_status(request: HttpRequest, group_id: int) -> HttpResponse:
-    if not request.user.has_perm("verifiers.triage_mismatchgroup"):
-        raise PermissionDenied("You may not triage groups.")
-    action = request.POST.get("action", "")
-    if action not in ("acknowledge", "ignore", "reopen"):
-        messages.error(request, f"Unknown action {action!r}.")
-    else:
-        services.change_group_status(group_id=group_id, action=action, user_name=request.user.get_username())
-    return redirect("group-detail", group_id=group_id)

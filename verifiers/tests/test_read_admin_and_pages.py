@@ -107,7 +107,7 @@ def test_reverify_action_is_not_offered_without_the_permission(client, redis_cli
 def test_operator_may_use_the_reverify_action(redis_client, candidate):  # noqa: F811
     group = stored_mismatch(redis_client, candidate)
     operator = logged_in(user_in(OPERATORS, "operator", staff=True))
-    with mock.patch("verifiers.read.tasks.reverify_samples.delay") as delay:
+    with mock.patch("verifiers.groups.tasks.reverify_samples.delay") as delay:
         response = operator.post("/admin/verifiers/mismatchgroup/",
                                  {"action": "reverify", "_selected_action": [group.pk]}, follow=True)
     assert messages_of(response) == ["Reverification of 1 sample(s) queued."]

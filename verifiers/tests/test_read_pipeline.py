@@ -16,6 +16,7 @@ from django.contrib.auth.models import Permission, User
 from django.db.models import Sum
 
 from console.models import ApiToken
+from verifiers.groups import services as group_services
 from verifiers.models import MismatchGroup, MismatchSample, NoiseSuggestion, OutcomeCount, Route, System, VerifiedSample
 from verifiers.read import services, stream
 from verifiers.read.pipeline import ReadVerifierWorker
@@ -148,7 +149,7 @@ def test_reverify_resolves_group_once_candidate_is_fixed(db, redis_client, candi
     _worker(redis_client).run(max_idle_batches=2, install_signals=False)
     group = MismatchGroup.objects.get()
     candidate.answers["/accounts/2/balance"] = (200, {"balance": "2.00"})
-    summary = services.reverify_group(group_id=group.pk)
+    summary = group_services.reverify_group(group_id=group.pk)
     group.refresh_from_db()
     assert summary.matched == 1 and group.status == "resolved" and group.status_changed_by == "reverify"
     assert MismatchSample.objects.get().reverify_outcome == "match"

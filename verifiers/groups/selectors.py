@@ -1,0 +1,24 @@
+"""Reads of mismatch groups for the group pages, the API and the verifier pages."""
+
+from __future__ import annotations
+
+from django.db.models import QuerySet
+
+from verifiers.models import MismatchGroup
+
+
+def mismatch_groups(*, kind: str | None = None, status: str | None = None,
+                    subject: str | None = None) -> QuerySet[MismatchGroup]:
+    """Groups, newest activity first, filtered as the list page and API ask."""
+    groups = MismatchGroup.objects.all()
+    if kind:
+        groups = groups.filter(kind=kind)
+    if status:
+        groups = groups.filter(status=status)
+    if subject:
+        groups = groups.filter(subject__icontains=subject)
+    return groups.order_by("-last_seen")
+
+
+def group_with_samples(group_id: int) -> MismatchGroup:
+    return MismatchGroup.objects.prefetch_related("samples").get(pk=group_id)
