@@ -1,5 +1,9 @@
 """Mismatch groups, shared by the read and the write verifier.
 
-A part hands its verdicts to ``recording.record_verdicts`` (fingerprints from ``fingerprint``);
-``diffview`` lays out a group's samples side by side.
+What a part uses: ``fingerprint`` (pure: route templates, fingerprints, titles) and
+``recording.record_verdicts`` (a batch of verdicts counted per minute, grouped, sampled).
+Everything after recording is this package's: the group pages (``views``), the API (``api``),
+triage and reverification (``services``, ``tasks``), the admin, and ``diffview`` (pure) for the
+side-by-side diff. Reverification runs each part's own check, which the part registers with
+``services.register_reverifier`` (see ``VerifiersConfig.ready``): nothing here imports a part.
 """
