@@ -1,4 +1,5 @@
-"""Plotly figure specs (plain data + layout dicts) for the overview, drawn with Plotly.react.
+"""Plotly figure specs (plain data + layout dicts) for the overview and the Read and Write pages,
+drawn with Plotly.react.
 
 Plain dicts, not plotly.graph_objects: no validation cost per request, and the same JSON serves
 the first render and every refresh. Times are shown in the console time zone. Pure: no Django.
@@ -6,6 +7,7 @@ the first render and every refresh. Times are shown in the console time zone. Pu
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from datetime import datetime, tzinfo
 from typing import Any, Protocol
@@ -21,9 +23,15 @@ class RatePointLike(Protocol):
     matched: int
     mismatched: int
     errored: int
+    stale: int
 
     @property
     def rate(self) -> float | None: ...
+
+
+def figure_json(figure: Mapping[str, Any]) -> str:
+    """The figure as the JSON a `data-figure` attribute carries (console.js draws it once laid out)."""
+    return json.dumps(figure, separators=(",", ":"), default=str)
 
 
 def _local(moment: datetime, zone: tzinfo) -> str:
@@ -35,38 +43,48 @@ def _percent(point: RatePointLike) -> float | None:
 
 
 def match_rate_figure(
-    title: str, overall: Sequence[RatePointLike], routes: Mapping[str, Sequence[RatePointLike]], zone: tzinfo,
-    window: tuple[datetime, datetime] | None = None,
+    subjects: Mapping[str, Sequence[RatePointLike]], zone: tzinfo, *, overall: Sequence[RatePointLike] = (),
+    title: str = "", window: tuple[datetime, datetime] | None = None, show_stale: bool = False,
+    y_title: str = "% matched",
 ) -> dict[str, Any]:
-    """Overall match rate (thick) and the routes that mismatch most (thin), per bucket, in %.
+    """Match rate per bucket in %: per subject (route or table), and overall (thick) when given.
 
-    With `window` the time axis spans it whole, so a young series is not stretched over a
-    few seconds; markers keep a lone bucket visible.
+    Beside the overall line the subjects are thin and dotted, and hover compares all lines at
+    one moment; alone (a verifier page, every route) each is a line of its own, hovered one at a
+    time. With `window` the time axis spans it whole, so a young series is not stretched over a
+    few seconds; markers keep a lone bucket visible. `show_stale` adds write's stale rows to hover.
     """
-    hover = ("%{y:.2f}% matched · %{customdata[0]:,} matched, %{customdata[1]:,} mismatched, "
-             "%{customdata[2]:,} errors")
-    data: list[dict[str, Any]] = [{
-        "type": "scatter", "mode": "lines+markers", "marker": {"size": 4}, "name": "all routes",
-        "x": [_local(p.bucket, zone) for p in overall], "y": [_percent(p) for p in overall],
-        "customdata": [[p.matched, p.mismatched, p.errored] for p in overall],
-        "line": {"color": OVERALL_COLOUR, "width": 3}, "hovertemplate": hover + "<extra>all routes</extra>",
-    }]
-    for index, (subject, points) in enumerate(routes.items()):
-        data.append({
-            "type": "scatter", "mode": "lines+markers", "marker": {"size": 3}, "name": subject,
+    counts = ("matched", "mismatched", "errored", "stale") if show_stale else ("matched", "mismatched", "errored")
+    hover = "%{y:.2f}% matched · " + ", ".join(
+        f"%{{customdata[{index}]:,}} {'errors' if name == 'errored' else name}" for index, name in enumerate(counts))
+
+    def trace(name: str, points: Sequence[RatePointLike], line: dict[str, Any], marker_size: int) -> dict[str, Any]:
+        return {
+            "type": "scatter", "mode": "lines+markers", "marker": {"size": marker_size}, "name": name,
             "x": [_local(p.bucket, zone) for p in points], "y": [_percent(p) for p in points],
-            "customdata": [[p.matched, p.mismatched, p.errored] for p in points],
-            "line": {"color": ROUTE_COLOURS[index % len(ROUTE_COLOURS)], "width": 1.5, "dash": "dot"},
-            "hovertemplate": hover + f"<extra>{_escape(subject)}</extra>",
-        })
-    lowest = min((y for trace in data for y in trace["y"] if y is not None), default=100.0)
+            "customdata": [[getattr(p, count) for count in counts] for p in points],
+            "line": line, "hovertemplate": hover + f"<extra>{_escape(name)}</extra>",
+        }
+
+    data: list[dict[str, Any]] = []
+    colours = ROUTE_COLOURS
+    if overall:
+        data.append(trace("all routes", overall, {"color": OVERALL_COLOUR, "width": 3}, 4))
+    else:
+        colours = (OVERALL_COLOUR, *ROUTE_COLOURS)
+    for index, (subject, points) in enumerate(subjects.items()):
+        line = {"color": colours[index % len(colours)], "width": 1.5, **({"dash": "dot"} if overall else {})}
+        data.append(trace(subject, points, line, 3))
+    lowest = min((y for t in data for y in t["y"] if y is not None), default=100.0)
+    top_margin = 36 if title else 10
     return {
         "data": data,
         "layout": {
-            "title": {"text": title, "font": {"size": 14}, "x": 0.01},
-            "height": 300, "margin": {"l": 50, "r": 10, "t": 36, "b": 30},
-            "hovermode": "x unified", "paper_bgcolor": "rgba(0,0,0,0)", "plot_bgcolor": "rgba(0,0,0,0)",
-            "yaxis": {"title": {"text": "% matched"}, "ticksuffix": "%", "gridcolor": "#e6e9ee",
+            **({"title": {"text": title, "font": {"size": 14}, "x": 0.01}} if title else {}),
+            "height": 300, "margin": {"l": 50, "r": 10, "t": top_margin, "b": 30},
+            "hovermode": "x unified" if overall else "closest",
+            "paper_bgcolor": "rgba(0,0,0,0)", "plot_bgcolor": "rgba(0,0,0,0)",
+            "yaxis": {"title": {"text": y_title}, "ticksuffix": "%", "gridcolor": "#e6e9ee",
                       "range": [max(0.0, min(lowest, 99.0) - 1), 100.5]},
             "xaxis": {"gridcolor": "#e6e9ee", "type": "date",
                       **({"range": [_local(window[0], zone), _local(window[1], zone)]} if window else {})},

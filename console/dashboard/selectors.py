@@ -1,107 +1,26 @@
 """Overview queries: all from roll-ups (OutcomeCount per minute, group rows, run rows, host rows).
 
+Match rates come from the verifiers' one selector (verifiers.selectors.match_rate_series).
+
 Never a scan of samples. Each query is bounded by an index: OutcomeCount by (kind, minute),
 groups by (kind, status, -last_seen), runs by started_at, hosts are a handful of rows.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import connection
 from django.urls import NoReverseMatch, reverse
-from django.utils import timezone
 
 from console.dashboard.formatting import format_count, format_money, format_share
 from verifiers.models import MismatchGroup, ReconciliationRun
+from verifiers.selectors import RateSeries
 
 SEVERITIES = ("critical", "high", "medium", "low")
 RATE_HOURS_CHOICES = (1, 6, 24)
 DEFAULT_RATE_HOURS = 6
-TOP_ROUTES = 5
 OPEN_STATUSES = (MismatchGroup.Status.OPEN, MismatchGroup.Status.ACKNOWLEDGED)
-
-
-def bucket_for(hours: int) -> timedelta:
-    """Chart resolution: about 72-144 points whatever the range."""
-    return timedelta(minutes=1) if hours <= 1 else timedelta(minutes=5) if hours <= 6 else timedelta(minutes=15)
-
-
-@dataclass(slots=True)
-class RatePoint:
-    bucket: datetime
-    matched: int
-    mismatched: int
-    errored: int
-
-    @property
-    def compared(self) -> int:
-        return self.matched + self.mismatched + self.errored
-
-    @property
-    def rate(self) -> float | None:
-        return self.matched / self.compared if self.compared else None
-
-
-@dataclass(slots=True)
-class RateSeries:
-    kind: str
-    overall: list[RatePoint] = field(default_factory=list)
-    routes: dict[str, list[RatePoint]] = field(default_factory=dict)  # the routes that mismatch most
-
-    @property
-    def totals(self) -> RatePoint | None:
-        if not self.overall:
-            return None
-        return RatePoint(self.overall[-1].bucket, sum(p.matched for p in self.overall),
-                         sum(p.mismatched for p in self.overall), sum(p.errored for p in self.overall))
-
-
-def match_rate_series(*, kind: str, hours: int = DEFAULT_RATE_HOURS, now: datetime | None = None) -> RateSeries:
-    """Overall match rate per bucket, plus the series of the routes with most mismatches."""
-    now = now or timezone.now()
-    since = now - timedelta(hours=hours)
-    bucket = bucket_for(hours)
-    series = RateSeries(kind=kind)
-    with connection.cursor() as cursor:
-        # One index range scan of the window (CTE materialised once); the database sums per bucket
-        # for all routes and per (bucket, route) for the few worst routes only: ~500 rows come back.
-        cursor.execute(
-            """
-            WITH w AS MATERIALIZED (
-                SELECT date_bin(%s, minute, TIMESTAMPTZ '2000-01-01') AS bucket, subject,
-                       matched, mismatched, errored
-                FROM verifiers_outcomecount
-                WHERE kind = %s AND minute >= %s AND minute <= %s
-            ), worst AS (
-                SELECT subject FROM w GROUP BY subject HAVING sum(mismatched + errored) > 0
-                ORDER BY sum(mismatched + errored) DESC, subject LIMIT %s
-            )
-            SELECT bucket, NULL, sum(matched)::bigint, sum(mismatched)::bigint, sum(errored)::bigint
-            FROM w GROUP BY bucket
-            UNION ALL
-            SELECT bucket, subject, sum(matched)::bigint, sum(mismatched)::bigint, sum(errored)::bigint
-            FROM w WHERE subject IN (SELECT subject FROM worst) GROUP BY bucket, subject
-            """,
-            [bucket, kind, since, now, TOP_ROUTES],
-        )
-        rows = cursor.fetchall()
-    overall: list[RatePoint] = []
-    per_subject: dict[str, list[RatePoint]] = {}
-    mismatches: dict[str, int] = {}
-    for moment, subject, matched, mismatched, errored in rows:
-        point = RatePoint(moment, matched, mismatched, errored)
-        if subject is None:
-            overall.append(point)
-        else:
-            per_subject.setdefault(subject, []).append(point)
-            mismatches[subject] = mismatches.get(subject, 0) + mismatched + errored
-    series.overall = sorted(overall, key=lambda p: p.bucket)
-    worst = sorted(per_subject, key=lambda s: (-mismatches[s], s))
-    series.routes = {subject: sorted(per_subject[subject], key=lambda p: p.bucket) for subject in worst}
-    return series
 
 
 def _group_url(group_id: int) -> str:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
@@ -17,6 +16,7 @@ from django.views.decorators.cache import never_cache
 
 from console.dashboard import charts, selectors
 from console.dashboard.formatting import format_count, format_share
+from verifiers.selectors import match_rate_series
 
 REFRESH_SECONDS = {"headline": 20, "rates": 30, "groups": 15, "reconciliation": 30, "numa": 30}
 
@@ -29,21 +29,18 @@ def _hours(request: HttpRequest) -> int:
     return hours if hours in selectors.RATE_HOURS_CHOICES else selectors.DEFAULT_RATE_HOURS
 
 
-def _figure_json(figure: dict[str, Any]) -> str:
-    return json.dumps(figure, separators=(",", ":"), default=str)
-
-
 def _rates_context(hours: int) -> dict[str, Any]:
     zone = ZoneInfo(settings.TIME_ZONE)
-    read = selectors.match_rate_series(kind="read", hours=hours)
-    write = selectors.match_rate_series(kind="write", hours=hours)
+    read = match_rate_series(kind="read", hours=hours)
+    write = match_rate_series(kind="write", hours=hours)
     now = timezone.now()
     window = (now - timedelta(hours=hours), now)
 
     def figure(title: str, series) -> str:
         if not series.overall:
             return ""
-        return _figure_json(charts.match_rate_figure(title, series.overall, series.routes, zone, window))
+        return charts.figure_json(charts.match_rate_figure(series.subjects, zone, overall=series.overall,
+                                                           title=title, window=window))
 
     return {
         "hours": hours, "hours_choices": selectors.RATE_HOURS_CHOICES, "read": read, "write": write,
@@ -68,7 +65,7 @@ def _numa_context(hours: int) -> dict[str, Any]:
     gain = (numa or {}).get("last_gain")
     return {"numa": numa, "numa_hosts": shown,
             "numa_gain_text": format_share(gain.get("gain")) if gain else "",
-            "numa_figure": _figure_json(charts.remote_share_figure(hosts)) if any(
+            "numa_figure": charts.figure_json(charts.remote_share_figure(hosts)) if any(
                 h.get("remote_share") is not None for h in hosts) else ""}
 
 

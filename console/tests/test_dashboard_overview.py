@@ -16,6 +16,7 @@ from django.utils import timezone
 from console.dashboard import selectors
 from console.dashboard.formatting import format_count, format_money, format_share
 from verifiers.models import LedgerSource, MismatchGroup, OutcomeCount, ReconciliationRun
+from verifiers.selectors import match_rate_series
 
 pytestmark = pytest.mark.django_db
 
@@ -79,19 +80,19 @@ def test_match_rate_chart_holds_overall_and_worst_route(operator_client):
 def test_chart_times_are_in_the_console_time_zone(settings):
     settings.TIME_ZONE = "Asia/Seoul"
     outcomes("write", "accounts", 10, 0, minutes_ago=0)
-    series = selectors.match_rate_series(kind="write", hours=1)
+    series = match_rate_series(kind="write", hours=1)
     from zoneinfo import ZoneInfo
 
     from console.dashboard.charts import match_rate_figure
 
-    figure = match_rate_figure("w", series.overall, series.routes, ZoneInfo("Asia/Seoul"))
+    figure = match_rate_figure(series.subjects, ZoneInfo("Asia/Seoul"), overall=series.overall, title="w")
     shown = figure["data"][0]["x"][0]
     assert shown == series.overall[0].bucket.astimezone(ZoneInfo("Asia/Seoul")).strftime("%Y-%m-%d %H:%M")
 
 
 def test_counts_older_than_the_window_are_left_out():
     outcomes("read", "GET /a", 1, 1, minutes_ago=60 * 7)
-    assert selectors.match_rate_series(kind="read", hours=6).overall == []
+    assert match_rate_series(kind="read", hours=6).overall == []
 
 
 def test_headline_shows_rates_with_thousands_separators(operator_client):

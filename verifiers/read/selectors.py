@@ -1,8 +1,8 @@
-"""Reads of the read verifier: worker configuration, per-minute rates, noise suggestions."""
+"""Reads of the read verifier: worker configuration, totals, noise suggestions (rates: verifiers.selectors)."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -58,21 +58,6 @@ def verifier_config() -> VerifierConfig:
         secondary=system_target(secondary) if secondary else None,
         routes=routes, time_zone=ZoneInfo(settings.TIME_ZONE),
     )
-
-
-def match_rates_per_minute(*, kind: str = "read", hours: float = 6.0,
-                           now: datetime | None = None) -> dict[str, list[dict[str, Any]]]:
-    """subject -> [{minute, matched, mismatched, errored, rate}] from the per-minute roll-up."""
-    since = (now or timezone.now()) - timedelta(hours=hours)
-    rows = (OutcomeCount.objects.filter(kind=kind, minute__gte=since)
-            .values("subject", "minute", "matched", "mismatched", "errored").order_by("minute"))
-    series: dict[str, list[dict[str, Any]]] = {}
-    for row in rows:
-        total = row["matched"] + row["mismatched"] + row["errored"]
-        series.setdefault(row["subject"], []).append({
-            **row, "rate": row["matched"] / total if total else None,
-        })
-    return series
 
 
 def totals_since(*, kind: str = "read", hours: float = 24.0) -> dict[str, int]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
@@ -11,16 +12,19 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from verifiers import charts
+from console.dashboard import charts
 from verifiers.groups import selectors as group_selectors
 from verifiers.read import selectors, services
+from verifiers.selectors import match_rate_series
 
 
 def read_page(request: HttpRequest) -> HttpResponse:
-    series = selectors.match_rates_per_minute(kind="read", hours=float(request.GET.get("hours", 6)))
+    series = match_rate_series(kind="read", hours=float(request.GET.get("hours", 6)), bucket=timedelta(minutes=1),
+                               top_subjects=None)
     context = {
         "active": "read",
-        "chart": charts.match_rate_figure(series, ZoneInfo(settings.TIME_ZONE)) if series else "",
+        "chart": charts.figure_json(charts.match_rate_figure(series.subjects, ZoneInfo(settings.TIME_ZONE)))
+        if series.subjects else "",
         "totals": selectors.totals_since(kind="read"),
         "groups": group_selectors.mismatch_groups(kind="read")[:100],
         "noise": selectors.noise_suggestions()[:50],

@@ -1,4 +1,6 @@
-"""Reads of the write verifier for its page (per-minute roll-ups and groups, never scans of samples)."""
+"""Reads of the write verifier for its page (per-minute roll-ups and groups, never scans of samples).
+
+Its match rate over time is verifiers.selectors.match_rate_series, shared with the read side."""
 
 from __future__ import annotations
 
@@ -17,22 +19,6 @@ COUNT_FIELDS = ("matched", "mismatched", "errored", "stale", "orphaned", "unveri
 
 def _since(hours: float) -> datetime:
     return timezone.now() - timedelta(hours=hours)
-
-
-def match_rate_series(*, hours: float = 6.0) -> dict[str, list[dict[str, Any]]]:
-    """Per table: [{minute, matched, mismatched, errored, stale, ..., rate}] for the last hours.
-
-    Rate = matched / (matched + mismatched + errored): stale, orphaned and unverifiable rows say
-    nothing about whether the candidate writes correctly, so they are left out of it.
-    """
-    rows = (OutcomeCount.objects.filter(kind=KIND, minute__gte=_since(hours))
-            .exclude(subject=NO_CAPTURE_SUBJECT).order_by("minute")
-            .values("subject", "minute", *COUNT_FIELDS))
-    series: dict[str, list[dict[str, Any]]] = {}
-    for row in rows:
-        judged = row["matched"] + row["mismatched"] + row["errored"]
-        series.setdefault(row["subject"], []).append({**row, "rate": row["matched"] / judged if judged else None})
-    return series
 
 
 def totals(*, hours: float = 24.0) -> dict[str, int]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from zoneinfo import ZoneInfo
 
 import redis
@@ -9,7 +10,8 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
-from verifiers import charts
+from console.dashboard import charts
+from verifiers.selectors import match_rate_series
 from verifiers.write import selectors, services
 
 REFRESH_SECONDS = 15
@@ -21,9 +23,9 @@ def _panels_context() -> dict:
     except redis.RedisError:
         store = None
     return {
-        "chart": charts.match_rate_figure(selectors.match_rate_series(hours=6), ZoneInfo(settings.TIME_ZONE),
-                                         counts=("matched", "mismatched", "errored", "stale"),
-                                         y_title="% rows matched"),
+        "chart": charts.figure_json(charts.match_rate_figure(
+            match_rate_series(kind=services.KIND, hours=6, bucket=timedelta(minutes=1), top_subjects=None).subjects,
+            ZoneInfo(settings.TIME_ZONE), show_stale=True, y_title="% rows matched")),
         "totals": selectors.totals(hours=24),
         "groups": selectors.groups_by_table(),
         "unverifiable": selectors.unverifiable_reasons(),

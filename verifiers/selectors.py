@@ -1,0 +1,110 @@
+"""Match rates of either verifier over time, from the per-minute roll-up (OutcomeCount).
+
+One selector for the overview and the Read and Write pages. Never a scan of samples: one index
+range scan of (kind, minute), summed per bucket in the database.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from django.db import connection
+from django.utils import timezone
+
+TOP_SUBJECTS = 5
+
+# Which subjects get their own series: those with most mismatches (a bounded few, for the
+# overview), or every subject with a judged sample in the window (the verifier pages).
+_WORST_SUBJECTS = "HAVING sum(mismatched + errored) > 0"
+_JUDGED_SUBJECTS = "HAVING sum(matched + mismatched + errored) > 0"
+
+
+def bucket_for(hours: float) -> timedelta:
+    """Chart resolution: about 72-144 points whatever the range."""
+    return timedelta(minutes=1) if hours <= 1 else timedelta(minutes=5) if hours <= 6 else timedelta(minutes=15)
+
+
+@dataclass(slots=True)
+class RatePoint:
+    bucket: datetime
+    matched: int
+    mismatched: int
+    errored: int
+    stale: int = 0  # write rows that moved on before the check: not judged, shown on hover
+
+    @property
+    def compared(self) -> int:
+        return self.matched + self.mismatched + self.errored
+
+    @property
+    def rate(self) -> float | None:
+        """matched / (matched + mismatched + errored); stale, orphaned, unverifiable say nothing."""
+        return self.matched / self.compared if self.compared else None
+
+
+@dataclass(slots=True)
+class RateSeries:
+    kind: str
+    overall: list[RatePoint] = field(default_factory=list)
+    subjects: dict[str, list[RatePoint]] = field(default_factory=dict)  # routes (read) or tables (write)
+
+    @property
+    def totals(self) -> RatePoint | None:
+        if not self.overall:
+            return None
+        return RatePoint(self.overall[-1].bucket, sum(p.matched for p in self.overall),
+                         sum(p.mismatched for p in self.overall), sum(p.errored for p in self.overall),
+                         sum(p.stale for p in self.overall))
+
+
+def match_rate_series(*, kind: str, hours: float, now: datetime | None = None, bucket: timedelta | None = None,
+                      top_subjects: int | None = TOP_SUBJECTS) -> RateSeries:
+    """Overall match rate per bucket, and per subject for the subjects asked for.
+
+    `top_subjects`: that many of the subjects with most mismatches (only subjects that have
+    some), most first; None: every subject judged in the window, by name. `bucket` defaults
+    to `bucket_for(hours)`.
+    """
+    now = now or timezone.now()
+    since = now - timedelta(hours=hours)
+    having = _JUDGED_SUBJECTS if top_subjects is None else _WORST_SUBJECTS
+    with connection.cursor() as cursor:
+        # One index range scan of the window (CTE materialised once); the database sums per bucket
+        # for all subjects and per (bucket, subject) for the chosen subjects only.
+        cursor.execute(
+            f"""
+            WITH w AS MATERIALIZED (
+                SELECT date_bin(%s, minute, TIMESTAMPTZ '2000-01-01') AS bucket, subject,
+                       matched, mismatched, errored, stale
+                FROM verifiers_outcomecount
+                WHERE kind = %s AND minute >= %s AND minute <= %s
+            ), chosen AS (
+                SELECT subject FROM w GROUP BY subject {having}
+                ORDER BY sum(mismatched + errored) DESC, subject LIMIT %s
+            )
+            SELECT bucket, NULL, sum(matched)::bigint, sum(mismatched)::bigint, sum(errored)::bigint,
+                   sum(stale)::bigint
+            FROM w GROUP BY bucket
+            UNION ALL
+            SELECT bucket, subject, sum(matched)::bigint, sum(mismatched)::bigint, sum(errored)::bigint,
+                   sum(stale)::bigint
+            FROM w WHERE subject IN (SELECT subject FROM chosen) GROUP BY bucket, subject
+            """,  # noqa: S608 - `having` is one of two constants above
+            [bucket or bucket_for(hours), kind, since, now, top_subjects],
+        )
+        rows = cursor.fetchall()
+    series = RateSeries(kind=kind)
+    per_subject: dict[str, list[RatePoint]] = {}
+    mismatches: dict[str, int] = {}
+    for moment, subject, matched, mismatched, errored, stale in rows:
+        point = RatePoint(moment, matched, mismatched, errored, stale)
+        if subject is None:
+            series.overall.append(point)
+        else:
+            per_subject.setdefault(subject, []).append(point)
+            mismatches[subject] = mismatches.get(subject, 0) + mismatched + errored
+    series.overall.sort(key=lambda p: p.bucket)
+    order = sorted(per_subject) if top_subjects is None else sorted(per_subject, key=lambda s: (-mismatches[s], s))
+    series.subjects = {subject: sorted(per_subject[subject], key=lambda p: p.bucket) for subject in order}
+    return series
