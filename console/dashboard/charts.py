@@ -67,7 +67,7 @@ def match_rate_figure(
         }
 
     data: list[dict[str, Any]] = []
-    colours = ROUTE_COLOURS
+    colours: tuple[str, ...] = ROUTE_COLOURS
     if overall:
         data.append(trace("all routes", overall, {"color": OVERALL_COLOUR, "width": 3}, 4))
     else:
