@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections import Counter
 from dataclasses import dataclass, field
@@ -14,7 +13,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from verifiers.groups.recording import RecordSummary, Verdict, alert_on_groups, record_verdicts
-from verifiers.models import MismatchSample, NoiseSuggestion, Route, System
+from verifiers.models import NoiseSuggestion, Route, System
 from verifiers.read import stream
 from verifiers.read.ingest import ParsedBatch, encode_sample
 
@@ -129,46 +128,6 @@ def accept_noise_suggestion(*, suggestion_id: int) -> Route:
 
 def dismiss_noise_suggestion(*, suggestion_id: int) -> None:
     NoiseSuggestion.objects.filter(pk=suggestion_id).update(status=NoiseSuggestion.Status.DISMISSED)
-
-
-# --- reverify ----------------------------------------------------------------------------------
-
-
-def reverify_read_samples(sample_ids: list[int]) -> dict[int, str]:
-    """Replay stored read samples against the candidate now; sample id -> new outcome.
-
-    The mismatch groups' reverification calls this for read groups (registered in apps.py).
-    """
-    from verifiers.read.pipeline import judge
-    from verifiers.read.replay import SystemClient
-    from verifiers.read.selectors import verifier_config
-
-    samples = list(MismatchSample.objects.filter(pk__in=sample_ids, group__kind="read"))
-    if not samples:
-        return {}
-    config = verifier_config()
-    if config.candidate is None:
-        raise ReadVerifierError("no enabled candidate System is configured")
-
-    async def replay_all():
-        client = SystemClient(config.candidate)
-        try:
-            return await asyncio.gather(*(client.fetch(s.request) for s in samples))
-        finally:
-            await client.close()
-
-    answers = asyncio.run(replay_all())
-    now = timezone.now()
-    for sample, answer in zip(samples, answers):
-        route = config.route_for(sample.request.get("method", "GET"), sample.request.get("path", "/"))
-        stored = {"id": sample.sample_id, "captured_at": sample.captured_at.isoformat(),
-                  "request": sample.request, "legacy": sample.legacy}
-        verdict, _ = judge(stored, route, answer, None)
-        sample.reverified_at = now
-        sample.reverify_outcome = verdict.verdict
-        sample.reverify_differences = verdict.differences
-    MismatchSample.objects.bulk_update(samples, ["reverified_at", "reverify_outcome", "reverify_differences"])
-    return {sample.pk: sample.reverify_outcome for sample in samples}
 
 
 # --- workers -----------------------------------------------------------------------------------

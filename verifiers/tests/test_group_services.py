@@ -39,7 +39,7 @@ def checks(monkeypatch):
 
 
 def test_the_parts_register_their_checks_at_start_up():
-    from verifiers.read.services import reverify_read_samples
+    from verifiers.read.reverify import reverify_read_samples
     from verifiers.write.services import reverify_write_samples
 
     registered = services._reverifiers

@@ -1,0 +1,50 @@
+"""Reverification of read samples: replay stored requests against the candidate now and judge again.
+
+Apart from ``services`` so the worker pipeline, which records through ``services``, and this,
+which judges through the pipeline, do not import each other.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from django.utils import timezone
+
+from verifiers.models import MismatchSample
+from verifiers.read.pipeline import judge
+from verifiers.read.replay import SystemClient
+from verifiers.read.selectors import verifier_config
+from verifiers.read.services import ReadVerifierError
+
+
+def reverify_read_samples(sample_ids: list[int]) -> dict[int, str]:
+    """Replay stored read samples against the candidate now; sample id -> new outcome.
+
+    The mismatch groups' reverification calls this for read groups (registered in apps.py).
+    """
+    samples = list(MismatchSample.objects.filter(pk__in=sample_ids, group__kind="read"))
+    if not samples:
+        return {}
+    config = verifier_config()
+    if config.candidate is None:
+        raise ReadVerifierError("no enabled candidate System is configured")
+
+    async def replay_all():
+        client = SystemClient(config.candidate)
+        try:
+            return await asyncio.gather(*(client.fetch(s.request) for s in samples))
+        finally:
+            await client.close()
+
+    answers = asyncio.run(replay_all())
+    now = timezone.now()
+    for sample, answer in zip(samples, answers):
+        route = config.route_for(sample.request.get("method", "GET"), sample.request.get("path", "/"))
+        stored = {"id": sample.sample_id, "captured_at": sample.captured_at.isoformat(),
+                  "request": sample.request, "legacy": sample.legacy}
+        verdict, _ = judge(stored, route, answer, None)
+        sample.reverified_at = now
+        sample.reverify_outcome = verdict.verdict
+        sample.reverify_differences = verdict.differences
+    MismatchSample.objects.bulk_update(samples, ["reverified_at", "reverify_outcome", "reverify_differences"])
+    return {sample.pk: sample.reverify_outcome for sample in samples}
