@@ -224,6 +224,10 @@ try:
 except ProxySettingError as error:
     raise ImproperlyConfigured(str(error)) from None
 
+# A verifier whose oldest waiting sample is older than this is reported stalled (/healthz,
+# dashboard, alert): well above a normal batch's seconds, well below an operator's patience.
+VERIFIER_STALL_SECONDS = env_int("VERIFIER_STALL_SECONDS", 120)
+
 # --- Time -----------------------------------------------------------------------------------
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = env("TIME_ZONE", "Asia/Seoul")

@@ -53,7 +53,7 @@ def test_login_is_rate_limited_per_address(client, operator):
 def test_healthz_is_open_and_reports_each_service(client):
     response = client.get(reverse("healthz"))
     body = response.json()
-    assert set(body["checks"]) == {"database", "redis", "celery"}
+    assert set(body["checks"]) == {"database", "redis", "celery", "read_verifier", "write_verifier"}
     assert body["checks"]["database"]["ok"] is True
     assert body["checks"]["redis"]["ok"] is True
     # No worker runs in this test: unhealthy, with the reason.
@@ -99,9 +99,11 @@ def test_unusable_tokens_are_refused_with_reason(operator, change, reason):
         assert reason in response.json()["detail"]
 
 
+@pytest.mark.django_db
 def test_unknown_token_is_refused():
-    response = _api("not-a-token").get(reverse("api-schema"))
+    response = _api("not-a-token").get("/api/v1/mismatch-groups")
     assert response.status_code in (401, 403)
+    assert "token" in response.json()["detail"].lower()
 
 
 @override_settings(LOGIN_RATE_LIMIT=3)
