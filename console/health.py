@@ -23,8 +23,8 @@ def register_progress_source(name: str, source: ProgressSource) -> None:
     _PROGRESS_SOURCES[name] = source
 
 
-def verifier_progress(*, live_celery_workers: int) -> list[VerifierProgress]:
-    """Every registered verifier's progress (Redis must be up)."""
+def verifier_progress(*, live_celery_workers: int | None) -> list[VerifierProgress]:
+    """Every registered verifier's progress (Redis must be up); None: Celery workers not counted."""
     return [source(live_celery_workers=live_celery_workers) for source in _PROGRESS_SOURCES.values()]
 
 

@@ -18,16 +18,22 @@ class VerifierProgress:
     backlog: int  # items waiting, pending ones included
     pending: int  # delivered to a worker, not yet judged
     oldest_waiting_s: float | None  # age of the oldest waiting item; None when nothing waits
-    live_workers: int
+    live_workers: int | None  # None: not asked (the dashboard does not ping Celery workers)
     stall_after_s: float
     unit: str = "samples"
 
     @property
+    def waiting(self) -> str:
+        """'1 sample', '3,000 samples'."""
+        unit = self.unit[:-1] if self.backlog == 1 and self.unit.endswith("s") else self.unit
+        return f"{self.backlog:,} {unit}"
+
+    @property
     def problem(self) -> str | None:
-        if self.backlog and not self.live_workers:
-            return f"{self.verifier} verifier: {self.backlog:,} {self.unit} waiting and no live worker"
+        if self.backlog and self.live_workers == 0:
+            return f"{self.verifier} verifier: {self.waiting} waiting and no live worker"
         if self.oldest_waiting_s is not None and self.oldest_waiting_s > self.stall_after_s:
-            return (f"{self.verifier} verifier: the oldest of {self.backlog:,} waiting {self.unit} has waited "
+            return (f"{self.verifier} verifier: the oldest of {self.waiting} waiting has waited "
                     f"{self.oldest_waiting_s:,.0f} s (limit {self.stall_after_s:,.0f} s)")
         return None
 

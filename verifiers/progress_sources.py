@@ -11,11 +11,11 @@ from verifiers.write.progress import write_progress
 from verifiers.write.services import write_store
 
 
-def read_verifier_progress(*, live_celery_workers: int) -> VerifierProgress:
+def read_verifier_progress(*, live_celery_workers: int | None) -> VerifierProgress:
     del live_celery_workers  # read samples are judged by verify_reads processes, not Celery
     return read_progress(shared_redis(), stall_after_s=settings.VERIFIER_STALL_SECONDS)
 
 
-def write_verifier_progress(*, live_celery_workers: int) -> VerifierProgress:
+def write_verifier_progress(*, live_celery_workers: int | None) -> VerifierProgress:
     return write_progress(write_store(), live_workers=live_celery_workers,
                           stall_after_s=settings.VERIFIER_STALL_SECONDS)

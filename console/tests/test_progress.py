@@ -30,7 +30,7 @@ def test_work_waiting_without_a_worker_is_a_problem():
 
 def test_an_old_waiting_sample_means_no_progress_even_with_workers():
     problem = progress(backlog=3_000, oldest_waiting_s=300.0).problem
-    assert problem == "read verifier: the oldest of 3,000 waiting samples has waited 300 s (limit 120 s)"
+    assert problem == "read verifier: the oldest of 3,000 samples waiting has waited 300 s (limit 120 s)"
     assert progress(backlog=3_000, oldest_waiting_s=119.0).problem is None
 
 
@@ -58,7 +58,7 @@ def test_healthz_reports_a_live_read_worker_that_makes_no_progress(client, redis
     redis_client.set(stream.HEARTBEAT_PREFIX + "w1", orjson.dumps({"consumer": "w1"}), ex=30)
     read = client.get(reverse("healthz")).json()["checks"]["read_verifier"]
     assert read["live_workers"] == 1
-    assert read["problem"].startswith("read verifier: the oldest of 1 waiting samples has waited")
+    assert read["problem"].startswith("read verifier: the oldest of 1 sample waiting has waited")
 
 
 @pytest.mark.django_db

@@ -12,7 +12,7 @@ from console.progress import VerifierProgress
 from verifiers.write.store import WriteCaptureStore
 
 
-def write_progress(store: WriteCaptureStore, *, live_workers: int, stall_after_s: float,
+def write_progress(store: WriteCaptureStore, *, live_workers: int | None, stall_after_s: float,
                    now: float | None = None) -> VerifierProgress:
     now = time.time() if now is None else now
     counts = store.counts()
