@@ -2,13 +2,30 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from django.conf import settings
 from django.db import connection
 
 from console.celery import app as celery_app
+from console.progress import VerifierProgress
 from console.services import redis_problem
 
 WORKER_PING_TIMEOUT_S = 1.0
+
+# Each verifier says how far behind it is; parts register a source here (their AppConfig.ready),
+# so the console asks without importing them.
+ProgressSource = Callable[..., VerifierProgress]
+_PROGRESS_SOURCES: dict[str, ProgressSource] = {}
+
+
+def register_progress_source(name: str, source: ProgressSource) -> None:
+    _PROGRESS_SOURCES[name] = source
+
+
+def verifier_progress(*, live_celery_workers: int | None) -> list[VerifierProgress]:
+    """Every registered verifier's progress (Redis must be up); None: Celery workers not counted."""
+    return [source(live_celery_workers=live_celery_workers) for source in _PROGRESS_SOURCES.values()]
 
 
 def database_problem() -> str | None:
@@ -42,4 +59,7 @@ def health_report() -> dict:
         "redis": {"ok": rds is None, "problem": rds},
         "celery": {"ok": worker is None, "problem": worker, "workers": workers},
     }
+    if not rds:
+        for progress in verifier_progress(live_celery_workers=len(workers)):
+            checks[f"{progress.verifier}_verifier"] = progress.as_dict()
     return {"healthy": all(c["ok"] for c in checks.values()), "checks": checks}

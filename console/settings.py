@@ -13,6 +13,8 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
+from console.client_address import ProxySettingError, parse_networks
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 
@@ -82,6 +84,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "console.middleware.RefuseNulCharactersMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -211,8 +214,19 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_AGE = 12 * 3600  # one working shift
-# Failed logins allowed per client address per 5 minutes before the login form refuses.
+# Failed logins allowed per user name and client address per 5 minutes before the form refuses.
 LOGIN_RATE_LIMIT = env_int("LOGIN_RATE_LIMIT", 10)
+# Reverse proxies (addresses or networks) whose X-Forwarded-For is believed; from anyone else the
+# header is ignored, since a client can write any address into it.
+TRUSTED_PROXIES = [p.strip() for p in (env("TRUSTED_PROXIES", "") or "").split(",") if p.strip()]
+try:
+    TRUSTED_PROXY_NETWORKS = parse_networks(TRUSTED_PROXIES)
+except ProxySettingError as error:
+    raise ImproperlyConfigured(str(error)) from None
+
+# A verifier whose oldest waiting sample is older than this is reported stalled (/healthz,
+# dashboard, alert): well above a normal batch's seconds, well below an operator's patience.
+VERIFIER_STALL_SECONDS = env_int("VERIFIER_STALL_SECONDS", 120)
 
 # --- Time -----------------------------------------------------------------------------------
 LANGUAGE_CODE = "en-us"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
@@ -11,26 +13,30 @@ from django.http import JsonResponse
 from django.views.decorators.cache import never_cache
 
 from console.health import health_report
+from console.throttling import request_client_address
 
 LOGIN_WINDOW_S = 300
 
 
-def _client_address(request) -> str:
-    return request.META.get("REMOTE_ADDR", "unknown")
-
-
 class RateLimitedLoginView(auth_views.LoginView):
-    """Django's login, refusing a client after LOGIN_RATE_LIMIT failures in five minutes."""
+    """Django's login, refusing a user name from one client after LOGIN_RATE_LIMIT failures in
+    five minutes.
+
+    Counted per (user name, client address): an attacker guessing one operator's password from
+    one address locks out only that pair, never every operator behind the same proxy.
+    """
 
     template_name = "console/login.html"
     redirect_authenticated_user = True
 
     def _failures_key(self) -> str:
-        return f"login-failures:{_client_address(self.request)}"
+        user_name = (self.request.POST.get("username") or "").strip().lower()[:150]
+        digest = hashlib.sha256(f"{user_name}\0{request_client_address(self.request)}".encode()).hexdigest()
+        return f"login-failures:{digest}"
 
     def post(self, request, *args, **kwargs):
         if (cache.get(self._failures_key()) or 0) >= settings.LOGIN_RATE_LIMIT:
-            messages.error(request, "Too many failed logins from your address; wait five minutes.")
+            messages.error(request, "Too many failed logins for this user from your address; wait five minutes.")
             return self.render_to_response(self.get_context_data(form=self.get_form()), status=429)
         return super().post(request, *args, **kwargs)
 

@@ -14,3 +14,10 @@ class VerifiersConfig(AppConfig):
 
         register_reverifier("read", reverify_read_samples, resolves_groups=True)
         register_reverifier("write", reverify_write_samples, resolves_groups=False)
+
+        # Each verifier tells /healthz and the dashboard how far behind it is.
+        from console.health import register_progress_source
+        from verifiers import progress_sources
+
+        register_progress_source("read", progress_sources.read_verifier_progress)
+        register_progress_source("write", progress_sources.write_verifier_progress)

@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
+from urllib.parse import quote, unquote_plus
 
 import orjson
 
@@ -57,6 +58,8 @@ class TextPattern:
     regex: re.Pattern[str]
     style: MaskStyle
     min_digits: int = 0  # a match with fewer digits is left alone (dates are not accounts)
+    # A further test of the match (a card number's Luhn digit); a match failing it is left alone.
+    check: Callable[[str], bool] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,7 +81,15 @@ class MaskingRules:
                 raise MaskingError(f"masking patterns do not combine: {error}") from None
 
     def style_for(self, key: str) -> MaskStyle | None:
-        return self.fields.get(_normalise_field(key))
+        normalised = _normalise_field(key)
+        style = self.fields.get(normalised)
+        if style is None and normalised not in _NOT_PERSONAL:
+            # Gateways and ORMs prefix names (`X-Card-Number`, `customerCardNo`, `payer_email`):
+            # a known personal name at the end of a longer one is the same field.
+            for suffix in _SUFFIX_FIELDS:
+                if normalised.endswith(suffix) and suffix in self.fields:
+                    return self.fields[suffix]
+        return style
 
 
 _NOT_ALNUM = re.compile(r"[^0-9a-z]")
@@ -149,7 +160,28 @@ def mask_value(text: str, style: MaskStyle | str) -> str:
 # ----------------------------------------------------------------------------- documents
 
 
+# `a=1&cardNo=4111...`: a whole string shaped like a URL query (no spaces, `name=value` pairs).
+_QUERY_STRING = re.compile(r"[^\s=&?#]+=[^\s&#]*(?:&[^\s=&#]+=[^\s&#]*)*")
+
+
+def _mask_query_parameters(text: str, rules: MaskingRules) -> str | None:
+    """Mask each value whose parameter name is a personal field; None if `text` is no query."""
+    if "=" not in text or not _QUERY_STRING.fullmatch(text.lstrip("?")):
+        return None
+    parts = []
+    for pair in text.split("&"):
+        name, _, value = pair.partition("=")
+        style = rules.style_for(unquote_plus(name.lstrip("?")))
+        if style is not None and value:
+            value = quote(_STYLE_FUNCTIONS[style](unquote_plus(value)), safe="*-.@")
+        parts.append(f"{name}={value}")
+    return "&".join(parts)
+
+
 def _mask_strings(text: str, rules: MaskingRules) -> str:
+    query = _mask_query_parameters(text, rules)
+    if query is not None:
+        text = query
     if rules.any_pattern is None:
         return text
     patterns = rules.patterns
@@ -161,6 +193,8 @@ def _mask_strings(text: str, rules: MaskingRules) -> str:
                 if pattern.min_digits and (
                     sum(char.isdigit() for char in found) < pattern.min_digits
                 ):
+                    return found
+                if pattern.check is not None and not pattern.check(found):
                     return found
                 return _STYLE_FUNCTIONS[pattern.style](found)
         return found
@@ -221,7 +255,8 @@ def mask_text(text: str | bytes, rules: MaskingRules | None = None) -> str:
 # ----------------------------------------------------------------------------- configuration
 
 
-def _compile_pattern(name: str, regex: str, style: Any, min_digits: Any = 0) -> TextPattern:
+def _compile_pattern(name: str, regex: str, style: Any, min_digits: Any = 0,
+                     check: Callable[[str], bool] | None = None) -> TextPattern:
     try:
         compiled = re.compile(regex)
     except (re.error, TypeError) as error:
@@ -233,7 +268,7 @@ def _compile_pattern(name: str, regex: str, style: Any, min_digits: Any = 0) -> 
                            f"{[s.value for s in MaskStyle]}") from None
     if isinstance(min_digits, bool) or not isinstance(min_digits, int) or min_digits < 0:
         raise MaskingError(f"masking pattern {name!r}: min_digits must be an integer >= 0")
-    return TextPattern(name, compiled, mask_style, min_digits)
+    return TextPattern(name, compiled, mask_style, min_digits, check)
 
 
 def _fields(value: Any) -> dict[str, MaskStyle]:
@@ -300,26 +335,69 @@ _DEFAULT_FIELDS: dict[str, MaskStyle] = {
         ["phone", "phoneNumber", "phoneNo", "mobile", "mobileNo", "mobileNumber", "tel",
          "telNo", "cellPhone", "accountNumber", "accountNo", "account_no", "acctNo",
          "bankAccount", "depositAccount", "withdrawAccount", "recipientAccount",
-         "virtualAccount", "cardNumber", "cardNo"],
+         "virtualAccount", "cardNumber", "cardNo", "card", "cardNum", "creditCard",
+         "creditCardNumber", "debitCard", "pan", "primaryAccountNumber", "iban",
+         "accountNum", "acctNumber"],
         MaskStyle.NUMBER),
     **dict.fromkeys(["email", "emailAddress", "mail"], MaskStyle.EMAIL),
     **dict.fromkeys(["rrn", "residentNumber", "residentRegistrationNumber", "juminNo", "ssn",
-                     "birthDate", "dateOfBirth", "passportNo", "password", "pin"],
+                     "birthDate", "dateOfBirth", "passportNo", "password", "pin", "cvv", "cvc",
+                     "securityCode", "authorization", "proxyAuthorization", "cookie", "setCookie",
+                     "apiKey", "xApiKey", "accessToken", "refreshToken"],
                     MaskStyle.FULL),
 }
 
+# Personal names that also end longer names (`X-Card-Number`, `payerEmail`, `customerPhone`).
+# Short ambiguous ones (`name`, `pin`, `tel`, `pan`, `mail`) are exact matches only.
+_SUFFIX_FIELDS: tuple[str, ...] = tuple(_normalise_field(name) for name in [
+    "cardNumber", "cardNo", "cardNum", "accountNumber", "accountNo", "acctNo", "phoneNumber",
+    "phoneNo", "phone", "mobileNo", "mobile", "email", "emailAddress", "residentNumber", "rrn",
+    "ssn", "password", "apiKey", "holderName", "customerName",
+])
+# Names ending like a personal field that are not personal (kinds, counts, flags).
+_NOT_PERSONAL = frozenset(_normalise_field(name) for name in [
+    "cardType", "cardBrand", "tokenType", "phoneType", "emailVerified", "csrfToken",
+])
+
+
+def luhn_valid(text: str) -> bool:
+    """True when the digits of `text` pass the Luhn check that every payment card number carries."""
+    digits = [int(char) for char in text if char.isdigit()]
+    total = 0
+    for index, digit in enumerate(reversed(digits)):
+        if index % 2:
+            digit *= 2
+            if digit > 9:
+                digit -= 9
+        total += digit
+    return bool(digits) and total % 10 == 0
+
 # Order matters: resident numbers first (13 digits would also look like an account number),
-# then phones, then accounts/cards; a masked match has no digits left for the next pattern.
+# then phones, then dashed accounts, then cards; at one position the first pattern that matches
+# wins, so a dashed card number that fails the Luhn check is still masked as an account.
 _DEFAULT_PATTERNS: tuple[TextPattern, ...] = (
+    # YYMMDD, then the sex/century digit 1-8 and six more; with or without the dash.
     _compile_pattern("resident_registration_number",
-                     r"(?<![\d-])\d{6}-[1-8]\d{6}(?![\d-])", MaskStyle.FULL),
-    _compile_pattern("phone", r"(?<![\d-])(?:01[016789]|02|0[3-6][1-5])-?\d{3,4}-?\d{4}(?![\d-])",
+                     r"(?<![\d-])\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])-?[1-8]\d{6}(?![\d-])",
+                     MaskStyle.FULL),
+    # International form: +82 10-1234-5678, +82 (0)2 123 4567, +1 415 555 2671.
+    _compile_pattern("international_phone",
+                     r"(?<![\w+])\+\d{1,3}(?:[ -]?\(0\))?(?:[ -]?\d{1,4}){2,5}(?![\d-]|[.,]\d)",
+                     MaskStyle.NUMBER, min_digits=8),
+    # Korean numbers with dashes, dots, spaces or nothing between the groups.
+    _compile_pattern("phone",
+                     r"(?<![\d-])(?:01[016789]|02|0[3-6][1-5]|070)[ .-]?\d{3,4}[ .-]?\d{4}(?![\d-])",
                      MaskStyle.NUMBER),
     # Account and card numbers: dashed digit groups with at least 10 digits (so dates stay).
     # The lookahead demands 10 digits up front, so dates fail fast instead of matching first.
     _compile_pattern("account_number",
                      r"(?<![\d-])(?=(?:\d-?){10})\d{2,6}(?:-\d{2,8}){1,3}(?![\d-])",
                      MaskStyle.NUMBER),
+    # Payment cards: 13-19 digits, plain or in groups split by spaces or dashes, Luhn-valid, not
+    # starting with 1 (so order numbers and epoch timestamps of that length stay readable).
+    _compile_pattern("card_number",
+                     r"(?<![\d-])[2-9]\d{3}(?:[ -]?\d){9,15}(?![\d-]|[.,]\d)", MaskStyle.NUMBER,
+                     check=luhn_valid),
     _compile_pattern("email", r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}",
                      MaskStyle.EMAIL),
 )

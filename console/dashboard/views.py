@@ -7,6 +7,7 @@ from datetime import timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import redis
 from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
@@ -16,9 +17,10 @@ from django.views.decorators.cache import never_cache
 
 from console.dashboard import charts, selectors
 from console.dashboard.formatting import format_count, format_share
+from console.health import verifier_progress
 from verifiers.selectors import match_rate_series
 
-REFRESH_SECONDS = {"headline": 20, "rates": 30, "groups": 15, "reconciliation": 30, "numa": 30}
+REFRESH_SECONDS = {"headline": 20, "rates": 30, "groups": 15, "reconciliation": 30, "numa": 30, "queues": 10}
 
 
 def _hours(request: HttpRequest) -> int:
@@ -69,6 +71,14 @@ def _numa_context(hours: int) -> dict[str, Any]:
                 h.get("remote_share") is not None for h in hosts) else ""}
 
 
+def _queues_context(hours: int) -> dict[str, Any]:
+    """Each verifier's backlog and whether it keeps up (Celery workers are not pinged here: slow)."""
+    try:
+        return {"queues": verifier_progress(live_celery_workers=None), "queues_problem": None}
+    except redis.RedisError as error:
+        return {"queues": [], "queues_problem": f"Redis did not answer: {error}"}
+
+
 def _headline_context(hours: int) -> dict[str, Any]:
     context = {**_rates_context(hours), **_groups_context(hours), **_reconciliation_context(hours),
                **_numa_context(hours)}
@@ -88,6 +98,7 @@ PARTIALS: dict[str, Callable[[int], dict[str, Any]]] = {
     "groups": _groups_context,
     "reconciliation": _reconciliation_context,
     "numa": _numa_context,
+    "queues": _queues_context,
 }
 
 
@@ -100,7 +111,7 @@ def overview_page(request: HttpRequest) -> HttpResponse:
     hours = _hours(request)
     context: dict[str, Any] = {"active": "overview", "partial_urls": _partial_urls(hours),
                                "refresh_seconds": REFRESH_SECONDS}
-    for name in ("rates", "groups", "reconciliation", "numa"):
+    for name in ("rates", "groups", "reconciliation", "numa", "queues"):
         context.update(PARTIALS[name](hours))
     _with_headline(context)
     return render(request, "console/overview.html", context)

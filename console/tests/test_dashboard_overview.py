@@ -141,7 +141,7 @@ def test_numa_hosts_show_remote_share_and_migration_rate(operator_client):
     assert 'id="numa-remote-chart"' in html
 
 
-@pytest.mark.parametrize("name", ["headline", "rates", "groups", "reconciliation", "numa"])
+@pytest.mark.parametrize("name", ["headline", "rates", "groups", "reconciliation", "numa", "queues"])
 def test_each_section_has_a_partial_that_the_page_polls(operator_client, name):
     page = operator_client.get("/").content.decode()
     url = f"/overview/partials/{name}/?hours=6"
@@ -175,3 +175,15 @@ def test_formatting_helpers():
     assert format_money(None, "KRW") == ""
     assert format_share(0.12345, 2) == "12.35 %" and format_share(None) == "–"
     assert format_count(1234567) == "1,234,567" and format_count(2.5) == "2.5"
+
+
+def test_queues_show_a_read_backlog_that_waits_too_long(operator_client, redis_client):
+    from verifiers.read import stream
+
+    stream.ensure_group(redis_client)
+    old_ms = int((timezone.now().timestamp() - 900) * 1000)
+    redis_client.xadd(stream.STREAM_KEY, {"id": "s-1", "sample": b"{}", "ingested_at_ms": old_ms})
+    html = operator_client.get("/overview/partials/queues/").content.decode()
+    assert "Verification queues" in html and "stalled" in html
+    assert "read verifier: 1 sample waiting and no live worker" in html
+    assert "Write" in html and "keeping up" in html

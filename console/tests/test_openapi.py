@@ -34,3 +34,10 @@ def test_token_scheme_is_declared(schema):
         "type": "apiKey", "in": "header", "name": "Authorization",
         "description": "`Token <token>`; issue one with `manage.py create_api_token`.",
     }
+
+
+def test_the_schema_answers_anonymous_users_the_same_with_or_without_a_wrong_token(client, db):
+    plain = client.get("/api/v1/schema")
+    wrong = client.get("/api/v1/schema", HTTP_AUTHORIZATION="Token not-a-real-token")
+    assert plain.status_code == wrong.status_code == 200
+    assert plain.content == wrong.content

@@ -9,6 +9,7 @@ from django.urls import reverse
 from django.utils import timezone
 from rest_framework.test import APIClient
 
+from console.client_address import parse_networks
 from console.models import ApiToken
 
 pytestmark = pytest.mark.django_db
@@ -52,7 +53,7 @@ def test_login_is_rate_limited_per_address(client, operator):
 def test_healthz_is_open_and_reports_each_service(client):
     response = client.get(reverse("healthz"))
     body = response.json()
-    assert set(body["checks"]) == {"database", "redis", "celery"}
+    assert set(body["checks"]) == {"database", "redis", "celery", "read_verifier", "write_verifier"}
     assert body["checks"]["database"]["ok"] is True
     assert body["checks"]["redis"]["ok"] is True
     # No worker runs in this test: unhealthy, with the reason.
@@ -98,6 +99,41 @@ def test_unusable_tokens_are_refused_with_reason(operator, change, reason):
         assert reason in response.json()["detail"]
 
 
+@pytest.mark.django_db
 def test_unknown_token_is_refused():
-    response = _api("not-a-token").get(reverse("api-schema"))
+    response = _api("not-a-token").get("/api/v1/mismatch-groups")
     assert response.status_code in (401, 403)
+    assert "token" in response.json()["detail"].lower()
+
+
+@override_settings(LOGIN_RATE_LIMIT=3)
+def test_lockout_of_one_user_name_leaves_other_operators_behind_the_same_address(client, operator):
+    get_user_model().objects.create_user("op2", password="op2-password-1")
+    for _ in range(3):
+        client.post(reverse("login"), {"username": "op", "password": "nope"})
+    assert client.post(reverse("login"), {"username": "op", "password": "op-password-1"}).status_code == 429
+    assert client.post(reverse("login"), {"username": "op2", "password": "op2-password-1"}).status_code == 302
+
+
+@override_settings(LOGIN_RATE_LIMIT=2, TRUSTED_PROXY_NETWORKS=parse_networks(["10.0.0.0/8"]))
+def test_behind_a_trusted_proxy_each_forwarded_client_is_counted_apart(client, operator):
+    proxy = {"REMOTE_ADDR": "10.0.0.5"}
+    for _ in range(2):
+        client.post(reverse("login"), {"username": "op", "password": "nope"},
+                    HTTP_X_FORWARDED_FOR="198.51.100.7", **proxy)
+    attacker = client.post(reverse("login"), {"username": "op", "password": "op-password-1"},
+                           HTTP_X_FORWARDED_FOR="198.51.100.7", **proxy)
+    assert attacker.status_code == 429
+    colleague = client.post(reverse("login"), {"username": "op", "password": "op-password-1"},
+                            HTTP_X_FORWARDED_FOR="203.0.113.9", **proxy)
+    assert colleague.status_code == 302
+
+
+@override_settings(LOGIN_RATE_LIMIT=2, TRUSTED_PROXY_NETWORKS=())
+def test_forwarded_for_from_an_untrusted_peer_cannot_dodge_the_lockout(client, operator):
+    for index in range(2):
+        client.post(reverse("login"), {"username": "op", "password": "nope"},
+                    HTTP_X_FORWARDED_FOR=f"198.51.100.{index}")
+    response = client.post(reverse("login"), {"username": "op", "password": "op-password-1"},
+                           HTTP_X_FORWARDED_FOR="198.51.100.99")
+    assert response.status_code == 429

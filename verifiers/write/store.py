@@ -224,6 +224,11 @@ class WriteCaptureStore:
         awaiting, due, processing, waits = pipe.execute()
         return StoreCounts(awaiting, due, processing, waits)
 
+    def oldest_due_at(self) -> float | None:
+        """Epoch seconds at which the longest-waiting committed capture became due for its check."""
+        first = self.client.zrange(self._key("due"), 0, 0, withscores=True)
+        return float(first[0][1]) if first else None
+
     def next_due_in(self, *, now: float) -> float | None:
         """Seconds until the earliest due check (0 if overdue), None if nothing is committed."""
         first = self.client.zrange(self._key("due"), 0, 0, withscores=True)
