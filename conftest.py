@@ -104,3 +104,19 @@ def _wait_for_worker(name_prefix: str, seconds: float = 30.0) -> None:
         if any(name.startswith(name_prefix) for reply in replies for name in reply):
             return
     raise RuntimeError(f"Celery worker {name_prefix}… did not answer within {seconds} s")
+
+
+@pytest.fixture
+def user_with_role(db):
+    """Makes a user holding one role of console.roles (None: a logged-in user with no role)."""
+    from django.contrib.auth import get_user_model
+
+    from console.roles import ensure_roles
+
+    def make(role: str | None, name: str, *, staff: bool = False):
+        user = get_user_model().objects.create_user(name, password="pw-123456789", is_staff=staff)
+        if role:
+            user.groups.add(ensure_roles()[role])
+        return user
+
+    return make

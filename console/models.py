@@ -54,3 +54,19 @@ class ApiToken(models.Model):
             user=user, name=name, prefix=raw[:TOKEN_PREFIX_LENGTH], digest=hash_token(raw), expires_at=expires
         )
         return token, raw
+
+
+class ConsoleAccess(models.Model):
+    """Not a table: holds the console-wide permissions that belong to no single model.
+
+    `view_console` opens pages, read APIs and stored samples (Viewers and up); `ingest` lets a
+    machine client post samples, captures, commit notes and pinning events and nothing else.
+    """
+
+    class Meta:
+        managed = False
+        default_permissions = ()
+        permissions = [
+            ("view_console", "Can view the console's pages, read APIs and stored samples"),
+            ("ingest", "Can post samples, write captures, commit notes and NUMA data"),
+        ]

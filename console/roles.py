@@ -1,41 +1,51 @@
-"""The two human roles, as Django groups: operators watch and triage, admins configure.
+"""The roles, as Django groups: viewers look, operators also triage, admins configure.
 
-Machine clients use API tokens (console.models.ApiToken) of a user in the 'Machine clients' group.
+Machine clients use API tokens (console.models.ApiToken) of a user in the 'Machine clients' group;
+they may only ingest. A user with no role sees nothing but the login and logout pages.
+`console.access` holds the one rule each kind of view applies.
 """
 
 from __future__ import annotations
 
 from django.contrib.auth.models import Group, Permission
+from django.db.models import QuerySet
 
+VIEWERS = "Viewers"
 OPERATORS = "Operators"
 ADMINS = "Admins"
 MACHINE_CLIENTS = "Machine clients"
 
-# Operators see everything and may triage and reverify; they change no configuration.
+VIEW_CONSOLE = "console.view_console"
+INGEST = "console.ingest"
+
+# Viewers see every page, stored sample and read API; they change nothing.
+VIEWER_PERMISSIONS = [VIEW_CONSOLE]
+# Operators also triage and reverify; they change no configuration.
 OPERATOR_PERMISSIONS = [
-    "verifiers.view_mismatchgroup",
-    "verifiers.view_mismatchsample",
+    *VIEWER_PERMISSIONS,
     "verifiers.triage_mismatchgroup",
     "verifiers.reverify_mismatchgroup",
-    "verifiers.view_reconciliationrun",
     "verifiers.rerun_reconciliation",
-    "verifiers.view_accountdifference",
 ]
+MACHINE_PERMISSIONS = [INGEST]
 # Admins configure targets, rules, ledger sources, schedules, recipients and pinning events.
 ADMIN_APPS = ("verifiers", "numa", "console", "alerts", "django_celery_beat")
 
 
 def ensure_roles() -> dict[str, Group]:
-    """Create or refresh the groups and their permissions (idempotent; run after migrate)."""
+    """Create or refresh the groups and their permissions (idempotent; runs after every migrate)."""
+    viewers, _ = Group.objects.get_or_create(name=VIEWERS)
     operators, _ = Group.objects.get_or_create(name=OPERATORS)
     admins, _ = Group.objects.get_or_create(name=ADMINS)
     machines, _ = Group.objects.get_or_create(name=MACHINE_CLIENTS)
+    viewers.permissions.set(_permissions(VIEWER_PERMISSIONS) | _app_view_permissions())
     operators.permissions.set(_permissions(OPERATOR_PERMISSIONS) | _app_view_permissions())
     admins.permissions.set(Permission.objects.filter(content_type__app_label__in=ADMIN_APPS))
-    return {OPERATORS: operators, ADMINS: admins, MACHINE_CLIENTS: machines}
+    machines.permissions.set(_permissions(MACHINE_PERMISSIONS))
+    return {VIEWERS: viewers, OPERATORS: operators, ADMINS: admins, MACHINE_CLIENTS: machines}
 
 
-def _permissions(dotted: list[str]):
+def _permissions(dotted: list[str]) -> QuerySet[Permission]:
     result = Permission.objects.none()
     for name in dotted:
         app_label, codename = name.split(".")
@@ -43,5 +53,5 @@ def _permissions(dotted: list[str]):
     return result
 
 
-def _app_view_permissions():
+def _app_view_permissions() -> QuerySet[Permission]:
     return Permission.objects.filter(content_type__app_label__in=("verifiers", "numa"), codename__startswith="view_")

@@ -10,6 +10,7 @@ from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_not_required
 from django.core.cache import cache
 from django.http import JsonResponse
+from django.shortcuts import render
 from django.views.decorators.cache import never_cache
 
 from console.health import health_report
@@ -60,3 +61,9 @@ def overview(request):
     from console.dashboard.views import overview_page
 
     return overview_page(request)
+
+
+def bad_request(request, exception=None):
+    """400 page naming what is wrong (our BadRequest messages name the parameter and its value)."""
+    message = str(exception) if exception is not None and str(exception) else "The request is malformed."
+    return render(request, "console/bad_request.html", {"message": message}, status=400)

@@ -9,43 +9,16 @@ from __future__ import annotations
 from typing import Any
 
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
-from rest_framework import permissions, serializers, status
+from rest_framework import serializers, status
 from rest_framework.exceptions import ParseError
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from console.roles import MACHINE_CLIENTS
+from console.access import CanIngest
 from console.throttling import IngestRateThrottle
 from numa import services
 from numa.models import Host, PinningEvent
-
-
-class _MachineOrPermission(permissions.BasePermission):
-    """Machine clients (token users of that group) or users holding `required_permission`."""
-
-    required_permission = ""
-    message = (
-        "This user may not post to this endpoint (needs the Machine clients group or a permission)."
-    )
-
-    def has_permission(self, request: Request, view: Any) -> bool:
-        user = request.user
-        if not user or not user.is_authenticated:
-            return False
-        return (
-            user.has_perm(self.required_permission)
-            or user.groups.filter(name=MACHINE_CLIENTS).exists()
-        )
-
-
-class CanPostSamples(_MachineOrPermission):
-    required_permission = "numa.add_rawsample"
-
-
-class CanPostPinningEvents(_MachineOrPermission):
-    required_permission = "numa.add_pinningevent"
-
 
 SAMPLE_BODY_KEYS = {"sample", "work_total", "extras"}
 
@@ -65,7 +38,7 @@ class SampleIngestSerializer(serializers.Serializer):
 class SampleIngestView(APIView):
     throttle_classes = [IngestRateThrottle]
     throttle_scope = "numa_samples"
-    permission_classes = [CanPostSamples]
+    permission_classes = [CanIngest]
 
     @extend_schema(
         request=SampleIngestSerializer,
@@ -136,7 +109,7 @@ class PinningEventSerializer(serializers.Serializer):
 
 
 class PinningEventIngestView(APIView):
-    permission_classes = [CanPostPinningEvents]
+    permission_classes = [CanIngest]
 
     @extend_schema(
         request=PinningEventSerializer,

@@ -8,13 +8,13 @@ import re
 from datetime import timedelta
 
 import pytest
-from django.contrib.auth import get_user_model
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from console.dashboard import selectors
 from console.dashboard.formatting import format_count, format_money, format_share
+from console.roles import OPERATORS
 from verifiers.models import LedgerSource, MismatchGroup, OutcomeCount, ReconciliationRun
 from verifiers.selectors import match_rate_series
 
@@ -22,8 +22,8 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def operator_client(client):
-    user = get_user_model().objects.create_user("op", password="pw-123456789")
+def operator_client(client, user_with_role):
+    user = user_with_role(OPERATORS, "op")
     client.force_login(user)
     return client
 

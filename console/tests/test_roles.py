@@ -10,7 +10,7 @@ from django.test import Client
 from django.utils import timezone
 
 from console.models import ApiToken
-from console.roles import ADMIN_APPS, ADMINS, MACHINE_CLIENTS, OPERATORS, ensure_roles
+from console.roles import ADMIN_APPS, ADMINS, MACHINE_CLIENTS, OPERATORS, VIEWERS, ensure_roles
 from verifiers.models import MismatchGroup, Route
 
 pytestmark = pytest.mark.django_db
@@ -152,3 +152,80 @@ def test_machine_token_cannot_triage(machine_token, group):
 def test_anonymous_api_call_is_refused(group):
     response = post_json(Client(), f"/api/v1/mismatch-groups/{group.pk}/status", {"action": "ignore"})
     assert response.status_code in (401, 403)
+
+
+# --- no role, viewer, ingest-only tokens (issue 13: roles everywhere) ---------------------------
+
+@pytest.fixture
+def no_role(user_with_role):
+    return logged_in(user_with_role(None, "newcomer"))
+
+
+@pytest.fixture
+def viewer(user_with_role):
+    return logged_in(user_with_role(VIEWERS, "viewer"))
+
+
+@pytest.mark.parametrize("url", PAGES)
+def test_a_user_without_role_sees_no_page(no_role, url):
+    response = no_role.get(url)
+    assert response.status_code == 403
+    assert "ask an admin" in response.content.decode()
+
+
+def test_a_user_without_role_sees_no_group_nor_its_samples(no_role, group):
+    assert no_role.get(f"/groups/{group.pk}/").status_code == 403
+    assert no_role.get("/api/v1/mismatch-groups").status_code == 403
+    assert no_role.get(f"/api/v1/mismatch-groups/{group.pk}").status_code == 403
+
+
+def test_a_user_without_role_cannot_post_read_samples(no_role):
+    response = post_json(no_role, "/api/v1/read-samples", [])
+    assert response.status_code == 403
+
+
+def test_a_user_without_role_can_still_log_out(no_role):
+    assert no_role.post("/logout/").status_code == 302
+
+
+@pytest.mark.parametrize("url", PAGES)
+def test_a_viewer_sees_every_page(viewer, url):
+    assert viewer.get(url).status_code == 200
+
+
+def test_a_viewer_reads_groups_but_cannot_triage_nor_ingest(viewer, group):
+    assert viewer.get(f"/groups/{group.pk}/").status_code == 200
+    assert viewer.get(f"/api/v1/mismatch-groups/{group.pk}").status_code == 200
+    assert post_json(viewer, f"/api/v1/mismatch-groups/{group.pk}/status", {"action": "ignore"}).status_code == 403
+    assert viewer.post(f"/api/v1/mismatch-groups/{group.pk}/reverify").status_code == 403
+    assert post_json(viewer, "/api/v1/read-samples", []).status_code == 403
+
+
+@pytest.mark.parametrize("url", ["/api/v1/mismatch-groups", "/api/v1/mismatch-groups/{pk}"])
+def test_an_ingest_token_reads_no_stored_sample(machine_token, group, url):
+    response = Client().get(url.format(pk=group.pk), HTTP_AUTHORIZATION=f"Token {machine_token}")
+    assert response.status_code == 403
+
+
+@pytest.mark.parametrize("url", ["/api/v1/read-samples", "/api/v1/write-captures", "/api/v1/write-commits",
+                                 "/api/v1/numa/samples", "/api/v1/numa/pinning-events"])
+def test_every_ingest_endpoint_applies_the_same_rule(user_with_role, url):
+    """A viewer's token is refused on each ingest endpoint, before its body is even read."""
+    viewer_token = ApiToken.issue(user=user_with_role(VIEWERS, "viewer-script"), name="v")[1]
+    response = post_json(Client(), url, [], HTTP_AUTHORIZATION=f"Token {viewer_token}")
+    assert response.status_code == 403, (url, response.content)
+    assert "ingest permission" in response.json()["detail"]
+
+
+def test_the_admin_changes_a_group_status_through_the_triage_service(operator, group):
+    response = operator.post("/admin/verifiers/mismatchgroup/", {
+        "action": "acknowledge", "_selected_action": [group.pk]})
+    assert response.status_code == 302
+    group.refresh_from_db()
+    assert group.status == "acknowledged"
+    assert group.status_changed_by == "operator" and group.status_changed_at is not None
+
+
+def test_the_admin_form_cannot_set_a_status_directly(admin, group):
+    html = admin.get(f"/admin/verifiers/mismatchgroup/{group.pk}/change/").content.decode()
+    assert 'name="status"' not in html

@@ -6,7 +6,7 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from verifiers.groups import tasks
+from verifiers.groups import services, tasks
 from verifiers.models import MismatchGroup, MismatchSample
 
 
@@ -30,10 +30,34 @@ class MismatchGroupAdmin(admin.ModelAdmin):
     list_display = ("title", "kind", "status", "severity", "count", "first_seen", "last_seen")
     list_filter = ("kind", "status", "severity")
     search_fields = ("title", "subject", "fingerprint")
+    # Status changes only through the triage service (actions below), so who and when are recorded
+    # exactly as from the pages and the API.
     readonly_fields = ("kind", "fingerprint", "subject", "outcome", "differences", "first_seen", "last_seen",
-                       "count", "stored_samples", "status_changed_at", "status_changed_by")
+                       "count", "stored_samples", "status", "status_changed_at", "status_changed_by")
     inlines = [SampleInline]
-    actions = ["reverify"]
+    actions = ["reverify", "acknowledge", "ignore", "reopen"]
+
+    def _change_status(self, request: HttpRequest, queryset: QuerySet[MismatchGroup], action: str) -> None:
+        group_ids = list(queryset.values_list("pk", flat=True))
+        for group_id in group_ids:
+            services.change_group_status(group_id=group_id, action=action, user_name=request.user.get_username())
+        status = services.STATUS_ACTIONS[action].label.lower()
+        self.message_user(request, f"{len(group_ids)} group(s) now {status}.", messages.INFO)
+
+    @admin.action(description="Acknowledge selected groups", permissions=["triage"])
+    def acknowledge(self, request: HttpRequest, queryset: QuerySet[MismatchGroup]) -> None:
+        self._change_status(request, queryset, "acknowledge")
+
+    @admin.action(description="Ignore selected groups", permissions=["triage"])
+    def ignore(self, request: HttpRequest, queryset: QuerySet[MismatchGroup]) -> None:
+        self._change_status(request, queryset, "ignore")
+
+    @admin.action(description="Reopen selected groups", permissions=["triage"])
+    def reopen(self, request: HttpRequest, queryset: QuerySet[MismatchGroup]) -> None:
+        self._change_status(request, queryset, "reopen")
+
+    def has_triage_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("verifiers.triage_mismatchgroup")
 
     @admin.action(description="Reverify selected groups against the candidate now",
                   permissions=["reverify"])

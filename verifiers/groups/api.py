@@ -6,10 +6,11 @@ from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.pagination import LimitOffsetPagination
-from rest_framework.permissions import BasePermission, IsAuthenticated
+from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from console.access import CanView
 from verifiers.groups import selectors, services, tasks
 from verifiers.models import MismatchGroup, MismatchSample
 
@@ -86,7 +87,7 @@ class CanTriage(HasPermission):
 
 
 class MismatchGroupReverifyView(APIView):
-    permission_classes = [IsAuthenticated, CanReverify]
+    permission_classes = [CanView, CanReverify]
 
     @extend_schema(operation_id="mismatch_groups_reverify", request=None,
                    responses={202: inline_serializer("ReverifyQueued", {"task_id": serializers.CharField()})})
@@ -102,7 +103,7 @@ class StatusChangeSerializer(serializers.Serializer):
 
 
 class MismatchGroupStatusView(APIView):
-    permission_classes = [IsAuthenticated, CanTriage]
+    permission_classes = [CanView, CanTriage]
 
     @extend_schema(operation_id="mismatch_groups_status", request=StatusChangeSerializer,
                    responses={200: GroupSerializer, 400: OpenApiResponse(description="Unknown action")})

@@ -9,6 +9,7 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from console.access import CanIngest
 from console.throttling import IngestRateThrottle
 from verifiers.read import services, stream
 from verifiers.read.ingest import MAX_BODY_BYTES, MAX_SAMPLES_PER_REQUEST, BatchError, BatchTooLargeError, parse_batch
@@ -24,6 +25,7 @@ class IngestResultSerializer(serializers.Serializer):
 
 class ReadSamplesView(APIView):
     """POST mirrored read samples: a JSON array, or NDJSON with Content-Type application/x-ndjson."""
+    permission_classes = [CanIngest]
     throttle_classes = [IngestRateThrottle]
     throttle_scope = "read_samples"
 

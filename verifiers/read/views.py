@@ -13,13 +13,14 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from console.dashboard import charts
+from console.query_params import hours_param
 from verifiers.groups import selectors as group_selectors
 from verifiers.read import selectors, services
 from verifiers.selectors import match_rate_series
 
 
 def read_page(request: HttpRequest) -> HttpResponse:
-    series = match_rate_series(kind="read", hours=float(request.GET.get("hours", 6)), bucket=timedelta(minutes=1),
+    series = match_rate_series(kind="read", hours=hours_param(request.GET.get("hours"), default=6), bucket=timedelta(minutes=1),
                                top_subjects=None)
     context = {
         "active": "read",

@@ -16,6 +16,7 @@ from django.contrib.auth.models import Permission, User
 from django.db.models import Sum
 
 from console.models import ApiToken
+from console.roles import MACHINE_CLIENTS, VIEWERS
 from verifiers.groups import services as group_services
 from verifiers.models import MismatchGroup, MismatchSample, NoiseSuggestion, OutcomeCount, Route, System, VerifiedSample
 from verifiers.read import services, stream
@@ -33,8 +34,8 @@ def candidate():
 
 
 @pytest.fixture
-def token_client(db, client):
-    user = User.objects.create_user("robot")
+def token_client(db, client, user_with_role):
+    user = user_with_role(MACHINE_CLIENTS, "robot")
     _, raw = ApiToken.issue(user=user, name="test")
     client.defaults["HTTP_AUTHORIZATION"] = f"Token {raw}"
     return client
@@ -155,13 +156,13 @@ def test_reverify_resolves_group_once_candidate_is_fixed(db, redis_client, candi
     assert MismatchSample.objects.get().reverify_outcome == "match"
 
 
-def test_group_api_lists_filters_and_triages(db, redis_client, candidate, client):
+def test_group_api_lists_filters_and_triages(db, redis_client, candidate, client, user_with_role):
     _configure(candidate.url)
     candidate.answers["/accounts/2/balance"] = (200, {"balance": "2.01"})
     services.ingest_samples(batch=_batch([make_sample("g1", "/accounts/2/balance", {"balance": "2.00"})]),
                             client=redis_client)
     _worker(redis_client).run(max_idle_batches=2, install_signals=False)
-    user = User.objects.create_user("op", password="pw")
+    user = user_with_role(VIEWERS, "op")
     client.force_login(user)
     group = MismatchGroup.objects.get()
     listing = client.get("/api/v1/mismatch-groups?kind=read&status=open").json()

@@ -26,7 +26,8 @@ def source() -> LedgerSource:
 @pytest.fixture
 def viewer(client):
     user = User.objects.create_user("viewer", password="pw")
-    user.user_permissions.add(Permission.objects.get(codename="view_reconciliationrun"))
+    user.user_permissions.add(Permission.objects.get(codename="view_reconciliationrun"),
+                              Permission.objects.get(codename="view_console"))
     client.force_login(user)
     return user
 

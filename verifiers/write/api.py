@@ -6,31 +6,17 @@ POST /api/v1/write-commits    {id}
 
 from __future__ import annotations
 
-from typing import Any
-
 import redis
 from django.core.exceptions import RequestDataTooBig
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
-from rest_framework import permissions, serializers, status
+from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from console.roles import MACHINE_CLIENTS
+from console.access import CanIngest
 from console.throttling import IngestRateThrottle
 from verifiers.write import services
-
-
-class CanPostWriteCaptures(permissions.BasePermission):
-    """Machine clients (token users of that group) or admins who may configure the verifier."""
-
-    message = "Posting write captures needs a token of the Machine clients group."
-
-    def has_permission(self, request: Request, view: Any) -> bool:
-        user = request.user
-        if not user or not user.is_authenticated:
-            return False
-        return user.has_perm("verifiers.change_verifieddatabase") or user.groups.filter(name=MACHINE_CLIENTS).exists()
 
 
 def _body(request: Request) -> bytes:
@@ -78,7 +64,7 @@ class CaptureSerializer(serializers.Serializer):
 class WriteCaptureView(APIView):
     throttle_classes = [IngestRateThrottle]
     throttle_scope = "write_captures"
-    permission_classes = [CanPostWriteCaptures]
+    permission_classes = [CanIngest]
 
     @extend_schema(
         request=CaptureSerializer,
@@ -113,7 +99,7 @@ class CommitSerializer(serializers.Serializer):
 class WriteCommitView(APIView):
     throttle_classes = [IngestRateThrottle]
     throttle_scope = "write_commits"
-    permission_classes = [CanPostWriteCaptures]
+    permission_classes = [CanIngest]
 
     @extend_schema(
         request=CommitSerializer,
