@@ -81,7 +81,9 @@ CREATE UNIQUE INDEX IF NOT EXISTS audit_log_transfer_action ON audit_log (transf
 -- with the ledger until someone changes a balance without an entry (inject-drift).
 CREATE OR REPLACE VIEW bank_books AS
 SELECT day::date AS as_of, totals.currency, totals.opening + COALESCE(moved.amount, 0) AS total
-FROM generate_series(CURRENT_DATE - 30, CURRENT_DATE + 1, interval '1 day') AS day
+-- Days are the bank's (Seoul) days, not the database session's: between 15:00 and 24:00 UTC they differ.
+FROM generate_series((now() AT TIME ZONE 'Asia/Seoul')::date - 30, (now() AT TIME ZONE 'Asia/Seoul')::date + 1,
+                     interval '1 day') AS day
 CROSS JOIN LATERAL (
     SELECT currency, SUM(opening_balance) AS opening FROM accounts GROUP BY currency
 ) AS totals

@@ -21,8 +21,8 @@ pytestmark = pytest.mark.django_db(transaction=True)
 EXAMPLES_PER_OPERATION = 25
 
 
-@pytest.fixture(scope="module")
-def api_schema():
+@pytest.fixture
+def api_schema(transactional_db):
     return schemathesis.openapi.from_wsgi("/api/v1/schema", get_wsgi_application())
 
 

@@ -770,7 +770,7 @@ def test_traffic_without_console_url_only_calls_the_services(world: World) -> No
 def test_bank_books_agree_with_the_journal_and_not_with_a_drifted_balance(world: World) -> None:
     books_query = """
         SELECT b.currency, b.total, (SELECT sum(balance) FROM accounts a WHERE a.currency = b.currency)
-        FROM bank_books b WHERE b.as_of = CURRENT_DATE + 1 ORDER BY b.currency"""
+        FROM bank_books b WHERE b.as_of = (now() AT TIME ZONE 'Asia/Seoul')::date + 1 ORDER BY b.currency"""
     # Tomorrow's cut-off lies after every entry: the books equal the balances.
     assert all(total == balances for _, total, balances in query(world, books_query))
     currency = query(world, "SELECT currency FROM accounts WHERE id = 17")[0][0]
