@@ -21,3 +21,8 @@ class VerifiersConfig(AppConfig):
 
         register_progress_source("read", progress_sources.read_verifier_progress)
         register_progress_source("write", progress_sources.write_verifier_progress)
+
+        # What a configuration file holds of the verifiers (manage.py export_config / apply_config).
+        from verifiers import config_sections
+
+        config_sections.register()

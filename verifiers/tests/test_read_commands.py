@@ -1,4 +1,4 @@
-"""`manage.py replay FILE` and `manage.py load_config FILE` run for real (Redis, PostgreSQL)."""
+"""`manage.py replay FILE` and `manage.py apply_config FILE` run for real (Redis, PostgreSQL)."""
 
 from __future__ import annotations
 
@@ -177,7 +177,7 @@ def test_a_har_that_is_not_json_queues_nothing_and_says_so(tmp_path, redis_clien
     assert redis_client.xlen(stream.STREAM_KEY) == 0
 
 
-# --- load_config --------------------------------------------------------------------------------
+# --- apply_config --------------------------------------------------------------------------------
 
 
 GOOD_CONFIG: dict[str, Any] = {
@@ -205,7 +205,7 @@ def load(tmp_path: Path, document: Any) -> str:
     config = tmp_path / "config.json"
     config.write_text(json.dumps(document) if not isinstance(document, str) else document)
     out = io.StringIO()
-    call_command("load_config", str(config), stdout=out)
+    call_command("apply_config", str(config), stdout=out)
     return out.getvalue()
 
 
@@ -224,7 +224,7 @@ def snapshot() -> dict[str, list[tuple]]:
 
 def test_a_good_config_creates_systems_routes_with_rules_and_write_tables(tmp_path):
     output = load(tmp_path, GOOD_CONFIG)
-    assert output.strip() == "systems: 2, routes: 2, write_tables: 1"
+    assert output.strip().splitlines()[-1] == "5 create"
     candidate = System.objects.get(name="candidate")
     assert (candidate.role, candidate.base_url, candidate.headers_to_add) == (
         "candidate", "http://127.0.0.1:8102", {"X-Shadow": "1"})
@@ -241,7 +241,7 @@ def test_a_good_config_creates_systems_routes_with_rules_and_write_tables(tmp_pa
 def test_loading_the_same_config_twice_changes_nothing(tmp_path):
     load(tmp_path, GOOD_CONFIG)
     before = snapshot()
-    assert load(tmp_path, GOOD_CONFIG).strip() == "systems: 2, routes: 2, write_tables: 1"
+    assert load(tmp_path, GOOD_CONFIG).strip() == "5 unchanged"
     assert snapshot() == before
 
 
@@ -317,4 +317,4 @@ def test_an_unknown_section_is_named(tmp_path):
 
 def test_a_missing_config_file_is_a_command_error(tmp_path):
     with pytest.raises(CommandError, match="cannot read"):
-        call_command("load_config", str(tmp_path / "absent.json"))
+        call_command("apply_config", str(tmp_path / "absent.json"))

@@ -190,7 +190,7 @@ def test_write_tables_config_section_upserts_rules(tmp_path):
     config = tmp_path / "config.json"
     config.write_text(json.dumps({"write_tables": [
         {"table": "entries", "key_columns": ["transfer_id", "account_id"], "excluded_columns": ["id"]}]}))
-    call_command("load_config", str(config))
+    call_command("apply_config", str(config))
     assert WriteTableRule.objects.get(table="entries").key_columns == ["transfer_id", "account_id"]
 
 
@@ -201,7 +201,7 @@ def test_write_tables_config_names_a_bad_entry(tmp_path):
     config = tmp_path / "config.json"
     config.write_text(json.dumps({"write_tables": [{"table": "entries", "key_columns": "id"}]}))
     with pytest.raises(CommandError, match=r"write_tables\[0\].*key_columns"):
-        call_command("load_config", str(config))
+        call_command("apply_config", str(config))
 
 
 def test_demo_setup_is_idempotent(monkeypatch):
