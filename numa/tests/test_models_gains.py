@@ -7,8 +7,8 @@ from datetime import timezone as dt_timezone
 
 import pytest
 
+from console.demo.setup.numa import DEMO_CONTROL_HOST, DEMO_PINNED_HOSTS, setup_demo
 from numa import selectors, services
-from numa.demo_setup import DEMO_CONTROL_HOST, DEMO_PINNED_HOSTS, setup_demo
 from numa.models import Host, HourRollup, PinningEvent
 
 pytestmark = pytest.mark.django_db

@@ -10,9 +10,9 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.test import Client
 
+from console.demo.setup.numa import DEMO_PINNED_HOSTS, setup_demo
 from console.roles import OPERATORS, ensure_roles
 from numa import services
-from numa.demo_setup import DEMO_PINNED_HOSTS, setup_demo
 from numa.models import PinningEvent
 from numa.tests.helpers import advanced, fixture_sample
 

@@ -60,12 +60,12 @@ def run_end_to_end(*, transfers: int = 600, copies: int = 5) -> dict[str, float]
     import orjson
     from django.db import transaction
 
+    from console.demo.setup.write import DEMO_TABLE_RULES
     from verifiers.models import VerifiedDatabase, WriteTableRule
+    from verifiers.tests.write_ledgers import create_test_ledger, drop_test_ledger
     from verifiers.write import services
-    from verifiers.write.demo_setup import DEMO_TABLE_RULES
     from verifiers.write.store import WriteCaptureStore
     from verifiers.write.targets import forget_targets
-    from verifiers.write.testing import create_test_ledger, drop_test_ledger
 
     dsn = create_test_ledger(accounts=2000)
     prefix = f"mhc:bench-write:{uuid.uuid4().hex[:8]}:"

@@ -12,9 +12,9 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import path, reverse
 
+from console.demo.setup.reconcile import DEMO_SOURCE_NAME
 from verifiers.models import Counterpart, LedgerSource, ReconciliationRun
 from verifiers.reconcile import balances, services
-from verifiers.reconcile.demo_setup import DEMO_SOURCE_NAME
 from verifiers.reconcile.forms import CounterpartUploadForm, LedgerSourceForm
 
 RERUN_PERMISSION = "verifiers.rerun_reconciliation"

@@ -30,6 +30,8 @@ import psycopg
 import pytest
 from django.db.models import Sum
 
+from console.demo.setup import read as read_demo
+from console.demo.setup import write as write_demo
 from verifiers.models import (
     MismatchGroup,
     MismatchSample,
@@ -38,12 +40,10 @@ from verifiers.models import (
     System,
     VerifiedSample,
 )
-from verifiers.read import demo_setup as read_demo
 from verifiers.read import services as read_services
 from verifiers.read import stream
 from verifiers.read.ingest import parse_batch
 from verifiers.tests.demo_world_fixture import DemoWorld, TransferRequestBody
-from verifiers.write import demo_setup as write_demo
 from verifiers.write import services as write_services
 from verifiers.write.targets import forget_targets
 

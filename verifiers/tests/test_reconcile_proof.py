@@ -13,7 +13,8 @@ import psycopg
 import pytest
 
 from verifiers.models import AccountDifference, LedgerSource
-from verifiers.reconcile import services, testing
+from verifiers.reconcile import services
+from verifiers.tests import reconcile_ledgers as testing
 
 pytestmark = pytest.mark.integration
 

@@ -16,8 +16,9 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from verifiers.models import AccountDifference, Counterpart, LedgerSource, ReconciliationRun
-from verifiers.reconcile import balances, services, testing
+from verifiers.reconcile import balances, services
 from verifiers.reconcile.forms import LedgerSourceForm
+from verifiers.tests import reconcile_ledgers as testing
 
 pytestmark = pytest.mark.django_db
 

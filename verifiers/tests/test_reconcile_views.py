@@ -12,7 +12,7 @@ from django.core.management import CommandError, call_command
 from django.utils import timezone
 
 from verifiers.models import AccountDifference, Counterpart, LedgerSource, ReconciliationRun
-from verifiers.reconcile import testing
+from verifiers.tests import reconcile_ledgers as testing
 
 pytestmark = pytest.mark.django_db
 

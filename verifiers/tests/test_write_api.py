@@ -13,9 +13,9 @@ from console.models import ApiToken
 from console.roles import MACHINE_CLIENTS, OPERATORS, ensure_roles
 from verifiers.groups.recording import Verdict, record_verdicts
 from verifiers.models import MismatchGroup, VerifiedDatabase
+from verifiers.tests.write_ledgers import create_test_ledger, drop_test_ledger
 from verifiers.write import services
 from verifiers.write.targets import forget_targets
-from verifiers.write.testing import create_test_ledger, drop_test_ledger
 
 pytestmark = pytest.mark.django_db
 CAPTURES = "/api/v1/write-captures"
@@ -208,8 +208,8 @@ def test_demo_setup_is_idempotent(monkeypatch):
     import io
     import types as _types
 
+    from console.demo.setup.write import DEMO_DATABASE_NAME, setup_demo
     from verifiers.models import WriteTableRule
-    from verifiers.write.demo_setup import DEMO_DATABASE_NAME, setup_demo
 
     monkeypatch.setenv("DEMO_LEDGER_URL", "postgresql://postgres@127.0.0.1:5432/some_ledger")
     command = _types.SimpleNamespace(stdout=io.StringIO())

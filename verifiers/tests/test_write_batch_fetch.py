@@ -13,6 +13,7 @@ from decimal import Decimal
 import psycopg
 import pytest
 
+from verifiers.tests.write_ledgers import create_test_ledger, drop_test_ledger
 from verifiers.write import checker
 from verifiers.write.checker import (
     BATCH_SELECT_SHAPE,
@@ -23,7 +24,6 @@ from verifiers.write.checker import (
     open_verification_connection,
 )
 from verifiers.write.sqlcheck import Expectation, RowCheck, StatementKind
-from verifiers.write.testing import create_test_ledger, drop_test_ledger
 
 ACCOUNT_SELECT = 'SELECT "id", "balance", "version" FROM "accounts" WHERE "id" = %s'
 ENTRY_SELECT = 'SELECT "transfer_id", "account_id", "amount" FROM "entries" WHERE "transfer_id" = %s AND "account_id" = %s'

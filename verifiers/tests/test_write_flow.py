@@ -14,11 +14,11 @@ import orjson
 import psycopg
 import pytest
 
+from console.demo.setup.write import DEMO_TABLE_RULES
 from verifiers.models import MismatchGroup, MismatchSample, OutcomeCount, VerifiedDatabase, WriteTableRule
+from verifiers.tests.write_ledgers import accounts_by_currency, create_test_ledger, drop_test_ledger, shadow_then_commit
 from verifiers.write import services
-from verifiers.write.demo_setup import DEMO_TABLE_RULES
 from verifiers.write.targets import forget_targets
-from verifiers.write.testing import accounts_by_currency, create_test_ledger, drop_test_ledger, shadow_then_commit
 
 pytestmark = pytest.mark.django_db
 

@@ -6,6 +6,7 @@ import psycopg
 import pytest
 from psycopg.rows import dict_row
 
+from verifiers.tests.write_ledgers import create_test_ledger, drop_test_ledger
 from verifiers.write.introspect import (
     TableFacts,
     TableOverride,
@@ -16,7 +17,6 @@ from verifiers.write.introspect import (
     override_from_dict,
 )
 from verifiers.write.sqlcheck import TableMeta
-from verifiers.write.testing import create_test_ledger, drop_test_ledger
 
 FACTS = {
     "public.accounts": TableFacts("public", "accounts", ("id",), {"id": "bigint", "version": "integer",

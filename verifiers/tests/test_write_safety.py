@@ -15,9 +15,9 @@ import pytest
 from psycopg import sql
 
 from verifiers.models import VerifiedDatabase
+from verifiers.tests.write_ledgers import create_test_ledger, drop_test_ledger
 from verifiers.write import checker, services, targets
 from verifiers.write.checker import SELECT_SHAPE
-from verifiers.write.testing import create_test_ledger, drop_test_ledger
 
 pytestmark = pytest.mark.django_db
 READONLY_ROLE = "mhc_readonly_test"

@@ -7,13 +7,13 @@ import time
 import orjson
 import pytest
 
+from console.demo.setup.write import DEMO_TABLE_RULES
 from verifiers.models import OutcomeCount, VerifiedDatabase, WriteTableRule
+from verifiers.tests.write_ledgers import accounts_by_currency, create_test_ledger, drop_test_ledger, shadow_then_commit
 from verifiers.write import services
-from verifiers.write.demo_setup import DEMO_TABLE_RULES
 from verifiers.write.schedule import BEAT_SCHEDULE
 from verifiers.write.targets import forget_targets
 from verifiers.write.tasks import PROCESS_DUE_TASK
-from verifiers.write.testing import accounts_by_currency, create_test_ledger, drop_test_ledger, shadow_then_commit
 
 
 @pytest.fixture(scope="module")

@@ -41,6 +41,6 @@ class Command(BaseCommand):
 
     def _demo_hooks(self):
         """Each capability adds its demo configuration here (systems, ledger source, hosts)."""
-        from console.demo_setup import demo_setup_steps
+        from console.demo.setup import demo_setup_steps
 
         return demo_setup_steps()
