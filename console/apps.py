@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.conf import settings
 from django.db.models.signals import post_migrate
 
 
@@ -15,3 +16,8 @@ class ConsoleConfig(AppConfig):
     def ready(self) -> None:
         # Roles exist on every database that has been migrated, not only in the demo.
         post_migrate.connect(_ensure_roles, sender=self, dispatch_uid="console.ensure_roles")
+        # The admin has autodiscovered every part by now (django.contrib.admin is listed first).
+        if not settings.PRODUCTION:
+            from console.demo.setup import admin as demo_admin
+
+            demo_admin.register()

@@ -3,29 +3,24 @@ counterparts (manual entry and CSV upload) and runs (read-only, re-run as a new 
 
 from __future__ import annotations
 
-import random
-from decimal import Decimal
-
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import path, reverse
 
-from console.demo.setup.reconcile import DEMO_SOURCE_NAME
 from verifiers.models import Counterpart, LedgerSource, ReconciliationRun
 from verifiers.reconcile import balances, services
 from verifiers.reconcile.forms import CounterpartUploadForm, LedgerSourceForm
 
 RERUN_PERMISSION = "verifiers.rerun_reconciliation"
-DEMO_DRIFT_AMOUNT = Decimal("1000")
 
 
 @admin.register(LedgerSource)
 class LedgerSourceAdmin(admin.ModelAdmin):
     form = LedgerSourceForm
     list_display = ("name", "cutoff_time", "time_zone", "workers", "enabled", "schedule")
-    actions = ["run_now", "inject_drift"]
+    actions = ["run_now"]
     fieldsets = (
         (None, {"fields": ("name", "dsn", "dsn_env_var", "enabled")}),
         ("Accounts", {"fields": ("accounts_table", "account_key", "balance_column", "currency_column",
@@ -56,23 +51,6 @@ class LedgerSourceAdmin(admin.ModelAdmin):
                 self.message_user(request, f"{source}: {exc}", messages.ERROR)
                 continue
             self.message_user(request, f"{source}: run {run.pk} started for cut-off {run.cutoff:%Y-%m-%d %H:%M %Z}.")
-
-    @admin.action(description="Inject drift (demo ledger only): change one account without an entry",
-                  permissions=["change"])
-    def inject_drift(self, request: HttpRequest, queryset: QuerySet[LedgerSource]) -> None:
-        for source in queryset:
-            if source.name != DEMO_SOURCE_NAME:
-                self.message_user(request, f"{source}: drift can only be injected into the demo ledger "
-                                  f"({DEMO_SOURCE_NAME}).", messages.ERROR)
-                continue
-            account_id = random.randint(1, 200)
-            try:
-                balance = services.inject_demo_drift(source=source, account_id=account_id, amount=DEMO_DRIFT_AMOUNT)
-            except Exception as exc:  # the demo module's own error names the problem
-                self.message_user(request, f"{source}: {exc}", messages.ERROR)
-                continue
-            self.message_user(request, f"{source}: account {account_id} changed by {DEMO_DRIFT_AMOUNT} without an "
-                              f"entry (balance now {balance}); the next run will show it.", messages.WARNING)
 
     def has_rerun_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm(RERUN_PERMISSION)

@@ -475,14 +475,7 @@ def _error_text(exc: BaseException) -> str:
 
 
 # --------------------------------------------------------------------------------------------
-# Demo
-
-
-def inject_demo_drift(*, source: LedgerSource, account_id: int, amount: Decimal) -> Decimal:
-    """Change one demo ledger account without an entry (the fault the run must find)."""
-    from console.demo.schema import inject_drift
-
-    return inject_drift(source.resolved_dsn(), account_id, amount)
+# Waiting for a run (commands and tests)
 
 
 def wait_for_run(*, run_id: int, timeout_s: float, poll_s: float = 0.25) -> ReconciliationRun:

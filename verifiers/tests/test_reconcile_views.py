@@ -147,6 +147,16 @@ def test_the_admin_drift_action_refuses_sources_other_than_the_demo(admin_client
     assert "only be injected into the demo ledger" in response.content.decode()
 
 
+def test_the_drift_action_is_the_demo_admins_and_the_product_admin_has_none():
+    from django.contrib import admin
+
+    from console.demo.setup.admin import DemoLedgerSourceAdmin
+    from verifiers.reconcile.admin import LedgerSourceAdmin
+
+    assert "inject_drift" not in LedgerSourceAdmin.actions  # what a production admin registers
+    assert type(admin.site._registry[LedgerSource]) is DemoLedgerSourceAdmin  # CONSOLE_ENV=test
+
+
 def test_the_command_refuses_an_unknown_source():
     with pytest.raises(CommandError, match="no ledger source named 'nope'"):
         call_command("reconcile", "--source", "nope")
