@@ -103,23 +103,7 @@ def host_series(*, host: Host, since: datetime, until: datetime | None = None) -
             {"t": values.pop("sampled_at"), **values}
             for values in tail.values("sampled_at", *SERIES_FIELDS)
         )
-    if not points and resolution != "hour" and host.delivery == Host.Delivery.SYNTHETIC:
-        # Demo hosts only have hour roll-ups.
-        return _hour_points(host, since, until)
     return {"resolution": resolution, "points": points}
-
-
-def _hour_points(host: Host, since: datetime, until: datetime) -> dict[str, Any]:
-    rows = HourRollup.objects.filter(
-        host=host, bucket_start__gte=since, bucket_start__lt=until
-    ).order_by("bucket_start")
-    return {
-        "resolution": "hour",
-        "points": [
-            {"t": values.pop("bucket_start"), **values}
-            for values in rows.values("bucket_start", *SERIES_FIELDS)
-        ],
-    }
 
 
 def overview_summary() -> dict[str, Any]:

@@ -6,6 +6,7 @@ from datetime import datetime, timedelta
 from datetime import timezone as dt_timezone
 
 import pytest
+from django.utils import timezone
 
 from console.demo.setup.numa import DEMO_CONTROL_HOST, DEMO_PINNED_HOSTS, setup_demo
 from numa import selectors, services
@@ -152,3 +153,8 @@ def test_demo_setup_registers_this_host_and_shows_a_labelled_gain(monkeypatch) -
     # 9% saving on the pinned hosts minus the unpinned host's +1% drift: about 10%.
     assert 0.07 < gain["gain"] < 0.13 and gain["significant"]
     assert HourRollup.objects.filter(host__hostname=DEMO_CONTROL_HOST).count() > 24 * 15
+    # Every chart span of a demo host has points: raw samples, minute and hour roll-ups.
+    host, now = Host.objects.get(hostname=DEMO_CONTROL_HOST), timezone.now()
+    for span, resolution in ((timedelta(hours=1), "raw"), (timedelta(days=1), "minute"), (timedelta(days=14), "hour")):
+        series = selectors.host_series(host=host, since=now - span, until=now)
+        assert series["resolution"] == resolution and series["points"], span

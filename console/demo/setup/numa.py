@@ -2,7 +2,8 @@
 
 Registers this machine (its worker consumes numa.<hostname>, so beat makes it collect: node 0
 live), and adds three clearly labelled synthetic hosts with 16 days of hourly history around
-a demo pinning event, so the gain chart has something to show. Synthetic hosts are never
+a demo pinning event, so the gain chart has something to show; the latest days are also stored
+as minute roll-ups and raw samples, so every chart span has points. Synthetic hosts are never
 collected nor alerted on.
 """
 
@@ -17,7 +18,8 @@ from typing import Any
 from django.utils import timezone
 
 from numa import services
-from numa.models import Host, HourRollup, PinningEvent
+from numa.models import Host, HourRollup, MinuteRollup, PinningEvent, RawSample
+from numa.selectors import MINUTE_SERIES_MAX_SPAN, RAW_SERIES_MAX_SPAN
 
 DEMO_PINNED_HOSTS = ("demo-pinned-a", "demo-pinned-b")
 DEMO_CONTROL_HOST = "demo-unpinned-c"
@@ -26,6 +28,9 @@ HISTORY_DAYS = 16
 # Pinning saves 9% CPU on the demo's pinned hosts; the unpinned host drifts up 1%.
 DEMO_PINNED_SAVING = 0.09
 DEMO_CONTROL_DRIFT = 0.01
+# The metric columns copied from an hour row into the minute roll-ups and raw samples inside it.
+COPIED_FIELDS = ("remote_share", "numa_miss_share", "migrated_pages_per_s", "migrated_mib_per_s",
+                 "hint_faults_per_s", "hint_fault_locality", "cpu_cores", "node_cpu_cores")
 
 
 def _hourly_rows(
@@ -70,6 +75,24 @@ def _hourly_rows(
     return rows
 
 
+def _finer_rows(host: Host, hours: list[HourRollup], now: datetime) -> tuple[list[MinuteRollup], list[RawSample]]:
+    """The latest hours repeated per minute, as the minute roll-ups and (one a minute) raw samples."""
+    minutes, samples = [], []
+    for hour in hours:
+        if hour.bucket_start < now - MINUTE_SERIES_MAX_SPAN - timedelta(hours=1):
+            continue
+        values = {name: getattr(hour, name) for name in COPIED_FIELDS}
+        # The latest hour row also stands for the current, unfinished hour.
+        for minute in range(120 if hour is hours[-1] else 60):
+            bucket = hour.bucket_start + timedelta(minutes=minute)
+            if bucket >= now:
+                break
+            minutes.append(MinuteRollup(host=host, bucket_start=bucket, samples=6, covered_s=60.0, **values))
+            if bucket >= now - RAW_SERIES_MAX_SPAN:
+                samples.append(RawSample(host=host, sampled_at=bucket, interval_s=60.0, **values))
+    return minutes, samples
+
+
 def setup_demo(command: Any = None) -> None:
     hostname = socket.gethostname()
     services.register_host(hostname=hostname, delivery=Host.Delivery.WORKER)
@@ -100,6 +123,9 @@ def setup_demo(command: Any = None) -> None:
             unique_fields=["host", "bucket_start"],
             update_fields=[*services.METRIC_FIELDS, "node_cpu_cores", "samples", "covered_s"],
         )
+        minutes, samples = _finer_rows(host, rows, now)
+        MinuteRollup.objects.bulk_create(minutes, ignore_conflicts=True)
+        RawSample.objects.bulk_create(samples, ignore_conflicts=True)
         last = rows[-1]
         Host.objects.filter(pk=host.pk).update(
             latest_sampled_at=last.bucket_start,
