@@ -1,4 +1,4 @@
-"""Test fixtures shared by every app: Redis isolation and a real Celery worker."""
+"""Test fixtures shared by every app: Redis isolation, eager Celery and a real Celery worker."""
 
 from __future__ import annotations
 
@@ -49,15 +49,28 @@ def _clean_redis():
     yield
 
 
+@pytest.fixture
+def eager_celery():
+    """Run .delay() inline, so what a call queues is done before the call returns."""
+    from console.celery import app
+
+    before = (app.conf.task_always_eager, app.conf.task_eager_propagates)
+    app.conf.task_always_eager = app.conf.task_eager_propagates = True
+    yield app
+    app.conf.task_always_eager, app.conf.task_eager_propagates = before
+
+
 def _worker_env(database_name: str | None) -> dict[str, str]:
     from django.conf import settings
+
+    from console.services import url_for_database
 
     env = dict(os.environ)
     env["DJANGO_SETTINGS_MODULE"] = "console.test_settings"
     env["REDIS_URL"] = settings.REDIS_URL
     env["TEST_REDIS_DB"] = str(settings.TEST_REDIS_DB)
     if database_name:
-        env["DATABASE_URL"] = settings.DATABASE_URL.rsplit("/", 1)[0] + "/" + database_name
+        env["DATABASE_URL"] = url_for_database(settings.DATABASE_URL, database_name)
     return env
 
 

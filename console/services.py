@@ -43,3 +43,8 @@ def redis_problem(url: str, setting: str = "REDIS_URL", timeout_s: float = 2.0) 
     except ValueError as error:
         return f"{setting}: {url!r} is not a usable Redis URL: {error}"
     return None
+
+
+def url_for_database(url: str, database: str) -> str:
+    """`url` (a PostgreSQL URL such as DATABASE_URL) naming another database on the same server."""
+    return urlsplit(url)._replace(path=f"/{database}").geturl()

@@ -1,25 +1,12 @@
-"""Helpers for tests of the alerts (used by console/tests): eager Celery, recipients, verdict bursts."""
+"""Helpers for tests of the alerts: recipients, verdict bursts."""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-import pytest
-
 from console.alerts.models import AlertRecipient
 from console.alerts.rules import SUBSCRIBABLE_KINDS
 from verifiers.groups.recording import Verdict
-
-
-@pytest.fixture
-def eager_celery():
-    """Run .delay() inline, so an alert decided 'send now' is sent before the call returns."""
-    from console.celery import app
-
-    before = (app.conf.task_always_eager, app.conf.task_eager_propagates)
-    app.conf.task_always_eager = app.conf.task_eager_propagates = True
-    yield app
-    app.conf.task_always_eager, app.conf.task_eager_propagates = before
 
 
 def subscribe(email: str = "oncall@example.bank", kinds: list[str] | None = None) -> AlertRecipient:

@@ -18,7 +18,7 @@ from console.alerts import (
 )
 from console.alerts.models import AlertRule, SentAlert
 from console.alerts.rules import AlertKind, Decision
-from console.tests.alerts_support import eager_celery, mismatch_verdicts, subscribe  # noqa: F401 (fixture)
+from console.tests.alerts_support import mismatch_verdicts, subscribe
 from verifiers.groups.recording import record_verdicts
 from verifiers.models import LedgerSource, MismatchGroup, OutcomeCount, ReconciliationRun, Route
 

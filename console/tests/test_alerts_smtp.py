@@ -13,7 +13,7 @@ from django.test import override_settings
 from django.utils import timezone
 
 from console.alerts import tasks
-from console.tests.alerts_support import eager_celery, mismatch_verdicts, subscribe  # noqa: F401 (fixture)
+from console.tests.alerts_support import mismatch_verdicts, subscribe
 from verifiers.models import MismatchGroup
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("eager_celery")]

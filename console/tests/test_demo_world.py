@@ -1,7 +1,8 @@
 """The demo world: seeded ledger, legacy and candidate services, their deliberate differences,
 shadow and committed transfers, drift injection, and the traffic generator's console batches.
 
-Django-free: a throwaway ledger database (mhc_demo_test_<random>, dropped at the end) and the
+The world is Django-free: a throwaway ledger database (mhc_demo_test_<random> on the server of
+DATABASE_URL, dropped at the end) and the
 services started in-process on free ports, in a background thread with its own event loop.
 """
 
@@ -25,6 +26,7 @@ from typing import Any, TypeVar
 import psycopg
 import pytest
 from aiohttp import web
+from django.conf import settings
 
 from console.demo import DemoWorldError
 from console.demo.candidate import CANDIDATE_FLAVOR, create_candidate_app
@@ -53,9 +55,9 @@ from console.demo.traffic import (
     load_account_book,
     run_traffic,
 )
+from console.services import url_for_database
 
 ROOT = Path(__file__).resolve().parents[2]
-SERVER = "postgresql://postgres@127.0.0.1:5432/"
 NOISE = ("traceId", "servedAt")
 T = TypeVar("T")
 
@@ -112,7 +114,7 @@ def _bound_socket() -> socket.socket:
 
 @pytest.fixture(scope="module")
 def world() -> Iterator[World]:
-    dsn = SERVER + f"mhc_demo_test_{uuid.uuid4().hex[:10]}"
+    dsn = url_for_database(settings.DATABASE_URL, f"mhc_demo_test_{uuid.uuid4().hex[:10]}")
     init_ledger(dsn)
     loop = BackgroundLoop()
     runners: list[web.AppRunner] = []
@@ -300,7 +302,7 @@ def test_traffic_config_refuses_a_non_positive_rate() -> None:
 
 def test_demo_world_modules_import_no_django() -> None:
     # A source check: the parent package `console` loads Celery (and with it django.conf) on
-    # import, which is not the demo's doing.
+    # import, which is not the demo's doing. console/demo/setup/ is setup_demo's Django side.
     imported: set[str] = set()
     for module in (ROOT / "console" / "demo").glob("*.py"):
         for node in ast.walk(ast.parse(module.read_text())):

@@ -15,7 +15,7 @@ from django.test import Client
 from django.utils import timezone
 
 from console.models import ApiToken
-from console.roles import MACHINE_CLIENTS, OPERATORS, ensure_roles
+from console.roles import MACHINE_CLIENTS, ensure_roles
 from numa import services, tasks
 from numa.extras import ExtraMeasurement, ExtraStatus
 from numa.kubelet import read_kubelet_policies
@@ -297,15 +297,6 @@ def test_agent_with_a_malformed_kubelet_reading_gets_400_and_nothing_is_stored()
 
 
 # ------------------------------------------------------------------ the host page
-
-
-@pytest.fixture
-def operator_client() -> Client:
-    user = get_user_model().objects.create_user(username="op")
-    user.groups.add(ensure_roles()[OPERATORS])
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 def test_host_page_shows_what_is_pinned_where_processes_and_policies(

@@ -11,22 +11,11 @@ from django.contrib.auth import get_user_model
 from django.test import Client
 
 from console.demo.setup.numa import DEMO_PINNED_HOSTS, setup_demo
-from console.roles import OPERATORS, ensure_roles
 from numa import services
 from numa.models import PinningEvent
 from numa.tests.helpers import advanced, fixture_sample
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def operator_client() -> Client:
-    groups = ensure_roles()
-    user = get_user_model().objects.create_user(username="op", password="pw-12345-long")
-    user.groups.add(groups[OPERATORS])
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 def _two_samples() -> None:

@@ -61,8 +61,8 @@ def run_end_to_end(*, transfers: int = 600, copies: int = 5) -> dict[str, float]
     from django.db import transaction
 
     from console.demo.setup.write import DEMO_TABLE_RULES
+    from verifiers.benchmarks.support import create_test_ledger, drop_test_ledger
     from verifiers.models import VerifiedDatabase, WriteTableRule
-    from verifiers.tests.write_ledgers import create_test_ledger, drop_test_ledger
     from verifiers.write import services
     from verifiers.write.store import WriteCaptureStore
     from verifiers.write.targets import forget_targets

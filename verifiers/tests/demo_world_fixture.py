@@ -27,8 +27,8 @@ from console.demo.ledger import read_fails
 from console.demo.legacy import create_legacy_app, start_app
 from console.demo.schema import drop_database, init_ledger
 from console.demo.traffic import CAPTURE_FIELDS, READ_REQUEST_HEADERS, mirrored_read_sample
+from verifiers.benchmarks.support import database_url
 
-SERVER_DSN = "postgresql://postgres@127.0.0.1:5432/"
 LEDGER_PREFIX = "mhc_e2e_"
 T = TypeVar("T")
 
@@ -68,7 +68,7 @@ class DemoWorld:
 
     @classmethod
     def start(cls) -> DemoWorld:
-        dsn = SERVER_DSN + LEDGER_PREFIX + uuid.uuid4().hex[:10]
+        dsn = database_url(LEDGER_PREFIX + uuid.uuid4().hex[:10])
         init_ledger(dsn)
         world = cls(dsn=dsn)
         try:

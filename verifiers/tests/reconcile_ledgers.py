@@ -1,4 +1,4 @@
-"""Throwaway ledger databases for tests and the proof (plain psycopg, no Django).
+"""Throwaway ledger databases for tests and the proof (plain psycopg, on the server of DATABASE_URL).
 
 A deliberately "foreign" schema (names unlike ours) so the tests prove the mapping is used.
 """
@@ -13,7 +13,7 @@ from decimal import Decimal
 import psycopg
 from psycopg import sql
 
-SERVER_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
+from verifiers.benchmarks.support import database_url
 
 LEDGER_SCHEMA_SQL = """
 CREATE TABLE konto (
@@ -57,9 +57,9 @@ class ThrowawayLedger:
 def create_ledger(prefix: str = "recon_test", accounts: int = 200, seed: int = 7) -> ThrowawayLedger:
     """A new database ``<prefix>_<random>`` with ``accounts`` accounts and a few entries each."""
     name = f"{prefix}_{secrets.token_hex(4)}"
-    with psycopg.connect(SERVER_DSN, autocommit=True) as conn:
+    with psycopg.connect(database_url("postgres"), autocommit=True) as conn:
         conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    dsn = SERVER_DSN.rsplit("/", 1)[0] + "/" + name
+    dsn = database_url(name)
     rng = random.Random(seed)
     with psycopg.connect(dsn) as conn:
         conn.execute(LEDGER_SCHEMA_SQL)
@@ -83,7 +83,7 @@ def create_ledger(prefix: str = "recon_test", accounts: int = 200, seed: int = 7
 
 
 def drop_ledger(ledger: ThrowawayLedger) -> None:
-    with psycopg.connect(SERVER_DSN, autocommit=True) as conn:
+    with psycopg.connect(database_url("postgres"), autocommit=True) as conn:
         conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(ledger.name)))
 
 

@@ -26,9 +26,7 @@ from verifiers.models import (
     System,
 )
 from verifiers.read import services
-from verifiers.tests.fixtures.read_candidate import make_sample
-from verifiers.tests.test_read_pipeline import _batch, _configure, _worker, candidate  # noqa: F401
-from verifiers.tests.test_reconcile_views import finished_run, source  # noqa: F401
+from verifiers.tests.read_support import configure_systems, make_sample, parsed_batch, read_worker
 
 BALANCE = "/accounts/2/balance"
 SUBJECT = "GET /accounts/{id}/balance"
@@ -36,11 +34,11 @@ SUBJECT = "GET /accounts/{id}/balance"
 
 def stored_mismatch(redis_client, candidate_server, sample_id: str = "r1") -> MismatchGroup:
     """A group with one stored sample, made by the real pipeline: legacy 2.00, candidate 2.01."""
-    _configure(candidate_server.url)
+    configure_systems(candidate_server.url)
     candidate_server.answers[BALANCE] = (200, {"balance": "2.01", "currency": "USD"})
     sample = make_sample(sample_id, BALANCE, {"balance": "2.00", "currency": "USD"})
-    services.ingest_samples(batch=_batch([sample]), client=redis_client)
-    _worker(redis_client).run(max_idle_batches=2, install_signals=False)
+    services.ingest_samples(batch=parsed_batch([sample]), client=redis_client)
+    read_worker(redis_client).run(max_idle_batches=2, install_signals=False)
     return MismatchGroup.objects.get()
 
 

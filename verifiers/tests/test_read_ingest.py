@@ -21,7 +21,7 @@ from verifiers.read.ingest import (
 from verifiers.read.pipeline import RouteSettings, judge, sampled, within_active_hours
 from verifiers.read.replay import Answer, target_url
 from verifiers.read.samplefiles import SampleFileError, detect_format, read_sample_file
-from verifiers.tests.fixtures.read_candidate import make_sample
+from verifiers.tests.read_support import make_sample
 
 FIXTURES = Path(__file__).parent / "fixtures"
 

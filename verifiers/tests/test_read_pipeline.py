@@ -17,20 +17,13 @@ from django.db.models import Sum
 
 from console.models import ApiToken
 from console.roles import MACHINE_CLIENTS, VIEWERS
+from verifiers.benchmarks.support import CandidateServer
 from verifiers.groups import services as group_services
 from verifiers.models import MismatchGroup, MismatchSample, NoiseSuggestion, OutcomeCount, Route, System, VerifiedSample
 from verifiers.read import services, stream
-from verifiers.read.pipeline import ReadVerifierWorker
-from verifiers.tests.fixtures.read_candidate import CandidateServer, make_sample
+from verifiers.tests.read_support import configure_systems, make_sample, parsed_batch, read_worker
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture
-def candidate():
-    server = CandidateServer().start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture
@@ -80,26 +73,14 @@ def test_ingest_without_token_is_refused(db, client):
     assert _post(client, [make_sample("a")]).status_code in (401, 403)
 
 
-def _configure(candidate_url: str, secondary_url: str | None = None) -> None:
-    System.objects.create(name="cand", base_url=candidate_url, role=System.Role.CANDIDATE, timeout_ms=2000)
-    if secondary_url:
-        System.objects.create(name="legacy2", base_url=secondary_url, role=System.Role.LEGACY_SECONDARY)
-    Route.objects.create(method="GET", template="/accounts/{id}/balance", severity="high",
-                         rules={"ignore_paths": ["$.traceId"]})
-
-
-def _worker(redis_client) -> ReadVerifierWorker:
-    return ReadVerifierWorker(redis_client, consumer="test", block_ms=100, reclaim_idle_ms=60_000)
-
-
 def test_worker_counts_matches_and_groups_mismatches(db, redis_client, candidate):
-    _configure(candidate.url)
+    configure_systems(candidate.url)
     candidate.answers["/accounts/1/balance"] = (200, {"balance": "1.00", "traceId": "x"})
     candidate.answers["/accounts/2/balance"] = (200, {"balance": "2.01", "traceId": "x"})
     samples = [make_sample("m1", "/accounts/1/balance", {"balance": "1.00", "traceId": "y"}),
                make_sample("d1", "/accounts/2/balance", {"balance": "2.00", "traceId": "y"})]
-    services.ingest_samples(batch=_batch(samples), client=redis_client)
-    processed = _worker(redis_client).run(max_idle_batches=2, install_signals=False)
+    services.ingest_samples(batch=parsed_batch(samples), client=redis_client)
+    processed = read_worker(redis_client).run(max_idle_batches=2, install_signals=False)
     assert processed == 2
     counts = OutcomeCount.objects.get(subject="GET /accounts/{id}/balance")
     assert (counts.matched, counts.mismatched) == (1, 1)
@@ -109,11 +90,11 @@ def test_worker_counts_matches_and_groups_mismatches(db, redis_client, candidate
 
 
 def test_worker_sends_only_whitelisted_headers_to_the_configured_system(db, redis_client, candidate):
-    _configure(candidate.url)
+    configure_systems(candidate.url)
     sample = make_sample("h1")
     sample["request"]["headers"] = {"Accept": "application/json", "Cookie": "secret", "Host": "evil"}
-    services.ingest_samples(batch=_batch([sample]), client=redis_client)
-    _worker(redis_client).run(max_idle_batches=2, install_signals=False)
+    services.ingest_samples(batch=parsed_batch([sample]), client=redis_client)
+    read_worker(redis_client).run(max_idle_batches=2, install_signals=False)
     method, path, headers = candidate.requests[0]
     assert "Cookie" not in headers and headers["Host"].startswith("127.0.0.1")
 
@@ -121,11 +102,11 @@ def test_worker_sends_only_whitelisted_headers_to_the_configured_system(db, redi
 def test_second_legacy_call_turns_noise_into_suggestion(db, redis_client, candidate):
     secondary = CandidateServer({"/accounts/1/balance": (200, {"balance": "1", "stamp": 2})}).start()
     try:
-        _configure(candidate.url, secondary.url)
+        configure_systems(candidate.url, secondary.url)
         candidate.answers["/accounts/1/balance"] = (200, {"balance": "1", "stamp": 3})
-        services.ingest_samples(batch=_batch([make_sample("n1", "/accounts/1/balance", {"balance": "1", "stamp": 1})]),
+        services.ingest_samples(batch=parsed_batch([make_sample("n1", "/accounts/1/balance", {"balance": "1", "stamp": 1})]),
                                 client=redis_client)
-        _worker(redis_client).run(max_idle_batches=2, install_signals=False)
+        read_worker(redis_client).run(max_idle_batches=2, install_signals=False)
     finally:
         secondary.stop()
     suggestion = NoiseSuggestion.objects.get()
@@ -134,20 +115,20 @@ def test_second_legacy_call_turns_noise_into_suggestion(db, redis_client, candid
 
 
 def test_disabled_route_is_skipped_and_acked(db, redis_client, candidate):
-    _configure(candidate.url)
+    configure_systems(candidate.url)
     Route.objects.update(enabled=False)
-    services.ingest_samples(batch=_batch([make_sample("s1")]), client=redis_client)
-    _worker(redis_client).run(max_idle_batches=2, install_signals=False)
+    services.ingest_samples(batch=parsed_batch([make_sample("s1")]), client=redis_client)
+    read_worker(redis_client).run(max_idle_batches=2, install_signals=False)
     assert not OutcomeCount.objects.exists() and candidate.requests == []
     assert int(redis_client.hget(stream.SKIPPED_KEY, "GET /accounts/{id}/balance")) == 1
 
 
 def test_reverify_resolves_group_once_candidate_is_fixed(db, redis_client, candidate):
-    _configure(candidate.url)
+    configure_systems(candidate.url)
     candidate.answers["/accounts/2/balance"] = (200, {"balance": "2.01"})
-    services.ingest_samples(batch=_batch([make_sample("r1", "/accounts/2/balance", {"balance": "2.00"})]),
+    services.ingest_samples(batch=parsed_batch([make_sample("r1", "/accounts/2/balance", {"balance": "2.00"})]),
                             client=redis_client)
-    _worker(redis_client).run(max_idle_batches=2, install_signals=False)
+    read_worker(redis_client).run(max_idle_batches=2, install_signals=False)
     group = MismatchGroup.objects.get()
     candidate.answers["/accounts/2/balance"] = (200, {"balance": "2.00"})
     summary = group_services.reverify_group(group_id=group.pk)
@@ -157,11 +138,11 @@ def test_reverify_resolves_group_once_candidate_is_fixed(db, redis_client, candi
 
 
 def test_group_api_lists_filters_and_triages(db, redis_client, candidate, client, user_with_role):
-    _configure(candidate.url)
+    configure_systems(candidate.url)
     candidate.answers["/accounts/2/balance"] = (200, {"balance": "2.01"})
-    services.ingest_samples(batch=_batch([make_sample("g1", "/accounts/2/balance", {"balance": "2.00"})]),
+    services.ingest_samples(batch=parsed_batch([make_sample("g1", "/accounts/2/balance", {"balance": "2.00"})]),
                             client=redis_client)
-    _worker(redis_client).run(max_idle_batches=2, install_signals=False)
+    read_worker(redis_client).run(max_idle_batches=2, install_signals=False)
     user = user_with_role(VIEWERS, "op")
     client.force_login(user)
     group = MismatchGroup.objects.get()
@@ -185,12 +166,6 @@ def test_openapi_schema_lists_read_endpoints(db, client):
     for path in ("/api/v1/read-samples", "/api/v1/mismatch-groups/{group_id}/reverify",
                  "/api/v1/mismatch-groups/{group_id}/status"):
         assert path in schema
-
-
-def _batch(samples):
-    from verifiers.read.ingest import parse_batch
-
-    return parse_batch(orjson.dumps(samples), "application/json")
 
 
 # --- the kill test: real worker processes, SIGKILL mid-batch -------------------------------------
@@ -225,7 +200,7 @@ def test_sigkilled_worker_loses_nothing_and_counts_nothing_twice(transactional_d
     total = 600
     try:
         System.objects.create(name="cand", base_url=slow.url, max_concurrency=8)
-        services.ingest_samples(batch=_batch([make_sample(f"k{n}", f"/accounts/{n}/balance") for n in range(total)]),
+        services.ingest_samples(batch=parsed_batch([make_sample(f"k{n}", f"/accounts/{n}/balance") for n in range(total)]),
                                 client=redis_client)
         first = _start_worker(connection.settings_dict["NAME"], "victim")
         deadline = time.monotonic() + 60

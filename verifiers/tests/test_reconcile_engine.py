@@ -1,7 +1,7 @@
 """Reconciliation engine against a real PostgreSQL: cut-off balances, drift, live writers.
 
-Each test module run creates its own databases named ``recon_test_<pid>_*`` on
-127.0.0.1:5432 (user postgres, trust auth) and drops them afterwards. Ground truth is computed
+Each test module run creates its own databases named ``recon_test_<pid>_*`` on the server of
+DATABASE_URL and drops them afterwards. Ground truth is computed
 in Python from the raw rows, independently of the engine's SQL.
 """
 
@@ -20,6 +20,7 @@ import psycopg
 import pytest
 
 from verifiers.benchmarks.reconcile_bench import fill_sample_ledger
+from verifiers.benchmarks.support import database_url
 from verifiers.reconcile.balances import (
     CutoffError,
     KeyRange,
@@ -42,7 +43,6 @@ from verifiers.reconcile.engine import (
     wait_for_transactions_before,
 )
 
-SERVER_DSN = "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
 PREFIX = f"recon_test_{os.getpid()}"
 ACCOUNTS = 2000
 ENTRIES = 20000
@@ -61,12 +61,12 @@ MAPPING = LedgerMapping(
 
 
 def dsn(database: str) -> str:
-    return f"host=127.0.0.1 port=5432 user=postgres dbname={database}"
+    return database_url(database)
 
 
 def create_database(name: str, template: str | None = None) -> str:
     assert name.startswith("recon_test_")
-    with psycopg.connect(SERVER_DSN, autocommit=True) as server:
+    with psycopg.connect(dsn("postgres"), autocommit=True) as server:
         template_sql = f' TEMPLATE "{template}"' if template else ""
         server.execute(f'CREATE DATABASE "{name}"{template_sql}')
     return name
@@ -74,7 +74,7 @@ def create_database(name: str, template: str | None = None) -> str:
 
 def drop_database(name: str) -> None:
     assert name.startswith("recon_test_")
-    with psycopg.connect(SERVER_DSN, autocommit=True) as server:
+    with psycopg.connect(dsn("postgres"), autocommit=True) as server:
         server.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 

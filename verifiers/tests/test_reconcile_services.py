@@ -37,17 +37,6 @@ def source(ledger) -> LedgerSource:
 
 
 @pytest.fixture
-def eager_celery():
-    from console.celery import app
-
-    app.conf.task_always_eager = True
-    app.conf.task_eager_propagates = True
-    yield app
-    app.conf.task_always_eager = False
-    app.conf.task_eager_propagates = False
-
-
-@pytest.fixture
 def alerts_hook(monkeypatch):
     calls: list[int] = []
     fake = types.ModuleType("console.alerts")

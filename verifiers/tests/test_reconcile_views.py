@@ -11,16 +11,10 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 
-from verifiers.models import AccountDifference, Counterpart, LedgerSource, ReconciliationRun
+from verifiers.models import Counterpart, LedgerSource, ReconciliationRun
 from verifiers.tests import reconcile_ledgers as testing
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def source() -> LedgerSource:
-    # No live ledger needed: these tests never reach the coordinator.
-    return LedgerSource.objects.create(name="books", dsn="postgresql://postgres@127.0.0.1:1/none", **testing.MAPPING)
 
 
 @pytest.fixture
@@ -37,21 +31,6 @@ def runner(viewer):
     viewer.user_permissions.add(Permission.objects.get(codename="rerun_reconciliation"),
                                 Permission.objects.get(codename="add_counterpart"))
     return viewer
-
-
-@pytest.fixture
-def finished_run(source) -> ReconciliationRun:
-    run = ReconciliationRun.objects.create(
-        source=source, cutoff=timezone.now() - timedelta(hours=1), status="discrepancies", accounts_checked=1234567,
-        accounts_with_differences=2, duration_ms=4321,
-        totals={"KRW": {"balance_at_cutoff": "1000.0000", "journal": "990.0000", "counterpart": "1000",
-                        "difference": "0.0000", "accounts": 3}},
-    )
-    AccountDifference.objects.bulk_create([
-        AccountDifference(run=run, account_key=str(k), currency="KRW", balance_at_cutoff=Decimal(10),
-                          journal=Decimal(5), difference=Decimal(5)) for k in (42, 43)
-    ])
-    return run
 
 
 def test_the_page_shows_last_run_and_history_with_thousands_separators(client, viewer, finished_run):

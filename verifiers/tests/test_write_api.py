@@ -13,20 +13,12 @@ from console.models import ApiToken
 from console.roles import MACHINE_CLIENTS, OPERATORS, ensure_roles
 from verifiers.groups.recording import Verdict, record_verdicts
 from verifiers.models import MismatchGroup, VerifiedDatabase
-from verifiers.tests.write_ledgers import create_test_ledger, drop_test_ledger
 from verifiers.write import services
 from verifiers.write.targets import forget_targets
 
 pytestmark = pytest.mark.django_db
 CAPTURES = "/api/v1/write-captures"
 COMMITS = "/api/v1/write-commits"
-
-
-@pytest.fixture(scope="module")
-def ledger_dsn():
-    dsn = create_test_ledger(accounts=10)
-    yield dsn
-    drop_test_ledger(dsn)
 
 
 @pytest.fixture(autouse=True)

@@ -13,7 +13,6 @@ from decimal import Decimal
 import psycopg
 import pytest
 
-from verifiers.tests.write_ledgers import create_test_ledger, drop_test_ledger
 from verifiers.write import checker
 from verifiers.write.checker import (
     BATCH_SELECT_SHAPE,
@@ -28,11 +27,13 @@ from verifiers.write.sqlcheck import Expectation, RowCheck, StatementKind
 ACCOUNT_SELECT = 'SELECT "id", "balance", "version" FROM "accounts" WHERE "id" = %s'
 ENTRY_SELECT = 'SELECT "transfer_id", "account_id", "amount" FROM "entries" WHERE "transfer_id" = %s AND "account_id" = %s'
 TIMEOUT_MS = 5000
+LEDGER_ACCOUNTS = 40  # ledger_dsn (conftest.py) seeds this many accounts
 
 
 @pytest.fixture(scope="module")
-def ledger_dsn():
-    dsn = create_test_ledger(accounts=40)
+def ledger_dsn(ledger_dsn):
+    """The shared throwaway ledger (conftest.py) with versioned accounts and one completed transfer."""
+    dsn = ledger_dsn
     with psycopg.connect(dsn, autocommit=True) as conn:
         conn.execute("UPDATE accounts SET version = 3")
         transfer = uuid.uuid4()
@@ -41,8 +42,7 @@ def ledger_dsn():
         for account, amount in ((1, "-5"), (2, "5")):
             conn.execute("INSERT INTO entries (account_id, transfer_id, amount, business_time, memo)"
                          " VALUES (%s, %s, %s, now(), '')", (account, transfer, amount))
-    yield dsn
-    drop_test_ledger(dsn)
+    return dsn
 
 
 @pytest.fixture(scope="module")

@@ -16,18 +16,13 @@ import pytest
 
 from console.demo.setup.write import DEMO_TABLE_RULES
 from verifiers.models import MismatchGroup, MismatchSample, OutcomeCount, VerifiedDatabase, WriteTableRule
-from verifiers.tests.write_ledgers import accounts_by_currency, create_test_ledger, drop_test_ledger, shadow_then_commit
+from verifiers.tests.write_ledgers import accounts_by_currency, shadow_then_commit
 from verifiers.write import services
 from verifiers.write.targets import forget_targets
 
 pytestmark = pytest.mark.django_db
 
-
-@pytest.fixture(scope="module")
-def ledger_dsn():
-    dsn = create_test_ledger(accounts=60)
-    yield dsn
-    drop_test_ledger(dsn)
+LEDGER_ACCOUNTS = 60  # ledger_dsn (conftest.py) seeds this many accounts
 
 
 @pytest.fixture(autouse=True)

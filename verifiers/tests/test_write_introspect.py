@@ -6,7 +6,6 @@ import psycopg
 import pytest
 from psycopg.rows import dict_row
 
-from verifiers.tests.write_ledgers import create_test_ledger, drop_test_ledger
 from verifiers.write.introspect import (
     TableFacts,
     TableOverride,
@@ -72,13 +71,6 @@ def test_override_for_an_unseen_table_is_used_alone():
 def test_malformed_override_names_the_field(keys, version, excluded, message):
     with pytest.raises(TableOverrideError, match=message):
         override_from_dict("accounts", keys, version, excluded)
-
-
-@pytest.fixture(scope="module")
-def ledger_dsn():
-    dsn = create_test_ledger(accounts=10)
-    yield dsn
-    drop_test_ledger(dsn)
 
 
 def test_introspection_reads_keys_and_types_of_the_demo_ledger(ledger_dsn):

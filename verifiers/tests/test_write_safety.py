@@ -14,8 +14,8 @@ import psycopg
 import pytest
 from psycopg import sql
 
+from verifiers.benchmarks.support import create_test_ledger, database_url, drop_test_ledger
 from verifiers.models import VerifiedDatabase
-from verifiers.tests.write_ledgers import create_test_ledger, drop_test_ledger
 from verifiers.write import checker, services, targets
 from verifiers.write.checker import SELECT_SHAPE
 
@@ -38,7 +38,7 @@ def ledger_dsn():
         conn.execute(sql.SQL("GRANT SELECT ON ALL TABLES IN SCHEMA public TO {}").format(sql.Identifier(READONLY_ROLE)))
     yield dsn
     drop_test_ledger(dsn)
-    with psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True) as conn:
+    with psycopg.connect(database_url("postgres"), autocommit=True) as conn:
         try:
             conn.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(READONLY_ROLE)))
         except psycopg.Error:

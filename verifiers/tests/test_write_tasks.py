@@ -5,22 +5,16 @@ from __future__ import annotations
 import time
 
 import orjson
-import pytest
 
 from console.demo.setup.write import DEMO_TABLE_RULES
 from verifiers.models import OutcomeCount, VerifiedDatabase, WriteTableRule
-from verifiers.tests.write_ledgers import accounts_by_currency, create_test_ledger, drop_test_ledger, shadow_then_commit
+from verifiers.tests.write_ledgers import accounts_by_currency, shadow_then_commit
 from verifiers.write import services
 from verifiers.write.schedule import BEAT_SCHEDULE
 from verifiers.write.targets import forget_targets
 from verifiers.write.tasks import PROCESS_DUE_TASK
 
-
-@pytest.fixture(scope="module")
-def ledger_dsn():
-    dsn = create_test_ledger(accounts=20)
-    yield dsn
-    drop_test_ledger(dsn)
+LEDGER_ACCOUNTS = 20  # ledger_dsn (conftest.py) seeds this many accounts
 
 
 def test_beat_runs_the_drain_every_second():

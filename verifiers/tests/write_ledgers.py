@@ -1,8 +1,7 @@
-"""Helpers for the write verifier's tests and benchmark: throwaway ledger databases, demo transfers.
+"""Helpers for the write verifier's tests: throwaway ledger databases (the benchmarks'), demo transfers.
 
-Not used by the product. A throwaway ledger is the demo world's schema and seed in a database
-named ``mhc_write_test_<random>``, dropped afterwards; transfers run through the demo's own
-``execute_transfer`` (shadow on the candidate flavor, commit on the legacy flavor).
+Transfers run through the demo's own ``execute_transfer`` (shadow on the candidate flavor,
+commit on the legacy flavor).
 """
 
 from __future__ import annotations
@@ -13,28 +12,10 @@ from decimal import Decimal
 from typing import Any
 
 import psycopg
-from psycopg.conninfo import conninfo_to_dict
 
 from console.demo.candidate import CANDIDATE_FLAVOR
 from console.demo.ledger import TransferRequest, execute_transfer, shadow_capture_body
 from console.demo.legacy import LEGACY_FLAVOR
-from console.demo.schema import drop_database, init_ledger
-
-SERVER_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
-
-
-def create_test_ledger(*, accounts: int = 60, server_dsn: str = SERVER_DSN) -> str:
-    """A fresh seeded demo ledger; returns its DSN (drop it with drop_test_ledger)."""
-    name = f"mhc_write_test_{uuid.uuid4().hex[:10]}"
-    dsn = server_dsn.rsplit("/", 1)[0] + "/" + name
-    init_ledger(dsn, account_count=accounts)
-    return dsn
-
-
-def drop_test_ledger(dsn: str) -> None:
-    if not conninfo_to_dict(dsn).get("dbname", "").startswith("mhc_write_test_"):
-        raise ValueError(f"refusing to drop {dsn!r}: not a throwaway write-test ledger")
-    drop_database(dsn)
 
 
 def accounts_by_currency(dsn: str, currency: str, *, minimum_balance: Decimal = Decimal("1000")) -> list[int]:

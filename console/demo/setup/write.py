@@ -7,12 +7,10 @@ are matched on their natural keys instead, and server-generated columns are not 
 
 from __future__ import annotations
 
-import os
-
+from console.demo import ledger_url_from_env
 from verifiers.models import VerifiedDatabase, WriteTableRule
 
 DEMO_DATABASE_NAME = "demo ledger"
-DEFAULT_DEMO_LEDGER_URL = "postgresql://postgres@127.0.0.1:5432/mhc_demo_ledger"
 
 DEMO_TABLE_RULES: dict[str, dict] = {
     "accounts": {"key_columns": ["id"], "version_column": "version", "excluded_columns": ["updated_at"]},
@@ -26,7 +24,7 @@ DEMO_TABLE_RULES: dict[str, dict] = {
 
 def setup_demo(command) -> None:
     """Idempotent: create or refresh the demo's verified database and table rules."""
-    dsn = os.environ.get("DEMO_LEDGER_URL") or DEFAULT_DEMO_LEDGER_URL
+    dsn = ledger_url_from_env()
     VerifiedDatabase.objects.update_or_create(
         name=DEMO_DATABASE_NAME,
         defaults={"dsn": dsn, "dsn_env_var": "", "statement_timeout_ms": 2000, "commit_delay_ms": 200,

@@ -102,9 +102,9 @@ def _run_read(command: BaseCommand, options: dict[str, Any]) -> None:
     from django.contrib.auth.models import User
 
     from console.models import ApiToken
+    from verifiers.benchmarks.support import CandidateServer
     from verifiers.models import System
     from verifiers.read.services import redis_client
-    from verifiers.tests.fixtures.read_candidate import CandidateServer
 
     client = redis_client()
     client.delete("mhc:read-lag")
