@@ -12,10 +12,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from django.contrib.auth.models import Permission, User
+from django.test import Client
 from django.utils import timezone
 
 from console.roles import OPERATORS
-from console.tests.test_roles import logged_in, user_in
 from verifiers.models import (
     MismatchGroup,
     MismatchSample,
@@ -60,7 +60,7 @@ def messages_of(response) -> list[str]:
 
 @pytest.mark.timeout(120)
 def test_group_reverify_action_queues_the_samples_and_a_worker_resolves_the_group(
-        celery_worker_process, admin_client, redis_client, candidate):  # noqa: F811
+        celery_worker_process, admin_client, redis_client, candidate):
     group = stored_mismatch(redis_client, candidate)
     candidate.answers[BALANCE] = (200, {"balance": "2.00", "currency": "USD"})  # the candidate got fixed
     response = admin_client.post("/admin/verifiers/mismatchgroup/",
@@ -75,7 +75,7 @@ def test_group_reverify_action_queues_the_samples_and_a_worker_resolves_the_grou
 
 @pytest.mark.timeout(120)
 def test_sample_reverify_action_records_a_still_differing_answer(
-        celery_worker_process, admin_client, redis_client, candidate):  # noqa: F811
+        celery_worker_process, admin_client, redis_client, candidate):
     group = stored_mismatch(redis_client, candidate)
     candidate.answers[BALANCE] = (200, {"balance": "2.02", "currency": "USD"})  # still wrong
     sample = group.samples.get()
@@ -91,7 +91,7 @@ def test_sample_reverify_action_records_a_still_differing_answer(
 
 
 @pytest.mark.django_db
-def test_reverify_action_is_not_offered_without_the_permission(client, redis_client, candidate):  # noqa: F811
+def test_reverify_action_is_not_offered_without_the_permission(client, redis_client, candidate):
     stored_mismatch(redis_client, candidate)
     viewer = User.objects.create_user("viewer", is_staff=True)
     viewer.user_permissions.add(Permission.objects.get(codename="view_mismatchgroup"))
@@ -102,9 +102,9 @@ def test_reverify_action_is_not_offered_without_the_permission(client, redis_cli
 
 
 @pytest.mark.django_db
-def test_operator_may_use_the_reverify_action(redis_client, candidate):  # noqa: F811
+def test_operator_may_use_the_reverify_action(redis_client, candidate, operator_client):
     group = stored_mismatch(redis_client, candidate)
-    operator = logged_in(user_in(OPERATORS, "operator", staff=True))
+    operator = operator_client
     with mock.patch("verifiers.groups.tasks.reverify_samples.delay") as delay:
         response = operator.post("/admin/verifiers/mismatchgroup/",
                                  {"action": "reverify", "_selected_action": [group.pk]}, follow=True)
@@ -117,7 +117,7 @@ def test_operator_may_use_the_reverify_action(redis_client, candidate):  # noqa:
 
 @pytest.mark.django_db
 def test_rerun_action_starts_a_new_run_and_queues_its_coordinator(
-        admin_client, finished_run, django_capture_on_commit_callbacks):  # noqa: F811
+        admin_client, finished_run, django_capture_on_commit_callbacks):
     with mock.patch("verifiers.reconcile.tasks.coordinate.delay") as delay, \
             django_capture_on_commit_callbacks(execute=True):
         response = admin_client.post("/admin/verifiers/reconciliationrun/",
@@ -132,7 +132,7 @@ def test_rerun_action_starts_a_new_run_and_queues_its_coordinator(
 
 @pytest.mark.django_db
 def test_run_now_action_starts_a_run_for_the_latest_cutoff(
-        admin_client, source, django_capture_on_commit_callbacks):  # noqa: F811
+        admin_client, source, django_capture_on_commit_callbacks):
     with mock.patch("verifiers.reconcile.tasks.coordinate.delay") as delay, \
             django_capture_on_commit_callbacks(execute=True):
         response = admin_client.post("/admin/verifiers/ledgersource/",
@@ -146,8 +146,8 @@ def test_run_now_action_starts_a_run_for_the_latest_cutoff(
 
 
 @pytest.mark.django_db
-def test_operator_may_run_a_reconciliation_from_the_admin(source, django_capture_on_commit_callbacks):  # noqa: F811
-    operator = logged_in(user_in(OPERATORS, "operator", staff=True))
+def test_operator_may_run_a_reconciliation_from_the_admin(source, django_capture_on_commit_callbacks, operator_client):
+    operator = operator_client
     with mock.patch("verifiers.reconcile.tasks.coordinate.delay"), django_capture_on_commit_callbacks(execute=True):
         response = operator.post("/admin/verifiers/ledgersource/",
                                  {"action": "run_now", "_selected_action": [source.pk]}, follow=True)
@@ -213,8 +213,9 @@ def test_read_page_offers_only_frequent_noise_as_ignore_rules(admin_client, read
     assert "Accept as ignore rule" in page  # admins may change rules
 
 
-def test_operator_sees_noise_suggestions_without_the_accept_button(read_world):
-    operator = logged_in(user_in(OPERATORS, "operator"))
+def test_operator_sees_noise_suggestions_without_the_accept_button(read_world, client, user_with_role):
+    client.force_login(user_with_role(OPERATORS, "operator"))
+    operator = client
     page = operator.get("/read/").content.decode()
     assert "<code>$.servedAt</code>" in page and "Accept as ignore rule" not in page
 
@@ -266,7 +267,7 @@ def test_group_list_keeps_the_chosen_filters_selected(admin_client, groups):
 
 
 @pytest.mark.django_db
-def test_group_page_highlights_exactly_the_differing_lines(admin_client, redis_client, candidate):  # noqa: F811
+def test_group_page_highlights_exactly_the_differing_lines(admin_client, redis_client, candidate):
     group = stored_mismatch(redis_client, candidate)
     page = admin_client.get(f"/groups/{group.pk}/").content.decode()
     highlighted = [html_lib.unescape(text) for text in re.findall(r'<span class="hl">([^<]*)</span>', page)]
@@ -284,8 +285,10 @@ def test_unknown_group_page_is_404(admin_client):
 
 
 @pytest.fixture
-def operator_client(db):
-    return logged_in(user_in(OPERATORS, "operator", staff=True))
+def operator_client(client, user_with_role):
+    # Staff, so the admin itself is open to them: only the permissions keep them out of configuration.
+    client.force_login(user_with_role(OPERATORS, "operator", staff=True))
+    return client
 
 
 @pytest.mark.parametrize("action, status", [("acknowledge", "acknowledged"), ("ignore", "ignored")])
@@ -349,7 +352,8 @@ def test_operator_sees_system_and_route_change_pages_read_only(operator_client, 
 def test_user_without_triage_permission_gets_403_and_changes_nothing(groups):
     viewer = User.objects.create_user("viewer")
     viewer.user_permissions.add(Permission.objects.get(codename="view_mismatchgroup"))
-    client = logged_in(viewer)
+    client = Client()
+    client.force_login(viewer)
     group = groups["read_open"]
     assert client.post(f"/groups/{group.pk}/status", {"action": "ignore"}).status_code == 403
     group.refresh_from_db()
