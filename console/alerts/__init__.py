@@ -7,7 +7,10 @@ They import the Django side only when called, so importing this package is alway
 
 from __future__ import annotations
 
-__all__ = ["check_mismatch_rates", "notify_collector_silent", "notify_new_groups", "notify_reconciliation"]
+__all__ = [
+    "check_mismatch_rates", "notify_collector_silent", "notify_new_groups", "notify_reconciliation",
+    "notify_samples_lost",
+]
 
 
 def notify_new_groups(group_ids: list[int]) -> None:
@@ -29,6 +32,13 @@ def notify_collector_silent(host_id: int) -> None:
     from console.alerts import services
 
     services.alert_collector_silent(host_id=host_id)
+
+
+def notify_samples_lost(epoch_id: int) -> None:
+    """Alert that accepted read samples were lost (Redis came back empty; ReadStreamEpoch id)."""
+    from console.alerts import services
+
+    services.alert_samples_lost(epoch_id=epoch_id)
 
 
 def check_mismatch_rates() -> int:

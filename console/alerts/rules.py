@@ -29,6 +29,7 @@ class AlertKind(StrEnum):
     MISMATCH_RATE = "mismatch_rate"
     RECONCILIATION = "reconciliation"
     COLLECTOR_SILENT = "collector_silent"
+    SAMPLES_LOST = "samples_lost"
     GROUP_ACTIVITY = "group_activity"  # more occurrences of an alerted group: digest only
 
     @property
@@ -41,6 +42,7 @@ ALERT_KIND_LABELS: dict[AlertKind, str] = {
     AlertKind.MISMATCH_RATE: "Mismatch rate over threshold",
     AlertKind.RECONCILIATION: "Reconciliation with differences or failed",
     AlertKind.COLLECTOR_SILENT: "NUMA collector silent",
+    AlertKind.SAMPLES_LOST: "Read samples lost (Redis came back empty)",
     AlertKind.GROUP_ACTIVITY: "More occurrences of an alerted group",
 }
 # Which subscription a kind is delivered under (group activity goes to new-group subscribers).
@@ -50,9 +52,11 @@ SUBSCRIPTION_OF: dict[AlertKind, AlertKind] = {
     AlertKind.MISMATCH_RATE: AlertKind.MISMATCH_RATE,
     AlertKind.RECONCILIATION: AlertKind.RECONCILIATION,
     AlertKind.COLLECTOR_SILENT: AlertKind.COLLECTOR_SILENT,
+    AlertKind.SAMPLES_LOST: AlertKind.SAMPLES_LOST,
 }
 SUBSCRIBABLE_KINDS: tuple[AlertKind, ...] = (
     AlertKind.NEW_GROUP, AlertKind.MISMATCH_RATE, AlertKind.RECONCILIATION, AlertKind.COLLECTOR_SILENT,
+    AlertKind.SAMPLES_LOST,
 )
 
 
@@ -80,7 +84,7 @@ class AlertEvent:
     """One thing worth telling someone about. `key` is what throttling groups by."""
 
     kind: AlertKind
-    key: str  # "group:12", "rate:3", "reconciliation:source:1", "collector:7"
+    key: str  # "group:12", "rate:3", "reconciliation:source:1", "collector:7", "samples-lost:read"
     occurred_at: datetime
     title: str
     url_path: str  # stable page path, e.g. /groups/12/

@@ -203,6 +203,25 @@ def alert_collector_silent(*, host_id: int, now: datetime | None = None) -> Deci
     return raise_alerts([event])[0]
 
 
+def alert_samples_lost(*, epoch_id: int, now: datetime | None = None) -> Decision:
+    """Alert that a read stream epoch ended with accepted samples that were never judged."""
+    from verifiers.models import ReadStreamEpoch
+
+    epoch = ReadStreamEpoch.objects.filter(pk=epoch_id).first()
+    if epoch is None:
+        raise AlertInputError(f"read stream epoch {epoch_id} does not exist")
+    event = AlertEvent(
+        kind=AlertKind.SAMPLES_LOST, key="samples-lost:read", occurred_at=now or timezone.now(),
+        title=f"{epoch.lost or 0:,} accepted read samples were lost: Redis came back empty",
+        url_path=_path("overview", fallback="/"),
+        facts={"Lost (accepted, never judged)": f"{epoch.lost or 0:,}", "Accepted": f"{epoch.accepted:,}",
+               "Judged or skipped": f"{epoch.finished:,}", "Stream since": _local(epoch.started_at),
+               "Noticed at": _local(epoch.ended_at),
+               "What to do": "Ask the gateways to resend the samples of that period; verification goes on."},
+    )
+    return raise_alerts([event])[0]
+
+
 def check_mismatch_rates(*, now: datetime | None = None) -> list[AlertEvent]:
     """Routes over their mismatch-rate threshold in the last 5 minutes of OutcomeCount roll-ups."""
     from verifiers.models import OutcomeCount, Route
@@ -373,7 +392,7 @@ def deactivate_recipients(*, recipient_ids: list[int]) -> int:
 
 
 __all__ = [
-    "AlertInputError", "alert_collector_silent", "alert_new_groups", "alert_reconciliation", "check_mismatch_rates",
+    "AlertInputError", "alert_collector_silent", "alert_new_groups", "alert_reconciliation", "alert_samples_lost", "check_mismatch_rates",
     "flush_digests", "raise_alerts", "scan_group_activity", "send_alert_emails", "send_test_alert",
     "use_throttle_backend",
 ]
