@@ -140,6 +140,8 @@ CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", 
 
 # --- Celery ---------------------------------------------------------------------------------
 CELERY_BROKER_URL = REDIS_URL
+# kombu's Redis transport, repaired so a Redis restart cannot kill the worker (console/celery.py).
+CELERY_BROKER_TRANSPORT = "console.celery:RedisTransport"
 CELERY_RESULT_BACKEND = REDIS_URL
 # JSON only: tasks take primary keys and small dicts, never pickles from the network.
 CELERY_TASK_SERIALIZER = "json"
