@@ -313,6 +313,9 @@ def release_drain_debounce() -> None:
         pass
 
 
+MAX_DRAIN_COUNTDOWN_S = 60.0
+
+
 def _queue_drain(delay_ms: int) -> None:
     """Queue one drain task for soon (debounced); the periodic drain is the backstop."""
     try:
@@ -321,7 +324,8 @@ def _queue_drain(delay_ms: int) -> None:
             return
         from verifiers.write.tasks import process_due
 
-        process_due.apply_async(countdown=delay_ms / 1000 + 0.05)
+        # Capped far below the broker's visibility timeout: the periodic drain covers longer delays.
+        process_due.apply_async(countdown=min(delay_ms / 1000 + 0.05, MAX_DRAIN_COUNTDOWN_S))
     except Exception as error:  # noqa: BLE001 - the periodic drain picks the capture up anyway
         logger.warning("could not queue the write drain task: %s", error)
 
