@@ -170,8 +170,10 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "unacked_restore_throttle": 1,
 }
 # A reconciliation run with no heartbeat for this long lost its worker: the watchdog fails it with
-# that reason. Every step of a run beats at least once per task time limit.
-RECONCILE_STALE_AFTER_S = env_int("RECONCILE_STALE_AFTER_S", CELERY_TASK_TIME_LIMIT + TASK_REDELIVERY_MARGIN_S)
+# that reason. Every step of a run beats at least once per task time limit; the extra margin lets a
+# redelivered coordinator (after the visibility timeout) pick the run up first.
+RECONCILE_STALE_AFTER_S = env_int("RECONCILE_STALE_AFTER_S",
+                                  CELERY_TASK_TIME_LIMIT + 2 * TASK_REDELIVERY_MARGIN_S)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # Schedules live in the database so admins edit them (django-celery-beat).
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"

@@ -288,6 +288,9 @@ class ReadVerifierWorker:
             except Exception:
                 # Database down or a bug: the batch stays pending and is retried, never lost.
                 logger.exception("batch failed; it stays pending and is retried")
+                from django.db import close_old_connections
+
+                close_old_connections()  # a connection broken by a database restart is reopened
                 time.sleep(2)
                 retry_own = True
         for client in self._clients.values():

@@ -11,7 +11,7 @@ from typing import Any
 import redis
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import F
+from django.db.models import BigIntegerField, Case, F, When
 from django.utils import timezone
 
 from verifiers.groups.recording import RecordSummary, Verdict, alert_on_groups, record_verdicts
@@ -151,7 +151,10 @@ def note_epoch(*, epoch: str) -> list[ReadStreamEpoch]:
 def count_in_epoch(*, epoch: str, accepted: int = 0, finished: int = 0) -> None:
     """Add to an epoch's counts (creating its row if this process has not seen it yet)."""
     note_epoch(epoch=epoch)
-    counts = {"accepted": F("accepted") + accepted, "finished": F("finished") + finished}
+    counts: dict[str, Any] = {"accepted": F("accepted") + accepted, "finished": F("finished") + finished}
+    if finished:  # a batch judged after its epoch was closed (in flight when Redis went) was not lost
+        counts["lost"] = Case(When(ended_at__isnull=False, lost__gte=finished, then=F("lost") - finished),
+                              default=F("lost"), output_field=BigIntegerField())
     if not ReadStreamEpoch.objects.filter(epoch=epoch).update(**counts):
         # The row is gone under our memo (a restored database, a test rollback): register it again.
         reset_epoch_memo()
