@@ -246,3 +246,41 @@ def test_a_failing_publish_is_logged_not_raised(monkeypatch, caplog):
     group_id = new_group()
     assert notify_new_groups([group_id]) == [Decision.DROP]
     assert f"group:{group_id}" in caplog.text
+
+
+def test_a_verifier_that_stops_making_progress_alerts_once_then_digests(redis_client):
+    from verifiers.read import stream
+    from verifiers.tasks import check_progress
+
+    subscribe()
+    stream.ensure_group(redis_client)
+    ingested_ms = int((timezone.now() - timedelta(minutes=10)).timestamp() * 1000)
+    redis_client.xadd(stream.STREAM_KEY, {"id": "s-1", "sample": b"{}", "ingested_at_ms": ingested_ms})
+    assert check_progress() == 1  # the read verifier: a sample waits and no worker serves it
+    [message] = mail.outbox
+    assert "Verifier stalled" in message.subject and "no live worker" in message.subject
+    assert check_progress() == 1 and len(mail.outbox) == 1  # still stalled: held for the digest
+    assert SentAlert.objects.get().key == "stalled:read"
+
+
+def test_a_verifier_with_nothing_waiting_does_not_alert(redis_client):
+    from verifiers.tasks import check_progress
+
+    subscribe()
+    assert check_progress() == 0 and mail.outbox == []
+
+
+def test_migration_drops_the_beat_rows_of_the_checks_that_moved_to_the_parts():
+    import importlib
+
+    from django.apps import apps
+    from django_celery_beat.models import IntervalSchedule, PeriodicTask
+
+    migration = importlib.import_module("console.alerts.migrations.0003_drop_moved_beat_entries")
+    every_minute = IntervalSchedule.objects.create(every=60, period=IntervalSchedule.SECONDS)
+    for name, task in [("alerts-check-mismatch-rates", "console.alerts.check_mismatch_rates"),
+                       ("alerts-scan-group-activity", "console.alerts.scan_group_activity"),
+                       ("alerts-flush-digests", "console.alerts.flush_digests")]:
+        PeriodicTask.objects.create(name=name, task=task, interval=every_minute)
+    migration.drop_moved_entries(apps, None)
+    assert list(PeriodicTask.objects.values_list("task", flat=True)) == ["console.alerts.flush_digests"]
