@@ -76,12 +76,14 @@ def publish_events(events: list[AlertEvent]) -> list[Decision]:
     if not events:
         return []
     decisions = raise_alerts(events)
-    with_baseline = [(e, d) for e, d in zip(events, decisions) if e.baseline is not None]
-    if with_baseline:
+    baselines = [
+        (event.key, event.kind, event.baseline) for event, decision in zip(events, decisions)
+        if event.baseline is not None and (decision is Decision.SEND_NOW or event.kind is AlertKind.GROUP_ACTIVITY)
+    ]
+    if baselines:
         gate = throttle()
-        for event, decision in with_baseline:
-            if decision is Decision.SEND_NOW or event.kind is AlertKind.GROUP_ACTIVITY:
-                gate.set_baseline(event.key, event.kind, event.baseline)
+        for key, kind, baseline in baselines:
+            gate.set_baseline(key, kind, baseline)
     return decisions
 
 
