@@ -9,6 +9,7 @@ Pure static analysis (ast), no Django: it reads the files, it imports nothing.
 from __future__ import annotations
 
 import ast
+import functools
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -50,6 +51,7 @@ def imported_names(path: Path, module: str) -> Iterator[tuple[str, ...]]:
                 yield (f"{base}.{alias.name}", base)
 
 
+@functools.cache  # read once per run: the two tests below share it
 def import_graph() -> dict[str, set[str]]:
     modules = project_modules()
     graph: dict[str, set[str]] = {name: set() for name in modules}
