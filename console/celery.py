@@ -29,7 +29,7 @@ class RememberingChannel(kombu_redis.Channel):
     def _connparams(self, asynchronous: bool = False) -> dict[str, Any]:
         if self.connection.client is None and self._broker_connection is not None:
             self.connection.client = self._broker_connection
-        return super()._connparams(asynchronous=asynchronous)
+        return super()._connparams(asynchronous=asynchronous)  # type: ignore[misc]  # not in the stubs
 
 
 class RedisTransport(kombu_redis.Transport):

@@ -14,7 +14,8 @@ from django.db import connection, transaction
 from django.db.models import BigIntegerField, Case, F, When
 from django.utils import timezone
 
-from verifiers.groups.recording import RecordSummary, Verdict, alert_on_groups, record_verdicts
+from verifiers.groups.alerts import alert_on_groups
+from verifiers.groups.recording import RecordSummary, Verdict, record_verdicts
 from verifiers.models import NoiseSuggestion, ReadStreamEpoch, Route, System
 from verifiers.read import stream
 from verifiers.read.ingest import ParsedBatch, encode_sample
@@ -163,13 +164,21 @@ def count_in_epoch(*, epoch: str, accepted: int = 0, finished: int = 0) -> None:
 
 
 def _alert_samples_lost(epoch: ReadStreamEpoch) -> None:
-    """The one place the read verifier raises the lost-samples alert (logged, never raised)."""
-    from console.alerts import notify_samples_lost
+    """The one place the read verifier raises the lost-samples alert (publish never raises)."""
+    from django.urls import reverse
 
-    try:
-        notify_samples_lost(epoch.pk)
-    except Exception:  # noqa: BLE001 - the worker must go on verifying
-        logger.exception("alerting on lost samples of epoch %s failed", epoch.epoch)
+    from console import alerts
+
+    lost = epoch.lost or 0
+    alerts.publish([alerts.AlertEvent(
+        kind=alerts.AlertKind.SAMPLES_LOST, key="samples-lost:read", occurred_at=epoch.ended_at or timezone.now(),
+        subject="read verifier", severity="high", url_path=reverse("overview"),
+        title=f"{lost:,} accepted read samples were lost: Redis came back empty",
+        facts={"Lost (accepted, never judged)": f"{lost:,}", "Accepted": f"{epoch.accepted:,}",
+               "Judged or skipped": f"{epoch.finished:,}", "Stream since": alerts.local_time(epoch.started_at),
+               "Noticed at": alerts.local_time(epoch.ended_at),
+               "What to do": "Ask the gateways to resend the samples of that period; verification goes on."},
+    )])
 
 
 def recent_loss(*, hours: int = 24) -> ReadStreamEpoch | None:
