@@ -22,7 +22,24 @@ from pathlib import Path
 
 import redis as redis_lib
 
+from verifiers.benchmarks.support import CandidateServer
+
 ROOT = Path(__file__).resolve().parents[3]
+
+
+def start_slow_candidate(delay_s: float) -> CandidateServer:
+    """A started candidate that waits `delay_s` before each answer, so work is in flight at a fault."""
+    import asyncio
+
+    server = CandidateServer()
+    original = server._handle
+
+    async def delayed(request):  # type: ignore[no-untyped-def]
+        await asyncio.sleep(delay_s)
+        return await original(request)
+
+    server._handle = delayed  # type: ignore[method-assign]
+    return server.start()
 
 
 def free_port() -> int:

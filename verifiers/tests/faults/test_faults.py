@@ -9,7 +9,6 @@ Servers restarted here are private (own port, own folder); killed with the test.
 
 from __future__ import annotations
 
-import asyncio
 import time
 
 import psycopg
@@ -19,7 +18,6 @@ from django.db import connection
 from django.utils import timezone
 
 from console.services import url_for_database
-from verifiers.benchmarks.support import CandidateServer
 from verifiers.models import MismatchGroup, MismatchSample, ReadStreamEpoch, ReconciliationRun, System
 from verifiers.read import services, stream
 from verifiers.tests.faults.support import (
@@ -29,6 +27,7 @@ from verifiers.tests.faults.support import (
     kill_group,
     start_celery_worker,
     start_read_worker,
+    start_slow_candidate,
     wait_until,
     worker_env,
 )
@@ -49,15 +48,7 @@ def report(figures: FaultFigures, capsys) -> None:
 @pytest.fixture
 def slow_candidate():
     """A candidate that takes 20 ms per answer, so a batch is in flight when the fault strikes."""
-    server = CandidateServer()
-    original = server._handle
-
-    async def delayed(request):
-        await asyncio.sleep(0.02)
-        return await original(request)
-
-    server._handle = delayed  # type: ignore[method-assign]
-    server.start()
+    server = start_slow_candidate(0.02)
     yield server
     server.stop()
 
@@ -79,10 +70,12 @@ def processes():
 def read_counts(database_url: str) -> tuple[int, int]:
     """(distinct read samples judged, verdicts counted): a sample counted twice shows as a surplus."""
     with psycopg.connect(database_url) as conn:
-        judged = conn.execute("SELECT count(*) FROM verifiers_verifiedsample WHERE kind = 'read'").fetchone()[0]
-        counted = conn.execute("SELECT coalesce(sum(matched + mismatched + errored), 0) FROM "
-                               "verifiers_outcomecount WHERE kind = 'read'").fetchone()[0]
-    return int(judged), int(counted)
+        row = conn.execute(
+            "SELECT (SELECT count(*) FROM verifiers_verifiedsample WHERE kind = 'read'), "
+            "(SELECT coalesce(sum(matched + mismatched + errored), 0) FROM verifiers_outcomecount "
+            "WHERE kind = 'read')").fetchone()
+    assert row is not None
+    return int(row[0]), int(row[1])
 
 
 def ingest(client, prefix: str, count: int) -> int:
@@ -190,15 +183,7 @@ def test_a_sigkilled_celery_worker_during_a_reverification(test_database_url, re
     from verifiers.groups.tasks import reverify_group
     from verifiers.tests.read_support import read_worker
 
-    candidate = CandidateServer()
-    original = candidate._handle
-
-    async def slow(request):
-        await asyncio.sleep(0.3)
-        return await original(request)
-
-    candidate._handle = slow  # type: ignore[method-assign]
-    candidate.start()
+    candidate = start_slow_candidate(0.3)  # one request at a time: the task runs for seconds
     try:
         System.objects.create(name="cand", base_url=candidate.url, max_concurrency=1)
         # Ten mismatches of one group (the candidate answers {"ok": true}, legacy said false).
