@@ -179,11 +179,16 @@ def test_a_postgresql_restart(test_database_url, slow_candidate, redis_client, p
 # --- Celery tasks ----------------------------------------------------------------------------------
 
 
-def test_a_sigkilled_celery_worker_during_a_reverification(test_database_url, redis_client, processes, capsys):
+@pytest.mark.parametrize("fault", ["sigkill-worker", "restart-redis"])
+def test_a_reverification_through_a_fault(fault, test_database_url, redis_client, processes, capsys):
+    """A SIGKILLed Celery worker (the task is redelivered to another), or a Redis restart under a
+    running task (the worker restores its unacknowledged task and must not exit doing so)."""
+    from console.celery import app
     from verifiers.groups.tasks import reverify_group
     from verifiers.tests.read_support import read_worker
 
     candidate = start_slow_candidate(0.3)  # one request at a time: the task runs for seconds
+    broker = PrivateRedis(persistent=True) if fault == "restart-redis" else None
     try:
         System.objects.create(name="cand", base_url=candidate.url, max_concurrency=1)
         # Ten mismatches of one group (the candidate answers {"ok": true}, legacy said false).
@@ -193,24 +198,41 @@ def test_a_sigkilled_celery_worker_during_a_reverification(test_database_url, re
         group = MismatchGroup.objects.get()
         sent = MismatchSample.objects.filter(group=group).count()
         candidate.answers["/accounts/1/balance"] = (200, {"ok": False})  # the candidate is fixed
-        env = worker_env(database_url=test_database_url, redis_url=settings.REDIS_URL, **FAST_REDELIVERY)
-        first = start_celery_worker(env, "fault-reverify-a")
+        if broker:
+            broker.start()
+        broker_url = broker.url if broker else settings.REDIS_URL
+        env = worker_env(database_url=test_database_url, redis_url=broker_url, **FAST_REDELIVERY)
+        first = start_celery_worker(env, f"fault-reverify-{fault}")
         processes.append(first)
         replayed = len(candidate.requests)
-        reverify_group.delay(group.pk)
+        with app.connection_for_write(broker_url) as connection:
+            reverify_group.apply_async((group.pk,), connection=connection)
         wait_until(lambda: len(candidate.requests) > replayed, 60, "the reverification starting")
-        kill_group(first)
-        killed_at = time.monotonic()
-        processes.append(start_celery_worker(env, "fault-reverify-b"))
+        if broker:
+            broker.kill()
+            time.sleep(1)
+            broker.start()
+        else:
+            kill_group(first)
+            processes.append(start_celery_worker(env, f"fault-reverify-{fault}-b"))
+        struck_at = time.monotonic()
         wait_until(lambda: MismatchGroup.objects.get(pk=group.pk).status == MismatchGroup.Status.RESOLVED, 90,
-                   "the redelivered reverification")
-        recovered = time.monotonic() - killed_at
+                   "the reverification finishing")
+        recovered = time.monotonic() - struck_at
+        if broker:
+            time.sleep(2)  # long enough for a worker that dies on the reconnect to be gone
+            assert first.poll() is None, "the Celery worker exited on the Redis restart (its log is in /tmp)"
     finally:
         candidate.stop()
+        for process in processes:
+            kill_group(process)
+        if broker:
+            broker.stop()
     judged = MismatchSample.objects.filter(group=group, reverify_outcome="match").count()
     judged_samples, counted = read_counts(test_database_url)
-    report(FaultFigures("SIGKILL Celery worker during a reverification", sent, judged, sent - judged,
-                        counted - judged_samples, recovered), capsys)
+    name = ("SIGKILL Celery worker during a reverification" if not broker
+            else "Redis restart under a Celery worker running a reverification")
+    report(FaultFigures(name, sent, judged, sent - judged, counted - judged_samples, recovered), capsys)
     assert judged == sent and counted == judged_samples == 10
 
 
