@@ -1,5 +1,7 @@
 """The launcher's pure supervision logic: restart back-off and Procfile definitions."""
 
+from pathlib import Path
+
 import pytest
 
 from console.supervision import (
@@ -62,3 +64,11 @@ def test_the_procfile_defines_every_production_process_once():
     # The per-host worker consumes the host's own queue (numa.models.Host.queue_name), one task at a time.
     assert "-Q numa.$(hostname)" in commands["numa"] and "--pool solo" in commands["numa"]
     assert " beat" in commands["beat"] and "verify_reads" in commands["verify_reads"]
+
+
+def test_every_procfile_process_has_a_systemd_unit_that_restarts_it():
+    units = Path(__file__).resolve().parents[2] / "deploy" / "systemd"
+    for definition in read_procfile():
+        unit = (units / f"mhc-{definition.name.replace('_', '-')}.service").read_text()
+        assert "Restart=always" in unit and "WantedBy=mhc.target" in unit, definition.name
+        assert f"mhc-{definition.name.replace('_', '-')}.service" in (units / "mhc.target").read_text()
