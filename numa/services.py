@@ -7,6 +7,7 @@ numa/rates.py and numa/gains.py.
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 from collections import defaultdict
@@ -538,7 +539,7 @@ def extras_as_dict(statuses: dict[str, Any]) -> dict[str, dict[str, Any]]:
 def _notify_collector_silent(host_id: int) -> None:
     """Alert through console.alerts when that package exists (another part writes it)."""
     try:
-        from console.alerts import notify_collector_silent  # type: ignore[attr-defined]
+        from console.alerts import notify_collector_silent
     except ImportError:
         logger.warning(
             "NUMA collector of host %s is silent (console.alerts not installed)", host_id
@@ -566,7 +567,7 @@ def mark_silent_hosts(*, now: datetime | None = None) -> list[int]:
         if Host.objects.filter(pk=host_id, silent=False).update(silent=True, silent_since=now):
             newly_silent.append(host_id)
     for host_id in newly_silent:
-        transaction.on_commit(lambda host_id=host_id: _notify_collector_silent(host_id))
+        transaction.on_commit(functools.partial(_notify_collector_silent, host_id))
     return newly_silent
 
 
@@ -620,7 +621,7 @@ def _floor(moment: datetime, unit: str) -> datetime:
 def _upsert_rollups(
     model: type[MinuteRollup] | type[HourRollup], host_id: int, buckets: dict[datetime, dict]
 ) -> int:
-    rows = [
+    rows: list[Any] = [  # all of `model`; mypy cannot tie a union of classes to its instances
         model(host_id=host_id, bucket_start=start, **values)
         for start, values in buckets.items()
         if values["samples"]

@@ -64,7 +64,7 @@ def environment_reads(source: str) -> list[int]:
     allowed = _allowed_uses(tree)
     lines = []
     for node in ast.walk(tree):
-        if _is_os_environ(node) and id(node) not in allowed:
+        if isinstance(node, ast.Attribute) and _is_os_environ(node) and id(node) not in allowed:
             lines.append(node.lineno)
         elif isinstance(node, ast.Attribute) and node.attr in {"getenv", "getenvb", "environb"}:
             lines.append(node.lineno)

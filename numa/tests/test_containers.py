@@ -286,6 +286,7 @@ def test_host_row_keeps_only_compact_counters_between_samples() -> None:
 
     services.record_sample(sample=_two_node_sample())
     counters = Host.objects.get().last_counters
+    assert counters is not None
     assert set(counters["cgroups"][0]["memory_stat"]) <= set(CGROUP_RATE_KEYS)
     assert "anon" not in counters["cgroups"][0]["memory_stat"]
 

@@ -147,7 +147,7 @@ def forget_dead_consumers(*, client: redis.Redis | None = None) -> list[str]:
     """Remove consumers with no heartbeat and nothing pending from the group (tidy XINFO)."""
     client = client or shared_redis()
     alive = {beat["consumer"] for beat in worker_heartbeats(client=client)}
-    removed = []
+    removed: list[str] = []
     try:
         consumers = client.xinfo_consumers(stream.STREAM_KEY, stream.CONSUMER_GROUP)
     except redis.ResponseError:
