@@ -314,6 +314,7 @@ class ReadVerifierWorker:
 
     async def _replay_all(self, work: list[tuple[dict[str, Any], RouteSettings]],
                           config: VerifierConfig) -> list[tuple[Answer, Answer | None]]:
+        assert config.candidate is not None  # the caller checked: samples stay queued without one
         candidate = self._client_for(config.candidate)
         secondary = self._client_for(config.secondary) if config.secondary else None
 

@@ -311,7 +311,7 @@ def coordinate_run(*, run_id: int, queue: str | None = None) -> str:
     from verifiers.reconcile import tasks
 
     payload = handle.to_dict()
-    options = {"queue": queue} if queue else {}
+    options: dict[str, Any] = {"queue": queue} if queue else {}
     chord(
         tasks.compute_part.s(run_id, payload["snapshot_id"], key_range).set(**options)
         for key_range in payload["key_ranges"]
