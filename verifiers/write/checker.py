@@ -32,12 +32,14 @@ from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 from typing import Any, Final
 
+import orjson
 import psycopg
 from psycopg.rows import dict_row
 
 from verifiers.groups.fingerprint import describe_write_fingerprint, write_fingerprint
 from verifiers.read.compare import CompiledRules, Difference, DiffKind, compare_documents, compile_rules, parse_pattern
 from verifiers.write.sqlcheck import Expectation, RowCheck, StatementKind
+from verifiers.write.values import decode, encode
 
 APPLICATION_NAME: Final = "mhc-write-verifier"
 CONNECT_TIMEOUT_S: Final = 5
@@ -87,13 +89,14 @@ class RowOutcome:
 
 
 def row_check_to_json(check: RowCheck) -> dict[str, Any]:
+    """The check as JSON; values in the tagged form of verifiers/write/values.py (Decimal, bytes ... survive)."""
     return {
         "table": check.table,
         "kind": check.kind.value,
         "select_sql": check.select_sql,
-        "select_params": list(check.select_params),
-        "key": check.key,
-        "expected": None if check.expected is Expectation.ROW_ABSENT else check.expected,
+        "select_params": encode(check.select_params),
+        "key": encode(check.key),
+        "expected": None if check.expected is Expectation.ROW_ABSENT else encode(check.expected),
         "unverified": check.unverified,
         "version_column": check.version_column,
     }
@@ -108,14 +111,29 @@ def row_check_from_json(data: Mapping[str, Any]) -> RowCheck:
             table=str(data["table"]),
             kind=_STATEMENT_KINDS[data["kind"]],
             select_sql=str(data["select_sql"]),
-            select_params=tuple(data["select_params"]),
-            key=dict(data["key"]),
-            expected=Expectation.ROW_ABSENT if data["expected"] is None else dict(data["expected"]),
+            select_params=tuple(decode(data["select_params"])),
+            key=dict(decode(data["key"])),
+            expected=Expectation.ROW_ABSENT if data["expected"] is None else dict(decode(data["expected"])),
             unverified=dict(data.get("unverified") or {}),
             version_column=data.get("version_column"),
         )
     except (KeyError, TypeError, ValueError) as error:
         raise CheckerError(f"stored row check is malformed: {error!r}") from None
+
+
+def union_select(first: str, second: str) -> str | None:
+    """One generated row SELECT reading the columns of both (same table and key), else None.
+
+    Used when a transaction touches one row with statements of different column lists:
+    the row is checked once, for every column any of them set.
+    """
+    if first == second:
+        return first
+    a, b = ROW_SELECT_SHAPE.match(first), ROW_SELECT_SHAPE.match(second)
+    if a is None or b is None or (a.group("table"), a.group("where")) != (b.group("table"), b.group("where")):
+        return None
+    columns = list(dict.fromkeys([*re.findall(_IDENT, a.group("columns")), *re.findall(_IDENT, b.group("columns"))]))
+    return f"SELECT {', '.join(columns)} FROM {a.group('table')} WHERE {a.group('where')}"
 
 
 # --- the SQL we run ---------------------------------------------------------------------------------
@@ -481,6 +499,33 @@ def _aligned(actual: Any, expected: Any) -> Any:
     return json_value(actual)
 
 
+def _comparable(actual: Any, expected: Any) -> tuple[Any, Any]:
+    """(legacy, candidate) forms of one column for the rules engine: equal when they mean the same.
+
+    JSON columns compare as JSON (text bound to a json/jsonb column is parsed), bytes as hex
+    (a ``\\x...`` text is PostgreSQL's bytea form), timestamps as instants, numbers as decimals
+    (DEFAULT_WRITE_RULES).
+    """
+    if isinstance(actual, (dict, list)):
+        if isinstance(expected, str):
+            try:
+                return json_value(actual), orjson.loads(expected)
+            except orjson.JSONDecodeError:
+                return json_value(actual), expected
+        return json_value(actual), json_value(expected)
+    if isinstance(actual, (bytes, bytearray, memoryview)):
+        hex_text = bytes(actual).hex()
+        if isinstance(expected, str) and expected[:2].lower() == "\\x":
+            return ("\\x" + hex_text, "\\x" + expected[2:].lower())
+        return hex_text, json_value(expected)
+    if isinstance(actual, datetime) and isinstance(expected, datetime):
+        same = (actual.tzinfo is None) == (expected.tzinfo is None) and actual == expected
+        return (json_value(expected) if same else json_value(actual)), json_value(expected)
+    if isinstance(expected, str):
+        return _aligned(actual, expected), expected
+    return json_value(actual), json_value(expected)
+
+
 def _as_number(value: Any) -> Decimal | None:
     if isinstance(value, bool):
         return None
@@ -552,8 +597,13 @@ def judge_row(check: RowCheck, actual: RowResult, *, rules: CompiledRules | None
         return _outcome(check, "mismatch", [(ROW_PATH, DiffKind.MISSING.value)], [difference], shown,
                         "the candidate deleted this row; the legacy still has it")
     if actual is None:
+        if check.version_column and check.kind is StatementKind.UPDATE:
+            # The row existed before the transaction (it was updated, not created) and its table
+            # tracks changes: gone now means deleted after the commit, not written differently.
+            return RowOutcome("stale", actual=None,
+                              reason=f"the row is gone: deleted after the commit ({check.version_column} table)")
         difference = {"path": "$", "pattern": "$", "kind": DiffKind.EXTRA.value, "legacy": None,
-                      "candidate": check.expected}
+                      "candidate": json_value(check.expected)}
         return _outcome(check, "mismatch", [(ROW_PATH, DiffKind.EXTRA.value)], [difference], None,
                         "the candidate wrote this row; the legacy has no row with this key")
     shown = {k: json_value(v) for k, v in actual.items()}
@@ -563,11 +613,14 @@ def judge_row(check: RowCheck, actual: RowResult, *, rules: CompiledRules | None
     expected = check.expected
     by_lower = {name.lower(): name for name in actual}
     legacy_doc: dict[str, Any] = {}
+    expected_doc: dict[str, Any] = {}
     for column, value in expected.items():
         name = by_lower.get(column.lower())
-        if name is not None:
-            legacy_doc[column] = _aligned(actual[name], value)
-    found: list[Difference] = compare_documents(legacy_doc, expected, rules or _DEFAULT_RULES)
+        if name is None:
+            expected_doc[column] = json_value(value)
+        else:
+            legacy_doc[column], expected_doc[column] = _comparable(actual[name], value)
+    found: list[Difference] = compare_documents(legacy_doc, expected_doc, rules or _DEFAULT_RULES)
     if not found:
         return RowOutcome("match", actual=shown)
     differences = [
