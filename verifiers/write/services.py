@@ -51,7 +51,7 @@ from verifiers.write.validation import (
     validate_capture,
     validate_commit,
 )
-from verifiers.write.values import decode
+from verifiers.write.values import decode, encode
 from verifiers.write.verdicts import (
     KIND,
     capture_failed_verdict,
@@ -141,7 +141,9 @@ def _prepared(raw: Any, now: float, targets: dict[int, WriteTarget | None]) -> t
     unverifiable: list[dict[str, Any]] = []
     if target is not None:
         checks, unverifiable = _converted(capture, target)
-    stored = {**capture, "database_id": database.pk, "received_at": now, "capture_ttl_s": database.capture_ttl_s,
+    # Params and after-images in tagged form (Decimal, bytes ... survive JSON); read back by _loaded.
+    stored = {**capture, "statements": encode(capture["statements"]), "after_images": encode(capture["after_images"]),
+              "database_id": database.pk, "received_at": now, "capture_ttl_s": database.capture_ttl_s,
               "checks": checks, "unverifiable": unverifiable}
     if checks is not None:
         # Converted: the expected rows are in the checks; the after-images were only conversion input.
@@ -445,6 +447,15 @@ def process_due_work(*, limit: int = BATCH_SIZE, now: float | None = None,
         return _process_due_work(limit=limit, now=now, store=store)
 
 
+def _loaded(data: bytes) -> dict[str, Any]:
+    """A stored capture with its params and after-images read back to their values."""
+    capture = orjson.loads(data)
+    capture["statements"] = decode(capture["statements"])
+    if "after_images" in capture:
+        capture["after_images"] = decode(capture["after_images"])
+    return capture
+
+
 def _process_due_work(*, limit: int, now: float | None, store: WriteCaptureStore | None) -> ProcessSummary:
     store = store or write_store()
     now = time.time() if now is None else now
@@ -460,7 +471,7 @@ def _process_due_work(*, limit: int, now: float | None, store: WriteCaptureStore
     for item in work:
         stored = loaded.get(item.capture_id)
         try:
-            capture = orjson.loads(stored.data) if stored is not None else None
+            capture = _loaded(stored.data) if stored is not None else None
             if item.task == TASK_NO_CAPTURE:
                 by_capture[item.member] = [no_capture_verdict(item.capture_id, now)]
             elif item.task == TASK_ORPHAN:
