@@ -448,6 +448,8 @@ def _hand_back(plan: BatchSelect, groups: list[list[int]], cursor: psycopg.Curso
         elif plan.added_names:
             for index in indexes:  # every check gets its own dict, without the columns added for this
                 found[index] = {name: value for name, value in matched[0].items() if name not in plan.added_names}
+        elif len(indexes) == 1:
+            found[indexes[0]] = matched[0]  # one check of this key: the row itself, no copy
         else:
             for index in indexes:
                 found[index] = dict(matched[0])
@@ -499,12 +501,12 @@ def _aligned(actual: Any, expected: Any) -> Any:
     return json_value(actual)
 
 
-def _comparable(actual: Any, expected: Any) -> tuple[Any, Any]:
+def _comparable(actual: Any, expected: Any, numbers_by_value: bool = True) -> tuple[Any, Any]:
     """(legacy, candidate) forms of one column for the rules engine: equal when they mean the same.
 
     JSON columns compare as JSON (text bound to a json/jsonb column is parsed), bytes as hex
     (a ``\\x...`` text is PostgreSQL's bytea form), timestamps as instants, numbers as decimals
-    (DEFAULT_WRITE_RULES).
+    when the rules compare them by value (``numbers_by_value``, DEFAULT_WRITE_RULES).
     """
     if isinstance(actual, (dict, list)):
         if isinstance(expected, str):
@@ -518,6 +520,10 @@ def _comparable(actual: Any, expected: Any) -> tuple[Any, Any]:
         if isinstance(expected, str) and expected[:2].lower() == "\\x":
             return ("\\x" + hex_text, "\\x" + expected[2:].lower())
         return hex_text, json_value(expected)
+    if numbers_by_value and type(actual) is Decimal and type(expected) in (str, int, Decimal):
+        number = _as_number(expected)
+        if number is not None and number == actual:  # 100.5 == "100.5000": the same number
+            return expected, expected
     if isinstance(actual, datetime) and isinstance(expected, datetime):
         same = (actual.tzinfo is None) == (expected.tzinfo is None) and actual == expected
         return (json_value(expected) if same else json_value(actual)), json_value(expected)
@@ -606,23 +612,33 @@ def judge_row(check: RowCheck, actual: RowResult, *, rules: CompiledRules | None
                       "candidate": json_value(check.expected)}
         return _outcome(check, "mismatch", [(ROW_PATH, DiffKind.EXTRA.value)], [difference], None,
                         "the candidate wrote this row; the legacy has no row with this key")
-    shown = {k: json_value(v) for k, v in actual.items()}
     stale_reason = _moved_on(check, actual, committed_at)
     if stale_reason:
-        return RowOutcome("stale", actual=shown, reason=stale_reason)
+        return RowOutcome("stale", actual={k: json_value(v) for k, v in actual.items()}, reason=stale_reason)
     expected = check.expected
-    by_lower = {name.lower(): name for name in actual}
+    rules = rules or _DEFAULT_RULES
+    numbers_by_value = rules.rules.decimal_equivalence
     legacy_doc: dict[str, Any] = {}
     expected_doc: dict[str, Any] = {}
+    by_lower: dict[str, str] | None = None
     for column, value in expected.items():
-        name = by_lower.get(column.lower())
+        name = column if column in actual else None
+        if name is None:
+            by_lower = by_lower or {key.lower(): key for key in actual}
+            name = by_lower.get(column.lower())
         if name is None:
             expected_doc[column] = json_value(value)
         else:
-            legacy_doc[column], expected_doc[column] = _comparable(actual[name], value)
-    found: list[Difference] = compare_documents(legacy_doc, expected_doc, rules or _DEFAULT_RULES)
+            legacy_doc[column], expected_doc[column] = _comparable(actual[name], value, numbers_by_value)
+    # Equal documents match under any rules; only differing ones need the rules engine.
+    if len(legacy_doc) == len(expected_doc) and all(
+            type(value) is type(expected_doc[column]) and value == expected_doc[column]
+            for column, value in legacy_doc.items()):
+        return RowOutcome("match", actual=None)
+    found: list[Difference] = compare_documents(legacy_doc, expected_doc, rules)
     if not found:
-        return RowOutcome("match", actual=shown)
+        return RowOutcome("match", actual=None)
+    shown = {k: json_value(v) for k, v in actual.items()}
     differences = [
         {"path": d.path, "pattern": d.pattern(), "kind": d.kind.value,
          "legacy": json_value(d.legacy), "candidate": json_value(d.candidate)}

@@ -78,9 +78,11 @@ def _merge(state: _RowState, check: RowCheck) -> None:
 
 def net_effect(checks: list[tuple[int, int, RowCheck]]) -> list[tuple[list[int], int, RowCheck]]:
     """(statement, row, check) in statement order -> (statements, row, net check) per distinct row."""
+    identities = [row_identity(check) for _, _, check in checks]
+    if len(set(identities)) == len(identities):  # the common case: every row touched once
+        return [([statement], row, check) for statement, row, check in checks]
     states: dict[tuple[str, tuple[tuple[str, str], ...]], _RowState] = {}
-    for statement, row, check in checks:
-        identity = row_identity(check)
+    for (statement, row, check), identity in zip(checks, identities):
         state = states.get(identity)
         if state is None:
             initial = None if check.expected is Expectation.ROW_ABSENT else dict(check.expected)

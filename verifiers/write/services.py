@@ -51,7 +51,7 @@ from verifiers.write.validation import (
     validate_capture,
     validate_commit,
 )
-from verifiers.write.values import decode, encode
+from verifiers.write.values import decode
 from verifiers.write.verdicts import (
     KIND,
     capture_failed_verdict,
@@ -127,7 +127,11 @@ def _database_for(name: str | None) -> VerifiedDatabase:
 
 
 def _prepared(raw: Any, now: float, targets: dict[int, WriteTarget | None]) -> tuple[dict[str, Any], VerifiedDatabase]:
-    """A validated capture converted against its database (CaptureError if refused)."""
+    """A validated capture converted against its database (CaptureError if refused).
+
+    What is stored keeps the statements and after-images as received (valid JSON, values in
+    their tagged form); conversion uses the values they stand for.
+    """
     capture = validate_capture(raw)
     database = _database_for(capture["database"])
     if database.pk not in targets:
@@ -141,8 +145,7 @@ def _prepared(raw: Any, now: float, targets: dict[int, WriteTarget | None]) -> t
     unverifiable: list[dict[str, Any]] = []
     if target is not None:
         checks, unverifiable = _converted(capture, target)
-    # Params and after-images in tagged form (Decimal, bytes ... survive JSON); read back by _loaded.
-    stored = {**capture, "statements": encode(capture["statements"]), "after_images": encode(capture["after_images"]),
+    stored = {**capture, "statements": raw["statements"], "after_images": raw.get("after_images") or [],
               "database_id": database.pk, "received_at": now, "capture_ttl_s": database.capture_ttl_s,
               "checks": checks, "unverifiable": unverifiable}
     if checks is not None:
@@ -338,7 +341,7 @@ def _check_captures(captures: list[dict[str, Any]], database_id: int, names: dic
         capture_id = capture["id"]
         try:
             if capture.get("checks") is None and target is not None:  # stored while metadata was unreachable
-                capture["checks"], capture["unverifiable"] = _converted(capture, target)
+                capture["checks"], capture["unverifiable"] = _converted(_with_values(capture), target)
             own = unverifiable_verdicts(capture, name)
             own_pending = []
             for item in capture.get("checks") or ():
@@ -360,8 +363,9 @@ def _check_captures(captures: list[dict[str, Any]], database_id: int, names: dic
         results: list[Any] = [CheckerError(f"check failed: {problem}")] * len(checks)
     else:
         results = _fetch_with_retry(target, checks)
-    # Per capture once, not per row: the sample statements and the two instants.
-    shared: dict[str, tuple[list[dict[str, Any]], Any, Any]] = {}
+    # Per capture once, not per row: the two instants, and the sample statements if a row needs them.
+    shared: dict[str, tuple[Any, Any]] = {}
+    statements_of: dict[str, list[dict[str, Any]]] = {}
     rules: dict[str, Any] = {}
     failed: set[str] = set()
     for (capture, item, check), result in zip(pending, results):
@@ -371,18 +375,29 @@ def _check_captures(captures: list[dict[str, Any]], database_id: int, names: dic
         try:
             if capture_id not in shared:
                 committed_at = capture.get("committed_at")
-                shared[capture_id] = (sample_statements(capture), moment(capture.get("received_at")),
+                shared[capture_id] = (moment(capture.get("received_at")),
                                       moment(committed_at) if committed_at else None)
-            statements, captured_at, committed = shared[capture_id]
+            captured_at, committed = shared[capture_id]
             if target is not None and check.table not in rules:
                 rules[check.table] = target.rules_for(check.table)
             outcome = judge_row(check, result, rules=rules.get(check.table), committed_at=committed)
+            statements = None
+            if outcome.verdict != "match":
+                statements = statements_of.get(capture_id) or statements_of.setdefault(
+                    capture_id, sample_statements(capture))
             verdicts[capture_id].append(row_verdict(capture, item, check, outcome, name, statements=statements,
                                                     captured_at=captured_at))
         except Exception as error:  # noqa: BLE001 - recorded as this capture's error
             failed.add(capture_id)
             verdicts[capture_id] = _failed(capture_id, check.table, "check", error, now)
     return verdicts
+
+
+def _with_values(capture: dict[str, Any]) -> dict[str, Any]:
+    """A stored capture with its params and after-images read back from their tagged form."""
+    return {**capture, "statements": [{**s, "params": decode(s.get("params"))} for s in capture["statements"]],
+            "after_images": [{**image, "key": decode(image["key"]), "row": decode(image["row"])}
+                             for image in capture.get("after_images") or ()]}
 
 
 def _fetch_with_retry(target: WriteTarget, checks: list[RowCheck]) -> list[Any]:
@@ -447,15 +462,6 @@ def process_due_work(*, limit: int = BATCH_SIZE, now: float | None = None,
         return _process_due_work(limit=limit, now=now, store=store)
 
 
-def _loaded(data: bytes) -> dict[str, Any]:
-    """A stored capture with its params and after-images read back to their values."""
-    capture = orjson.loads(data)
-    capture["statements"] = decode(capture["statements"])
-    if "after_images" in capture:
-        capture["after_images"] = decode(capture["after_images"])
-    return capture
-
-
 def _process_due_work(*, limit: int, now: float | None, store: WriteCaptureStore | None) -> ProcessSummary:
     store = store or write_store()
     now = time.time() if now is None else now
@@ -471,7 +477,7 @@ def _process_due_work(*, limit: int, now: float | None, store: WriteCaptureStore
     for item in work:
         stored = loaded.get(item.capture_id)
         try:
-            capture = _loaded(stored.data) if stored is not None else None
+            capture = orjson.loads(stored.data) if stored is not None else None
             if item.task == TASK_NO_CAPTURE:
                 by_capture[item.member] = [no_capture_verdict(item.capture_id, now)]
             elif item.task == TASK_ORPHAN:

@@ -30,6 +30,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any, Final
 
 _INT64: Final = 2**63 - 1
+_PLAIN: Final = (str, bool, type(None))  # JSON as they are (ints and floats are checked first)
 OBJECT_TAG: Final = "$object"
 
 
@@ -78,13 +79,25 @@ def encode(value: Any) -> Any:
         return value if -_INT64 - 1 <= value <= _INT64 else {"$int": str(value)}
     if kind is float:
         return value if math.isfinite(value) else {"$float": repr(value)}
+    if kind is list or kind is tuple:
+        for item in value:
+            item_type = type(item)
+            if item_type not in _PLAIN and not (item_type is int and -_INT64 - 1 <= item <= _INT64):
+                return [encode(v) for v in value]
+        return list(value)
     if kind is dict:
+        if len(value) != 1:
+            for key, item in value.items():
+                item_type = type(item)
+                if type(key) is not str or (item_type not in _PLAIN
+                                            and not (item_type is int and -_INT64 - 1 <= item <= _INT64)):
+                    break
+            else:
+                return value  # hot path: a row of plain JSON values (a one-key dict may look like a tag)
         encoded = {str(k): encode(v) for k, v in value.items()}
         if len(encoded) == 1 and next(iter(encoded)) in TAGS | {OBJECT_TAG}:
             return {OBJECT_TAG: encoded}
         return encoded
-    if kind is list or kind is tuple:
-        return [encode(v) for v in value]
     if isinstance(value, bool):
         return bool(value)
     if isinstance(value, int):
@@ -112,9 +125,18 @@ def encode(value: Any) -> Any:
     raise ValueEncodingError(f"cannot encode a value of type {type(value).__name__}")
 
 
+_CONTAINERS: Final = (dict, list)
+
+
 def decode(value: Any) -> Any:
     """The value ``encode`` was given (tags read back); ValueEncodingError on a bad payload."""
     kind = type(value)
+    if kind is list:
+        # Hot path: params are mostly flat lists of JSON scalars, returned as they are.
+        for item in value:
+            if type(item) in _CONTAINERS:
+                return [decode(v) for v in value]
+        return value
     if kind is dict:
         if len(value) == 1:
             (tag, payload), = value.items()
@@ -128,9 +150,10 @@ def decode(value: Any) -> Any:
                     return reader(payload)
                 except (ValueError, InvalidOperation, binascii.Error) as error:
                     raise ValueEncodingError(f"{tag} value {payload[:60]!r} does not read: {error}") from None
-        return {k: decode(v) for k, v in value.items()}
-    if kind is list:
-        return [decode(v) for v in value]
+        for item in value.values():
+            if type(item) in _CONTAINERS:
+                return {k: decode(v) for k, v in value.items()}
+        return value
     return value
 
 

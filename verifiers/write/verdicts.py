@@ -32,9 +32,10 @@ def moment(epoch: float | None) -> datetime:
 
 
 def sample_statements(capture: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The capture's statements as stored (params in their tagged JSON form), cut to size."""
     return [
         {"sql": s["sql"][:SAMPLE_SQL_CHARS] + ("…" if len(s["sql"]) > SAMPLE_SQL_CHARS else ""),
-         "params": encode(s.get("params"))}
+         "params": s.get("params")}
         for s in capture["statements"][:SAMPLE_STATEMENTS]
     ]
 
@@ -75,6 +76,9 @@ def unverifiable_verdicts(capture: Mapping[str, Any], database_name: str) -> lis
 def row_verdict(capture: Mapping[str, Any], item: Mapping[str, Any], check: RowCheck, outcome: RowOutcome,
                 database_name: str, *, statements: list[dict[str, Any]] | None = None,
                 captured_at: datetime | None = None) -> Verdict:
+    if outcome.verdict == "match":  # counted, never stored: no sample to build
+        return Verdict(kind=KIND, sample_id=f"{capture['id']}#{item['statement']}.{item['row']}", subject=check.table,
+                       captured_at=captured_at or moment(capture.get("received_at")), verdict="match")
     expected = {} if check.expected is Expectation.ROW_ABSENT else check.expected
     return Verdict(
         kind=KIND, sample_id=f"{capture['id']}#{item['statement']}.{item['row']}", subject=check.table,
