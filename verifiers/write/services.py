@@ -554,11 +554,11 @@ def reverify_write_samples(sample_ids: Iterable[int]) -> dict[int, str]:
             continue
         by_database[(sample.request or {}).get("database") or ""].append((sample, check))
     for database_name, items in by_database.items():
+        target: WriteTarget | None = None
         try:
             target = target_for(default_database(database_name or None))
         except (NoVerifiedDatabase, CheckerError) as error:
             results: list[Any] = [CheckerError(f"check failed: {error}")] * len(items)
-            target = None
         else:
             results = _fetch_with_retry(target, [check for _, check in items])
         for (sample, check), result in zip(items, results):

@@ -114,22 +114,24 @@ def orphan_verdict(capture_id: str, capture: Mapping[str, Any] | None, database_
     )
 
 
-def no_capture_verdict(capture_id: str, now: float) -> Verdict:
+def _capture_verdict(capture_id: str, suffix: str, subject: str, verdict: str, step: str, problem: tuple[str, str],
+                     title: str, now: float) -> Verdict:
+    """A verdict about a capture as a whole, known only by its id."""
     return Verdict(
-        kind=KIND, sample_id=f"{capture_id}#commit", subject=NO_CAPTURE_SUBJECT, captured_at=moment(now),
-        verdict="orphaned", fingerprint=write_fingerprint(NO_CAPTURE_SUBJECT, "commit", [("(capture)", "missing")]),
-        title="Commit without a capture: the legacy committed a write the candidate never captured",
-        severity=SEVERITY["orphaned"], request={"capture_id": capture_id},
+        kind=KIND, sample_id=f"{capture_id}#{suffix}", subject=subject, captured_at=moment(now), verdict=verdict,
+        fingerprint=write_fingerprint(subject, step, [problem]), title=title, severity=SEVERITY[verdict],
+        request={"capture_id": capture_id},
     )
+
+
+def no_capture_verdict(capture_id: str, now: float) -> Verdict:
+    return _capture_verdict(capture_id, "commit", NO_CAPTURE_SUBJECT, "orphaned", "commit", ("(capture)", "missing"),
+                            "Commit without a capture: the legacy committed a write the candidate never captured", now)
 
 
 def expired_verdict(capture_id: str, now: float) -> Verdict:
-    return Verdict(
-        kind=KIND, sample_id=f"{capture_id}#expired", subject=UNKNOWN_TABLE, captured_at=moment(now),
-        verdict="error", fingerprint=write_fingerprint(UNKNOWN_TABLE, "check", [("(capture)", "expired")]),
-        title="Capture expired before its check ran (checker backlog or workers down)",
-        severity=SEVERITY["error"], request={"capture_id": capture_id},
-    )
+    return _capture_verdict(capture_id, "expired", UNKNOWN_TABLE, "error", "check", ("(capture)", "expired"),
+                            "Capture expired before its check ran (checker backlog or workers down)", now)
 
 
 def error_without_check(capture: Mapping[str, Any], item: Mapping[str, Any], reason: str, name: str) -> Verdict:
