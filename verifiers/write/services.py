@@ -22,9 +22,10 @@ import redis
 from django.conf import settings
 from django.utils import timezone as dj_timezone
 
-from verifiers.groups.recording import RecordSummary, alert_on_groups, record_verdicts
+from console.masking import DEFAULT_MASKING_RULES, mask_document
+from verifiers.groups.alerts import alert_on_groups
+from verifiers.groups.recording import RecordSummary, record_verdicts
 from verifiers.groups.verdict import Verdict
-from verifiers.masking import DEFAULT_MASKING_RULES, mask_document
 from verifiers.models import MismatchSample, VerifiedDatabase
 from verifiers.write.checker import CheckerError, fetch_rows, json_value, judge_row, row_check_from_json
 from verifiers.write.conversion import convert_capture
@@ -484,10 +485,10 @@ def _process_due_work(*, limit: int, now: float | None, store: WriteCaptureStore
                 name = _database_name(capture.get("database_id"), names) if capture else ""
                 by_capture[item.member] = [orphan_verdict(item.capture_id, capture, name)]
             elif item.task == TASK_CHECK:
-                if capture is None:  # expired between commit and check (worker down for long)
+                if capture is None or stored is None:  # expired between commit and check (worker down for long)
                     by_capture[item.member] = [expired_verdict(item.capture_id, now)]
                     continue
-                capture["committed_at"] = stored.committed_at if stored else None
+                capture["committed_at"] = stored.committed_at
                 to_check[capture["database_id"]].append(capture)
         except Exception as error:  # noqa: BLE001 - recorded as this capture's error
             by_capture[item.member] = _failed(item.capture_id, "(unknown table)", "loading", error, now)
@@ -556,11 +557,12 @@ def reverify_write_samples(sample_ids: Iterable[int]) -> dict[int, str]:
     for database_name, items in by_database.items():
         target: WriteTarget | None = None
         try:
-            target = target_for(default_database(database_name or None))
+            found = target_for(default_database(database_name or None))
         except (NoVerifiedDatabase, CheckerError) as error:
             results: list[Any] = [CheckerError(f"check failed: {error}")] * len(items)
         else:
-            results = _fetch_with_retry(target, [check for _, check in items])
+            target = found
+            results = _fetch_with_retry(found, [check for _, check in items])
         for (sample, check), result in zip(items, results):
             if isinstance(result, dict):
                 result = _masked_like(result, check)

@@ -11,9 +11,9 @@ from collections.abc import Mapping
 from datetime import datetime, timezone
 from typing import Any, Final
 
+from console.masking import DEFAULT_MASKING_RULES, mask_document
 from verifiers.groups.fingerprint import write_fingerprint
 from verifiers.groups.verdict import Verdict
-from verifiers.masking import DEFAULT_MASKING_RULES, mask_document
 from verifiers.write.checker import RowOutcome, json_value
 from verifiers.write.conversion import UNKNOWN_TABLE, guess_table
 from verifiers.write.sqlcheck import Expectation, RowCheck
