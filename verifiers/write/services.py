@@ -347,7 +347,8 @@ def _check_captures(captures: list[dict[str, Any]], database_id: int, names: dic
             own_pending = []
             for item in capture.get("checks") or ():
                 try:
-                    own_pending.append((capture, item, row_check_from_json(item["check"])))
+                    own_pending.append((capture, item, row_check_from_json(item["check"],
+                                                                           tagged=capture.get("tagged", True))))
                 except CheckerError as error:
                     own.append(error_without_check(capture, item, str(error), name))
             if capture.get("checks") is None:
@@ -479,6 +480,8 @@ def _process_due_work(*, limit: int, now: float | None, store: WriteCaptureStore
         stored = loaded.get(item.capture_id)
         try:
             capture = orjson.loads(stored.data) if stored is not None else None
+            if capture is not None:  # no '"$' in its JSON: no tagged value to read back in its checks
+                capture["tagged"] = b'"$' in stored.data
             if item.task == TASK_NO_CAPTURE:
                 by_capture[item.member] = [no_capture_verdict(item.capture_id, now)]
             elif item.task == TASK_ORPHAN:
