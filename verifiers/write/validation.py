@@ -9,7 +9,7 @@ the endpoints is built from the constants here (verifiers/write/api.py).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -87,6 +87,19 @@ def _params(value: Any, where: str) -> Any:
         raise CaptureError(f"{where}.params: {error}") from None
 
 
+def _objects(items: list[Any], name: str, fields: frozenset[str], limit: int) -> Iterator[tuple[str, dict[str, Any]]]:
+    """(where, item) of a list of objects with only ``fields``; CaptureError / CaptureTooLarge otherwise."""
+    if len(items) > limit:
+        raise CaptureTooLarge(f"{len(items)} {name} in one capture; the limit is {limit}")
+    shape = "{" + ", ".join(sorted(fields)) + "}"
+    for index, item in enumerate(items):
+        where = f"{name}[{index}]"
+        if not isinstance(item, dict):
+            raise CaptureError(f"{where} must be an object {shape}")
+        _unknown(item, fields, where)
+        yield where, item
+
+
 def validate_capture(capture: Any) -> dict[str, Any]:
     """The capture normalised (dialect trimmed, tagged params decoded); CaptureError names what is wrong."""
     if not isinstance(capture, dict):
@@ -104,30 +117,16 @@ def validate_capture(capture: Any) -> dict[str, Any]:
     statements = capture["statements"]
     if not isinstance(statements, list) or not statements:
         raise CaptureError("'statements' must be a non-empty list of {sql, params}")
-    if len(statements) > MAX_STATEMENTS:
-        raise CaptureTooLarge(f"{len(statements)} statements in one capture; the limit is {MAX_STATEMENTS}")
     checked_statements = []
-    for index, statement in enumerate(statements):
-        where = f"statements[{index}]"
-        if not isinstance(statement, dict):
-            raise CaptureError(f"{where} must be an object {{sql, params}}")
-        _unknown(statement, STATEMENT_FIELDS, where)
+    for where, statement in _objects(statements, "statements", STATEMENT_FIELDS, MAX_STATEMENTS):
         if not isinstance(statement.get("sql"), str) or not statement["sql"].strip():
             raise CaptureError(f"{where}.sql must be a non-empty string")
         checked_statements.append({"sql": statement["sql"], "params": _params(statement.get("params"), where)})
-    after_images = capture.get("after_images", [])
-    if after_images is None:
-        after_images = []
+    after_images = capture.get("after_images") or []
     if not isinstance(after_images, list):
         raise CaptureError("'after_images' must be a list of {table, key, row}")
-    if len(after_images) > MAX_AFTER_IMAGES:
-        raise CaptureTooLarge(f"{len(after_images)} after-images; the limit is {MAX_AFTER_IMAGES}")
     checked_images = []
-    for index, image in enumerate(after_images):
-        where = f"after_images[{index}]"
-        if not isinstance(image, dict):
-            raise CaptureError(f"{where} must be an object {{table, key, row}}")
-        _unknown(image, AFTER_IMAGE_FIELDS, where)
+    for where, image in _objects(after_images, "after_images", AFTER_IMAGE_FIELDS, MAX_AFTER_IMAGES):
         if not isinstance(image.get("table"), str) or not image["table"].strip():
             raise CaptureError(f"{where}.table must be a table name")
         for part in ("key", "row"):
