@@ -480,7 +480,7 @@ def _process_due_work(*, limit: int, now: float | None, store: WriteCaptureStore
         stored = loaded.get(item.capture_id)
         try:
             capture = orjson.loads(stored.data) if stored is not None else None
-            if capture is not None:  # no '"$' in its JSON: no tagged value to read back in its checks
+            if capture is not None and stored is not None:  # no '"$' in its JSON: no tagged value in its checks
                 capture["tagged"] = b'"$' in stored.data
             if item.task == TASK_NO_CAPTURE:
                 by_capture[item.member] = [no_capture_verdict(item.capture_id, now)]
