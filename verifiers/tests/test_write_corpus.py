@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import psycopg
@@ -38,7 +39,7 @@ def corpus_dsn():
 
 
 @pytest.fixture
-def recorded(corpus_dsn, monkeypatch) -> list[Verdict]:
+def recorded(corpus_dsn, monkeypatch) -> Iterator[list[Verdict]]:
     VerifiedDatabase.objects.create(name="corpus", dsn=corpus_dsn, commit_delay_ms=0, capture_ttl_s=60)
     forget_targets()
     seen: list[Verdict] = []
