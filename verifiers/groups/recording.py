@@ -12,7 +12,7 @@ import json
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 from django.db import connection, transaction
 from django.utils import timezone
@@ -42,8 +42,14 @@ class RecordSummary:
     touched_group_ids: list[int] = field(default_factory=list)
 
 
-def record_verdicts(verdicts: list[Verdict], *, mask: Callable[[Any], Any] | None = None) -> RecordSummary:
-    """Count and store a batch of verdicts; safe to call again with the same batch."""
+def record_verdicts(verdicts: list[Verdict], *, mask: Callable[[Any], Any] | None = None,
+                    claim_ids: Sequence[str] | None = None) -> RecordSummary:
+    """Count and store a batch of verdicts; safe to call again with the same batch.
+
+    ``claim_ids`` (one per verdict, default each verdict's sample id) name what is claimed against
+    redelivery: verdicts sharing one are counted or skipped together. The write verifier claims a
+    unit of work (a capture's check) once instead of each of its rows: one row to insert, not six.
+    """
     summary = RecordSummary()
     if not verdicts:
         return summary
@@ -52,8 +58,12 @@ def record_verdicts(verdicts: list[Verdict], *, mask: Callable[[Any], Any] | Non
             raise ValueError(f"unknown verdict {verdict.verdict!r} for sample {verdict.sample_id}")
     now = timezone.now()
     with transaction.atomic(), connection.cursor() as cursor:
-        fresh = _claim_new_sample_ids(cursor, verdicts, now)
-        batch = [v for v in verdicts if (v.kind, v.sample_id) in fresh]
+        claims = list(claim_ids) if claim_ids is not None else [v.sample_id for v in verdicts]
+        if len(claims) != len(verdicts):
+            raise ValueError(f"{len(claims)} claim ids for {len(verdicts)} verdicts")
+        keys = [(v.kind, claim) for v, claim in zip(verdicts, claims)]
+        fresh = _claim_new_sample_ids(cursor, list(dict.fromkeys(keys)), now)
+        batch = [v for v, key in zip(verdicts, keys) if key in fresh]
         summary.counted = len(batch)
         summary.duplicates = len(verdicts) - len(batch)
         if not batch:
@@ -74,9 +84,9 @@ def _default_mask() -> Callable[[Any], Any]:
     return lambda value: mask_document(value, DEFAULT_MASKING_RULES)
 
 
-def _claim_new_sample_ids(cursor, verdicts: list[Verdict], now: datetime) -> set[tuple[str, str]]:
-    kinds = [v.kind for v in verdicts]
-    ids = [v.sample_id for v in verdicts]
+def _claim_new_sample_ids(cursor, keys: list[tuple[str, str]], now: datetime) -> set[tuple[str, str]]:
+    kinds = [kind for kind, _ in keys]
+    ids = [claim for _, claim in keys]
     cursor.execute(
         """
         INSERT INTO verifiers_verifiedsample (kind, sample_id, verified_at)

@@ -424,32 +424,39 @@ def _fetch_with_retry(target: WriteTarget, checks: list[RowCheck]) -> list[Any]:
     raise AssertionError("unreachable")
 
 
-def record_write_verdicts(verdicts: list[Verdict]) -> RecordSummary:
-    """Record a batch and tell the alerting about new and reopened groups."""
-    summary = record_verdicts(verdicts, mask=write_mask)
+def record_write_verdicts(by_work: dict[str, list[Verdict]]) -> RecordSummary:
+    """Record the verdicts of units of work and tell the alerting about new and reopened groups.
+
+    Each unit of work (its store member, e.g. ``check:<capture id>``) is claimed once against
+    redelivery, not each of its row verdicts: all of them are recorded in one transaction anyway.
+    """
+    verdicts = [verdict for own in by_work.values() for verdict in own]
+    claims = [member for member, own in by_work.items() for _ in own]
+    summary = record_verdicts(verdicts, mask=write_mask, claim_ids=claims)
     alert_on_groups(summary)
     return summary
 
 
-def _record_isolated(by_capture: dict[str, list[Verdict]], now: float) -> tuple[RecordSummary, list[Verdict]]:
-    """Record the batch in one go; if that fails, capture by capture, a failing one as its `error`.
+def _record_isolated(by_work: dict[str, list[Verdict]], now: float) -> tuple[RecordSummary, list[Verdict]]:
+    """Record the batch in one go; if that fails, unit of work by unit, a failing one as its capture's `error`.
 
-    Returns what was recorded and the verdicts that made it in.
+    ``by_work`` is keyed by store member (``check:<capture id>``...). Returns what was recorded and
+    the verdicts that made it in.
     """
-    everything = [verdict for verdicts in by_capture.values() for verdict in verdicts]
     try:
-        return record_write_verdicts(everything), everything
+        return record_write_verdicts(by_work), [verdict for own in by_work.values() for verdict in own]
     except Exception:  # noqa: BLE001 - find the capture that breaks the batch, record the rest
-        logger.exception("recording %d write verdicts failed; recording capture by capture", len(everything))
+        logger.exception("recording the verdicts of %d write captures failed; recording one by one", len(by_work))
     total, recorded = RecordSummary(), []
-    for capture_id, verdicts in by_capture.items():
+    for member, verdicts in by_work.items():
         try:
-            summary = record_write_verdicts(verdicts)
+            summary = record_write_verdicts({member: verdicts})
         except Exception as error:  # noqa: BLE001
+            capture_id = member.partition(":")[2]
             verdicts = _failed(capture_id, verdicts[0].subject if verdicts else "(unknown table)", "recording",
                                error, now)
             try:
-                summary = record_write_verdicts(verdicts)
+                summary = record_write_verdicts({member: verdicts})
             except Exception:  # noqa: BLE001 - never hold the batch: logged, and the work is finished
                 logger.exception("write capture %s: even its error verdict could not be recorded", capture_id)
                 continue
@@ -478,7 +485,7 @@ def _process_due_work(*, limit: int, now: float | None, store: WriteCaptureStore
         return summary
     loaded = store.load([item.capture_id for item in work if item.task != TASK_NO_CAPTURE])
     names: dict[int, str] = {}
-    by_capture: dict[str, list[Verdict]] = {}
+    by_work: dict[str, list[Verdict]] = {}
     to_check: dict[int, list[dict[str, Any]]] = defaultdict(list)
     for item in work:
         stored = loaded.get(item.capture_id)
@@ -487,21 +494,22 @@ def _process_due_work(*, limit: int, now: float | None, store: WriteCaptureStore
             if capture is not None and stored is not None:  # no '"$' in its JSON: no tagged value in its checks
                 capture["tagged"] = b'"$' in stored.data
             if item.task == TASK_NO_CAPTURE:
-                by_capture[item.member] = [no_capture_verdict(item.capture_id, now)]
+                by_work[item.member] = [no_capture_verdict(item.capture_id, now)]
             elif item.task == TASK_ORPHAN:
                 name = _database_name(capture.get("database_id"), names) if capture else ""
-                by_capture[item.member] = [orphan_verdict(item.capture_id, capture, name)]
+                by_work[item.member] = [orphan_verdict(item.capture_id, capture, name)]
             elif item.task == TASK_CHECK:
                 if capture is None or stored is None:  # expired between commit and check (worker down for long)
-                    by_capture[item.member] = [expired_verdict(item.capture_id, now)]
+                    by_work[item.member] = [expired_verdict(item.capture_id, now)]
                     continue
                 capture["committed_at"] = stored.committed_at
                 to_check[capture["database_id"]].append(capture)
         except Exception as error:  # noqa: BLE001 - recorded as this capture's error
-            by_capture[item.member] = _failed(item.capture_id, "(unknown table)", "loading", error, now)
+            by_work[item.member] = _failed(item.capture_id, "(unknown table)", "loading", error, now)
     for database_id, captures in to_check.items():
-        by_capture.update(_check_captures(captures, database_id, names, now))
-    recorded, verdicts = _record_isolated(by_capture, now)
+        for capture_id, verdicts_of_capture in _check_captures(captures, database_id, names, now).items():
+            by_work[f"{TASK_CHECK}:{capture_id}"] = verdicts_of_capture  # the store member, claimed once
+    recorded, verdicts = _record_isolated(by_work, now)
     store.finish(work)
     for verdict in verdicts:
         summary.verdicts[verdict.verdict] += 1
