@@ -955,7 +955,7 @@ def bind(
             rows.append((dict(image.key_values), template.rows[0], image))
     else:
         for row in template.rows:
-            if all(source.is_known for source in row.key):
+            if _key_known(row):
                 key = {
                     column: _known_value(source, values, literals)
                     for column, source in zip(template.key_columns, row.key)
@@ -970,18 +970,20 @@ def bind(
             rows.append((key, row, image))
 
     checks: list[RowCheck] = []
+    is_delete = template.kind == StatementKind.DELETE
     for key, row, image in rows:
         unverified: dict[str, str] = {}
         expected: dict[str, Any] | Literal[Expectation.ROW_ABSENT]
-        if template.kind == StatementKind.DELETE:
+        if is_delete:
             expected = Expectation.ROW_ABSENT
         else:
             expected = {}
-            for column, source in row.values:
-                origin = source.origin
-                if origin in _KNOWN_ORIGINS:
+            for column, step, source in _row_plan(row):
+                if step is _FROM_PARAM:
+                    expected[column] = values[source.index]
+                elif step is _KNOWN:
                     expected[column] = _known_value(source, values, literals)
-                elif origin == ValueOrigin.EXCLUDED:
+                elif step is _EXCLUDED:
                     unverified[column] = source.reason
                 elif image is not None and (value := _get_column(image.row, column)) is not _MISSING:
                     expected[column] = value
@@ -1002,6 +1004,50 @@ def bind(
             )
         )
     return checks
+
+
+_KEY_KNOWN: dict[int, tuple[RowTemplate, bool]] = {}
+
+
+def _key_known(row: RowTemplate) -> bool:
+    """Whether every key value of the row comes from the statement (cached per row template)."""
+    entry = _KEY_KNOWN.get(id(row))
+    if entry is None or entry[0] is not row:
+        if len(_KEY_KNOWN) >= _ROW_PLANS_LIMIT:
+            _KEY_KNOWN.clear()
+        entry = _KEY_KNOWN[id(row)] = (row, all(source.is_known for source in row.key))
+    return entry[1]
+
+
+# How bind fills one expected column, decided once per row template (statement shape), not per capture.
+_FROM_PARAM: Final = "param"  # a placeholder's value as captured (the common case)
+_KNOWN: Final = "known"  # a literal, a literal slot or a negated placeholder
+_EXCLUDED: Final = "excluded"
+_FROM_IMAGE: Final = "after-image"
+# id(row template) -> (the row template, its plan); the identity check makes a reused id harmless.
+_ROW_PLANS: dict[int, tuple[RowTemplate, tuple[tuple[str, str, ValueSource], ...]]] = {}
+_ROW_PLANS_LIMIT: Final = 16384
+
+
+def _row_plan(row: RowTemplate) -> tuple[tuple[str, str, ValueSource], ...]:
+    entry = _ROW_PLANS.get(id(row))
+    if entry is not None and entry[0] is row:
+        return entry[1]
+    plan = []
+    for column, source in row.values:
+        if source.origin == ValueOrigin.PARAM and not source.negated:
+            step = _FROM_PARAM
+        elif source.origin in _KNOWN_ORIGINS:
+            step = _KNOWN
+        elif source.origin == ValueOrigin.EXCLUDED:
+            step = _EXCLUDED
+        else:
+            step = _FROM_IMAGE
+        plan.append((column, step, source))
+    if len(_ROW_PLANS) >= _ROW_PLANS_LIMIT:  # templates evicted from their caches: start over
+        _ROW_PLANS.clear()
+    _ROW_PLANS[id(row)] = (row, tuple(plan))
+    return _ROW_PLANS[id(row)][1]
 
 
 def _match_inserted_row(

@@ -71,33 +71,37 @@ def _capture_id(value: Any) -> str:
 
 
 def _unknown(found: Iterable[str], allowed: frozenset[str], where: str) -> None:
+    if allowed.issuperset(found):  # the common case, without building a set per object
+        return
     unknown = sorted(set(found) - allowed)
     if unknown:
         raise CaptureError(f"{where}: unknown field(s) {', '.join(map(str, unknown))}; allowed: {', '.join(sorted(allowed))}")
 
 
-def _params(value: Any, where: str) -> Any:
+def _params(value: Any, name: str, index: int) -> Any:
     if value is None:
         return None
     if not isinstance(value, (list, dict)):
-        raise CaptureError(f"{where}.params must be a list (positional), an object (named) or null")
+        raise CaptureError(f"{name}[{index}].params must be a list (positional), an object (named) or null")
     try:
         return decode(value)  # tagged values ({"$decimal": "10.50"} ...) read back exactly
     except ValueEncodingError as error:
-        raise CaptureError(f"{where}.params: {error}") from None
+        raise CaptureError(f"{name}[{index}].params: {error}") from None
 
 
-def _objects(items: list[Any], name: str, fields: frozenset[str], limit: int) -> Iterator[tuple[str, dict[str, Any]]]:
-    """(where, item) of a list of objects with only ``fields``; CaptureError / CaptureTooLarge otherwise."""
+def _objects(items: list[Any], name: str, fields: frozenset[str], limit: int) -> Iterator[tuple[str, int, dict[str, Any]]]:
+    """(list name, index, item) of a list of objects with only ``fields``; CaptureError / CaptureTooLarge otherwise."""
     if len(items) > limit:
         raise CaptureTooLarge(f"{len(items)} {name} in one capture; the limit is {limit}")
-    shape = "{" + ", ".join(sorted(fields)) + "}"
     for index, item in enumerate(items):
+        if type(item) is dict and fields.issuperset(item):  # the common case: nothing to name
+            yield name, index, item
+            continue
         where = f"{name}[{index}]"
         if not isinstance(item, dict):
-            raise CaptureError(f"{where} must be an object {shape}")
+            raise CaptureError(f"{where} must be an object {{{', '.join(sorted(fields))}}}")
         _unknown(item, fields, where)
-        yield where, item
+        yield name, index, item
 
 
 def validate_capture(capture: Any) -> dict[str, Any]:
@@ -118,15 +122,17 @@ def validate_capture(capture: Any) -> dict[str, Any]:
     if not isinstance(statements, list) or not statements:
         raise CaptureError("'statements' must be a non-empty list of {sql, params}")
     checked_statements = []
-    for where, statement in _objects(statements, "statements", STATEMENT_FIELDS, MAX_STATEMENTS):
-        if not isinstance(statement.get("sql"), str) or not statement["sql"].strip():
-            raise CaptureError(f"{where}.sql must be a non-empty string")
-        checked_statements.append({"sql": statement["sql"], "params": _params(statement.get("params"), where)})
+    for name, index, statement in _objects(statements, "statements", STATEMENT_FIELDS, MAX_STATEMENTS):
+        sql = statement.get("sql")
+        if not isinstance(sql, str) or not sql.strip():
+            raise CaptureError(f"{name}[{index}].sql must be a non-empty string")
+        checked_statements.append({"sql": sql, "params": _params(statement.get("params"), name, index)})
     after_images = capture.get("after_images") or []
     if not isinstance(after_images, list):
         raise CaptureError("'after_images' must be a list of {table, key, row}")
     checked_images = []
-    for where, image in _objects(after_images, "after_images", AFTER_IMAGE_FIELDS, MAX_AFTER_IMAGES):
+    for name, index, image in _objects(after_images, "after_images", AFTER_IMAGE_FIELDS, MAX_AFTER_IMAGES):
+        where = f"{name}[{index}]"
         if not isinstance(image.get("table"), str) or not image["table"].strip():
             raise CaptureError(f"{where}.table must be a table name")
         for part in ("key", "row"):

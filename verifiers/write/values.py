@@ -86,7 +86,13 @@ def encode(value: Any) -> Any:
                 return [encode(v) for v in value]
         return list(value)
     if kind is dict:
-        if len(value) != 1:
+        if len(value) == 1:  # a key {"id": 42}: plain unless its one key looks like a tag
+            (key, item), = value.items()
+            item_type = type(item)
+            if type(key) is str and key[:1] != "$" and (
+                    item_type in _PLAIN or (item_type is int and -_INT64 - 1 <= item <= _INT64)):
+                return value
+        else:
             for key, item in value.items():
                 item_type = type(item)
                 if type(key) is not str or (item_type not in _PLAIN
