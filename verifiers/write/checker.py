@@ -95,7 +95,7 @@ def row_check_to_json(check: RowCheck) -> dict[str, Any]:
     """The check as JSON; values in the tagged form of verifiers/write/values.py (Decimal, bytes ... survive)."""
     return {
         "table": check.table,
-        "kind": check.kind.value,
+        "kind": check.kind._value_,  # not .value: an enum property lookup per row (3% of ingest)
         "select_sql": check.select_sql,
         "select_params": encode(check.select_params),
         "key": encode(check.key),
@@ -427,7 +427,7 @@ def _run_grouped(conn: psycopg.Connection[Any], checks: Sequence[RowCheck], prep
 def _execute(conn: psycopg.Connection[Any], sql: str, params: Sequence[Any], *,
              native: bool = False) -> psycopg.Cursor[Any]:
     # native: $n placeholders, sent as they are (psycopg would parse a long %s query on every call)
-    cursor = _native_cursor_class(conn.cursor_factory)(conn) if native else conn.cursor()
+    cursor = _native_cursor_class(conn.cursor_factory)(conn) if native else conn.cursor()  # type: ignore[arg-type]
     cursor.execute(sql, params)
     return cursor
 
