@@ -69,11 +69,13 @@ class Route(models.Model):
 
 
 class DsnMixin(models.Model):
-    """A PostgreSQL DSN without secrets, or the name of an environment variable that holds one."""
+    """A PostgreSQL or MySQL/MariaDB DSN without secrets, or the name of an environment variable
+    that holds one (which may carry a password)."""
 
     dsn = models.CharField(
         max_length=500, blank=True,
-        help_text="postgresql://user@host:5432/db (no password: use dsn_env_var or PGPASSFILE for secrets)",
+        help_text="postgresql://user@host:5432/db or mysql://user@host:3306/db (no password: use "
+        "dsn_env_var, or PGPASSFILE for PostgreSQL)",
     )
     dsn_env_var = models.CharField(max_length=100, blank=True, help_text="Environment variable holding the DSN.")
 
@@ -95,8 +97,8 @@ class DsnMixin(models.Model):
             raise ValidationError("Give a DSN or the environment variable that holds it.")
         if self.dsn:
             parts = urlsplit(self.dsn)
-            if parts.scheme not in ("postgres", "postgresql"):
-                raise ValidationError({"dsn": "Must be a postgresql:// URL."})
+            if parts.scheme not in ("postgres", "postgresql", "mysql", "mariadb"):
+                raise ValidationError({"dsn": "Must be a postgresql:// or mysql:// URL."})
             if parts.password:
                 raise ValidationError({"dsn": "No passwords in the database: use dsn_env_var."})
 

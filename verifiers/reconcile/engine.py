@@ -9,6 +9,9 @@ keep going. Statements come from ``verifiers.reconcile.balances``; this module o
 
 Every connection is named ``mhc-reconcile`` (application_name) and carries a statement and a
 lock timeout, so a run can always be told apart on the ledger and never hangs forever.
+
+A ``mysql://`` ledger (MySQL 8, MariaDB 10.11+) goes to ``engine_mysql`` from each public
+function here; its notes say how it does without an exported snapshot.
 """
 
 from __future__ import annotations
@@ -26,6 +29,8 @@ import psycopg
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
 
+from verifiers.engines import MYSQL, EngineError, dialect_of
+from verifiers.reconcile import engine_mysql
 from verifiers.reconcile.balances import (
     APPLICATION_NAME,
     DEFAULT_DIFFERENCE_CAP,
@@ -38,12 +43,12 @@ from verifiers.reconcile.balances import (
     ReconciliationOutcome,
     combine_partials,
     compare_with_counterpart,
+    cutoff_parameter,
     mapping_problems,
     percentile_fractions,
     range_result_from_rows,
     ranges_from_boundaries,
     reconciliation_status,
-    session_time_zone,
     split_integer_keys,
     validate_cutoff,
 )
@@ -123,6 +128,13 @@ class SessionLimits:
 
 
 DEFAULT_LIMITS = SessionLimits()
+
+
+def _is_mysql(dsn: str) -> bool:
+    try:
+        return dialect_of(dsn) == MYSQL
+    except EngineError as exc:
+        raise LedgerUnreachable(str(exc)) from None
 
 
 def _host_port(dsn: str) -> str:
@@ -212,6 +224,8 @@ def validate_mapping(
     dsn: str, mapping: LedgerMapping, *, limits: SessionLimits = DEFAULT_LIMITS
 ) -> list[str]:
     """Problems of the mapping against the live ledger schema ([] when it fits)."""
+    if _is_mysql(dsn):
+        return engine_mysql.validate_mapping(dsn, mapping, limits)
     with connect_ledger(dsn, limits=limits) as conn:
         return mapping_problems(mapping, introspect_columns(conn, mapping))
 
@@ -237,6 +251,8 @@ def wait_for_transactions_before(
     The cut-off is checked against the ledger's own clock (business times come from it).
     Raises SnapshotWaitTimeout naming the transactions still open after ``timeout_s``.
     """
+    if _is_mysql(dsn):
+        return engine_mysql.wait_for_transactions_before(dsn, cutoff, timeout_s, poll_s, limits)
     started = time.monotonic()
     polls = 0
     # Autocommit: pg_stat_activity is frozen for the length of a transaction.
@@ -264,7 +280,7 @@ def wait_for_transactions_before(
 class SnapshotHandle:
     """The coordinator's open snapshot: keep it open until every worker imported it."""
 
-    connection: psycopg.Connection[Any]
+    connection: Any  # psycopg (exported snapshot) or PyMySQL (the coordinator's own)
     snapshot_id: str
     snapshot_time: datetime
     key_ranges: list[KeyRange]
@@ -276,8 +292,11 @@ class SnapshotHandle:
             return
         self.closed = True
         try:
-            if not self.connection.closed:
-                self.connection.execute("COMMIT")
+            if isinstance(self.connection, psycopg.Connection):
+                if not self.connection.closed:
+                    self.connection.execute("COMMIT")
+            elif self.connection.open:
+                self.connection.commit()
         finally:
             self.connection.close()
 
@@ -327,6 +346,8 @@ def open_snapshot(
     limits: SessionLimits = DEFAULT_LIMITS,
 ) -> SnapshotHandle:
     """Open the coordinator's read-only snapshot, export it and split the keys in ``parts``."""
+    if _is_mysql(dsn):
+        return engine_mysql.open_snapshot(dsn, mapping, parts, limits)  # type: ignore[no-any-return]
     conn = connect_ledger(dsn, limits=limits)
     try:
         conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
@@ -372,17 +393,34 @@ def compute_range(
     ``on_snapshot_imported`` is called once the snapshot is imported, so the coordinator can
     end its transaction before the range computation finishes.
     """
+    if _is_mysql(dsn):
+        return engine_mysql.compute_range(
+            dsn, mapping, cutoff, key_range, diff_cap, limits=limits,
+            on_snapshot_imported=on_snapshot_imported,
+        )
     started = time.perf_counter()
-    with connect_ledger(dsn, limits=limits, time_zone=session_time_zone(cutoff)) as conn:
+    with connect_ledger(dsn, limits=limits) as conn:
+        params = _range_params(conn, mapping, cutoff, key_range, diff_cap)
         _begin_in_snapshot(conn, snapshot_id)
         if on_snapshot_imported is not None:
             on_snapshot_imported()
-        rows = conn.execute(
-            build_range_query(mapping, key_range, plan),
-            range_query_params(cutoff, key_range, diff_cap),
-        ).fetchall()
+        rows = conn.execute(build_range_query(mapping, key_range, plan), params).fetchall()
         conn.execute("COMMIT")
     return range_result_from_rows(key_range, rows, time.perf_counter() - started)
+
+
+def _range_params(
+    conn: psycopg.Connection[Any], mapping: LedgerMapping, cutoff: datetime,
+    key_range: KeyRange, diff_cap: int,
+) -> dict[str, Any]:
+    """Query parameters, the cut-off as the business-time column's type needs it (a wall
+    time of the source's zone for ``timestamp without time zone``; no session TimeZone)."""
+    columns = introspect_columns(conn, mapping)
+    time_type = columns.get(mapping.entries_table, {}).get(mapping.entry_time_column)
+    return range_query_params(
+        cutoff_parameter(cutoff, time_type, mapping.business_time_zone), key_range, diff_cap,
+        currency_code=mapping.currency_code,
+    )
 
 
 @dataclass(frozen=True)
@@ -405,12 +443,12 @@ def cutoff_balances(
     limits: SessionLimits = DEFAULT_LIMITS,
 ) -> dict[KeyValue, CutoffBalance]:
     """Every account of the range with its balance at cut-off (export, audits, proofs)."""
-    with connect_ledger(dsn, limits=limits, time_zone=session_time_zone(cutoff)) as conn:
+    if _is_mysql(dsn):
+        return engine_mysql.cutoff_balances(dsn, mapping, cutoff, key_range, limits)
+    with connect_ledger(dsn, limits=limits) as conn:
+        params = _range_params(conn, mapping, cutoff, key_range, DEFAULT_DIFFERENCE_CAP)
         _begin_in_snapshot(conn, snapshot_id)
-        rows = conn.execute(
-            build_cutoff_balances_query(mapping, key_range),
-            range_query_params(cutoff, key_range),
-        ).fetchall()
+        rows = conn.execute(build_cutoff_balances_query(mapping, key_range), params).fetchall()
         conn.execute("COMMIT")
     return {
         key: CutoffBalance(currency or "", now, at_cutoff, journal)
