@@ -8,6 +8,8 @@ There is no exported snapshot in MySQL, so the parts cannot share one moment. In
 1. Wait until every InnoDB transaction that began before the cut-off C has ended
    (``information_schema.innodb_trx.trx_started``). Never a lock: no ``FLUSH TABLES WITH READ
    LOCK``, no ``LOCK TABLES``; writers never wait for the reconciliation.
+   The table is a cache InnoDB refreshes only after 100 ms without readers; the wait checks
+   that its own transaction is listed before it believes an empty answer.
 2. Each part then opens its own ``START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY`` and,
    for its key range, computes balance_at_C = balance_now - sum(entries with time >= C) and
    journal = opening + sum(entries with time < C), as on PostgreSQL.
@@ -115,16 +117,27 @@ def wait_for_transactions_before(
         )
         validate_cutoff(cutoff, utc_now.replace(tzinfo=timezone.utc))
         local_cutoff = _utc_naive(cutoff) + _seconds(offset_s)
+        blockers: list[Any] = []
         while True:
             polls += 1
-            blockers = [
-                OpenTransaction(int(thread), _seconds(age or 0), "", state or "", query or "")
-                for thread, age, state, query in _fetchall(
-                    conn, q.WAIT_QUERY, {"cutoff": local_cutoff}
-                )
-            ]
+            # information_schema.innodb_trx is a cache that InnoDB refreshes only when nobody
+            # read it for 100 ms: a monitor polling it faster freezes it for everyone. Our own
+            # snapshot transaction, begun before the read, must be in it, else it is stale and
+            # proves nothing (the last fresh blockers are kept for the timeout message).
+            mysql_engine.begin_snapshot(conn)
+            try:
+                rows = _fetchall(conn, q.WAIT_QUERY, {"cutoff": local_cutoff})
+            finally:
+                mysql_engine.end_transaction(conn)
+            fresh = any(own for *_, own in rows)
+            if fresh:
+                blockers = [
+                    OpenTransaction(int(thread), _seconds(age or 0), "", state or "", query or "")
+                    for thread, age, state, query, own in rows
+                    if not own
+                ]
             waited = time.monotonic() - started
-            if not blockers:
+            if fresh and not blockers:
                 return WaitResult(waited, polls)
             if waited >= timeout_s:
                 raise SnapshotWaitTimeout(cutoff, timeout_s, blockers)

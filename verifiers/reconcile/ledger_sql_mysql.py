@@ -27,15 +27,16 @@ def build_key_split_query(mapping: LedgerMapping, parts: int) -> str:
     )
 
 
-# Open InnoDB transactions that began before the cut-off, other than this session's.
-# trx_started is in the server's system zone (the wait connection keeps time_zone SYSTEM for
-# the comparison), truncated to the second: a transaction begun in the cut-off's second may
-# be waited for needlessly, never missed.
+# Open InnoDB transactions that began before the cut-off, and this session's own (see
+# engine_mysql: it proves the table is fresh). trx_started is in the server's system zone (the
+# wait connection keeps time_zone SYSTEM for the comparison), truncated to the second: a
+# transaction begun in the cut-off's second may be waited for needlessly, never missed.
 WAIT_QUERY = """
     SELECT trx_mysql_thread_id, TIMESTAMPDIFF(MICROSECOND, trx_started, NOW(6)) / 1e6,
-           trx_state, LEFT(COALESCE(trx_query, ''), 200)
+           trx_state, LEFT(COALESCE(trx_query, ''), 200),
+           trx_mysql_thread_id = CONNECTION_ID() AS own
     FROM information_schema.innodb_trx
-    WHERE trx_mysql_thread_id <> CONNECTION_ID() AND trx_started < %(cutoff)s
+    WHERE trx_started < %(cutoff)s OR trx_mysql_thread_id = CONNECTION_ID()
     ORDER BY trx_started
 """
 
