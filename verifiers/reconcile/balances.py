@@ -376,22 +376,6 @@ def cutoff_parameter(cutoff: datetime, time_type: str | None, business_time_zone
     return cutoff.astimezone(timezone.utc)
 
 
-def session_time_zone(cutoff: datetime) -> str:
-    """Name for the ledger session's TimeZone, so ``timestamp without time zone`` business
-    times are read as wall times of the cut-off's zone."""
-    tz = cutoff.tzinfo
-    if isinstance(tz, ZoneInfo):
-        return tz.key
-    offset = cutoff.utcoffset()
-    if tz is timezone.utc or offset is None or not offset:
-        return "UTC"
-    total_minutes = int(offset.total_seconds() // 60)
-    sign = "+" if total_minutes >= 0 else "-"
-    hours, minutes = divmod(abs(total_minutes), 60)
-    # ISO 8601 form: PostgreSQL's POSIX names ('UTC+9') would invert the sign.
-    return f"{sign}{hours:02d}:{minutes:02d}"
-
-
 # --------------------------------------------------------------------------------------------
 # Counterpart CSV
 
