@@ -6,18 +6,16 @@ The same "foreign" schema as ``reconcile_ledgers`` (konto, buchung), in MySQL's 
 
 from __future__ import annotations
 
-import os
 import random
 import secrets
 from dataclasses import dataclass
 from decimal import Decimal
-from urllib.parse import urlsplit
 
 import pymysql
 
-from verifiers.engines.mysql import parse_dsn
+from verifiers.benchmarks.support import mysql_connection
+from verifiers.benchmarks.support import mysql_database_url as database_url
 
-DEFAULT_MYSQL_URL = "mysql://root@127.0.0.1:3306"
 CURRENCIES = ("KRW", "USD", "JPY")
 
 LEDGER_SCHEMA_SQL = (
@@ -38,29 +36,9 @@ LEDGER_SCHEMA_SQL = (
 )
 
 
-def mysql_server_url() -> str:
-    """The MariaDB/MySQL server tests use: settings.MYSQL_URL, env MYSQL_URL, else local 3306."""
-    try:
-        from django.conf import settings
-
-        configured = getattr(settings, "MYSQL_URL", "") or ""
-    except Exception:  # no Django settings: a plain pytest run
-        configured = ""
-    return (configured or os.environ.get("MYSQL_URL") or DEFAULT_MYSQL_URL).rstrip("/")
-
-
-def database_url(name: str) -> str:
-    parts = urlsplit(mysql_server_url())
-    return parts._replace(path=f"/{name}").geturl()
-
-
 def server_connection(dsn: str | None = None, **kwargs: object) -> pymysql.connections.Connection:
     """A plain read-write connection (the tests' writers and setup, never the console)."""
-    parsed = parse_dsn(dsn or database_url("mysql"))
-    return pymysql.connect(
-        host=parsed.host, port=parsed.port, user=parsed.user, password=parsed.password,
-        database=parsed.database, autocommit=True, charset="utf8mb4", **kwargs,  # type: ignore[arg-type]
-    )
+    return mysql_connection(dsn, **kwargs)
 
 
 @dataclass(frozen=True)
