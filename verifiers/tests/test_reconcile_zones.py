@@ -119,3 +119,19 @@ def test_the_cutoff_of_a_datetime_ledger_is_taken_in_the_source_zone_not_the_ser
     outcome = reconcile_parallel(mysql_zoneless_ledger.dsn, _mapping(business_time_zone="Asia/Seoul"), cutoff,
                                  counterpart=SEOUL_BOOKS)
     assert outcome.status == "balanced"
+
+
+def test_a_mysql_source_is_checked_against_its_ledger_when_saved(db, mysql_zoneless_ledger):
+    from django.core.exceptions import ValidationError
+
+    from verifiers.reconcile import services
+
+    dsn = mysql_zoneless_ledger.dsn
+    services.save_ledger_source(source=LedgerSource(name="fx", dsn=dsn, currency_code="USD",
+                                                    business_time_zone="Asia/Seoul", **MAPPING))
+    with pytest.raises(ValidationError) as caught:
+        services.save_ledger_source(source=LedgerSource(name="fx2", dsn=dsn, currency_column="nope", **MAPPING))
+    assert any("column acct.nope (currency) not found" in m for m in caught.value.messages)
+    with pytest.raises(ValidationError) as caught:
+        services.save_ledger_source(source=LedgerSource(name="fx3", dsn=dsn, **MAPPING))
+    assert any("either currency_column" in m for m in caught.value.messages)
