@@ -29,27 +29,10 @@ one exact moment as PostgreSQL's exported snapshot does (bounded by UNDO_RETENTI
 from __future__ import annotations
 
 from types import ModuleType
-from urllib.parse import urlsplit
 
-POSTGRESQL = "postgresql"
-MYSQL = "mysql"
-SCHEMES = {"postgres": POSTGRESQL, "postgresql": POSTGRESQL, "mysql": MYSQL, "mariadb": MYSQL}
+from verifiers.engines.dsn import MYSQL, POSTGRESQL, SCHEMES, EngineError, dialect_of
 
-
-class EngineError(Exception):
-    """A database the console reads is unsupported or unreachable (one sentence)."""
-
-
-def dialect_of(dsn: str) -> str:
-    """'postgresql' or 'mysql' from the DSN's scheme; a key=value conninfo is PostgreSQL."""
-    if "://" not in dsn:
-        return POSTGRESQL
-    scheme = urlsplit(dsn).scheme.lower()
-    if scheme not in SCHEMES:
-        raise EngineError(
-            f"unsupported database scheme {scheme!r}: use postgresql:// or mysql://"
-        )
-    return SCHEMES[scheme]
+__all__ = ["MYSQL", "POSTGRESQL", "SCHEMES", "EngineError", "dialect_of", "engine_for"]
 
 
 def engine_for(dsn: str) -> ModuleType:

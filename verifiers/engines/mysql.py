@@ -16,7 +16,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 import pymysql
 
-from verifiers.engines import EngineError
+from verifiers.engines.dsn import EngineError
 
 DIALECT = "mysql"
 NAME = "MySQL/MariaDB"

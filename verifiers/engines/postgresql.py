@@ -9,7 +9,7 @@ import psycopg
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
 
-from verifiers.engines import EngineError
+from verifiers.engines.dsn import EngineError
 
 DIALECT = "postgres"
 NAME = "PostgreSQL"

@@ -62,15 +62,22 @@ from verifiers.reconcile.balances import (
     split_integer_keys,
     validate_cutoff,
 )
+from verifiers.reconcile.ledger_session import (
+    CutoffBalance,
+    LedgerUnreachable,
+    OpenTransaction,
+    SessionLimits,
+    SnapshotHandle,
+    SnapshotWaitTimeout,
+    WaitResult,
+)
 from verifiers.reconcile.ledger_sql import range_query_params
 
 MYSQL_SNAPSHOT_ID = "mysql:per-part-consistent-snapshot"
 
 
-def connect_ledger(dsn: str, limits: Any, *, time_zone: str = "+00:00") -> Any:
+def connect_ledger(dsn: str, limits: SessionLimits, *, time_zone: str = "+00:00") -> Any:
     """A read-only session (see engines.mysql.connect); LedgerUnreachable when it cannot."""
-    from verifiers.reconcile.engine import LedgerUnreachable
-
     try:
         return mysql_engine.connect(
             dsn, statement_timeout_s=limits.statement_timeout_s,
@@ -94,7 +101,7 @@ def introspect_columns(conn: Any, mapping: LedgerMapping) -> dict[str, dict[str,
     return mysql_engine.columns(conn, (mapping.accounts_table, mapping.entries_table))
 
 
-def validate_mapping(dsn: str, mapping: LedgerMapping, limits: Any) -> list[str]:
+def validate_mapping(dsn: str, mapping: LedgerMapping, limits: SessionLimits) -> list[str]:
     conn = connect_ledger(dsn, limits)
     try:
         return mapping_problems(mapping, introspect_columns(conn, mapping))
@@ -103,10 +110,8 @@ def validate_mapping(dsn: str, mapping: LedgerMapping, limits: Any) -> list[str]
 
 
 def wait_for_transactions_before(
-    dsn: str, cutoff: datetime, timeout_s: float, poll_s: float, limits: Any
+    dsn: str, cutoff: datetime, timeout_s: float, poll_s: float, limits: SessionLimits
 ) -> Any:
-    from verifiers.reconcile.engine import OpenTransaction, SnapshotWaitTimeout, WaitResult
-
     started = time.monotonic()
     polls = 0
     # trx_started is in the server's system zone: compare in that zone.
@@ -165,11 +170,9 @@ def _split_keys(conn: Any, mapping: LedgerMapping, parts: int) -> list[KeyRange]
     return ranges_from_boundaries(boundaries)
 
 
-def open_snapshot(dsn: str, mapping: LedgerMapping, parts: int, limits: Any) -> Any:
+def open_snapshot(dsn: str, mapping: LedgerMapping, parts: int, limits: SessionLimits) -> Any:
     """The coordinator's consistent snapshot: it splits the keys and reads the counterpart
     table; the parts open their own snapshots (see the module's notes)."""
-    from verifiers.reconcile.engine import SnapshotHandle
-
     conn = connect_ledger(dsn, limits)
     try:
         mysql_engine.begin_snapshot(conn)
@@ -197,7 +200,7 @@ def compute_range(
     key_range: KeyRange,
     diff_cap: int = DEFAULT_DIFFERENCE_CAP,
     *,
-    limits: Any,
+    limits: SessionLimits,
     on_snapshot_imported: Callable[[], None] | None = None,
 ) -> RangeResult:
     """One key range in a snapshot of its own, opened after the coordinator's wait."""
@@ -218,10 +221,8 @@ def compute_range(
 
 
 def cutoff_balances(
-    dsn: str, mapping: LedgerMapping, cutoff: datetime, key_range: KeyRange, limits: Any
+    dsn: str, mapping: LedgerMapping, cutoff: datetime, key_range: KeyRange, limits: SessionLimits
 ) -> dict[KeyValue, Any]:
-    from verifiers.reconcile.engine import CutoffBalance
-
     conn = connect_ledger(dsn, limits)
     try:
         params = _range_params(conn, mapping, cutoff, key_range, DEFAULT_DIFFERENCE_CAP)
