@@ -53,6 +53,14 @@ def _fill(cursor, accounts: int, entries: int, cutoff: datetime) -> None:
             """,
             {"accounts": accounts, "before": before, "after": after, "cutoff": wall_cutoff},
         )
+    _index_and_accounts(cursor, accounts)
+
+
+def _index_and_accounts(cursor, accounts: int) -> None:
+    # Covering index first: each range reads its entries in account order from the index
+    # alone, and the accounts' sums below stream from it instead of sorting 10M rows on disk.
+    cursor.execute("ALTER TABLE entries ADD INDEX entries_account_time_amount "
+                   "(account_id, business_time, amount)")
     cursor.execute(
         f"""
         INSERT INTO accounts (id, currency, opening_balance, balance)
@@ -64,9 +72,6 @@ def _fill(cursor, accounts: int, entries: int, cutoff: datetime) -> None:
           ON e.account_id = a.seq
         """
     )
-    # Covering index: each range reads its entries in account order from the index alone.
-    cursor.execute("ALTER TABLE entries ADD INDEX entries_account_time_amount "
-                   "(account_id, business_time, amount)")
     cursor.execute("ANALYZE TABLE accounts, entries")
 
 

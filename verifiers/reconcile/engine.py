@@ -26,9 +26,9 @@ from typing import Any
 
 import psycopg
 from psycopg import sql
-from psycopg.conninfo import conninfo_to_dict
 
 from verifiers.engines import MYSQL, EngineError, dialect_of
+from verifiers.engines import postgresql as postgresql_engine
 from verifiers.reconcile import engine_mysql
 from verifiers.reconcile.balances import (
     APPLICATION_NAME,
@@ -105,54 +105,29 @@ def _is_mysql(dsn: str) -> bool:
         raise LedgerUnreachable(str(exc)) from None
 
 
-def _host_port(dsn: str) -> str:
-    try:
-        params = conninfo_to_dict(dsn)
-    except psycopg.ProgrammingError:
-        return "(unparseable connection string)"
-    host = params.get("host") or params.get("hostaddr") or "localhost"
-    return f"{host}:{params.get('port') or 5432}"
-
-
-def connect_ledger(
-    dsn: str, *, limits: SessionLimits = DEFAULT_LIMITS, time_zone: str | None = None
-) -> psycopg.Connection[Any]:
-    """An autocommit connection named mhc-reconcile with our timeouts set.
+def connect_ledger(dsn: str, *, limits: SessionLimits = DEFAULT_LIMITS) -> psycopg.Connection[Any]:
+    """An autocommit, read-only connection named mhc-reconcile with our timeouts set.
 
     Autocommit so that the transactions we need are opened explicitly with the exact
     ``BEGIN ISOLATION LEVEL ...`` text (``SET TRANSACTION SNAPSHOT`` must come first in it).
     """
     try:
-        conn = psycopg.connect(
+        return postgresql_engine.connect(  # type: ignore[no-any-return]
             dsn,
-            autocommit=True,
+            statement_timeout_s=limits.statement_timeout_s,
+            connect_timeout_s=limits.connect_timeout_s,
             application_name=APPLICATION_NAME,
-            connect_timeout=limits.connect_timeout_s,
+            settings={
+                "lock_timeout": f"{int(limits.lock_timeout_s * 1000)}ms",
+                "idle_in_transaction_session_timeout": (
+                    f"{int(limits.idle_in_transaction_timeout_s * 1000)}ms"
+                ),
+                # One statement per range is big; JIT costs ~150 ms and gained nothing here.
+                "jit": "off",
+            },
         )
-    except psycopg.OperationalError as exc:
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise LedgerUnreachable(
-            f"cannot reach the ledger database at {_host_port(dsn)}: {reason}"
-        ) from None
-    settings = {
-        "statement_timeout": f"{int(limits.statement_timeout_s * 1000)}ms",
-        "lock_timeout": f"{int(limits.lock_timeout_s * 1000)}ms",
-        "idle_in_transaction_session_timeout": (
-            f"{int(limits.idle_in_transaction_timeout_s * 1000)}ms"
-        ),
-        # One statement per range is big; JIT compilation costs ~150 ms and gained nothing here.
-        "jit": "off",
-    }
-    if time_zone:
-        settings["TimeZone"] = time_zone
-    # One round trip for all settings; set_config takes values as parameters (SET cannot).
-    conn.execute(
-        sql.SQL("SELECT {}").format(
-            sql.SQL(", ").join(sql.SQL("set_config(%s, %s, false)") for _ in settings)
-        ),
-        [part for item in settings.items() for part in item],
-    )
-    return conn
+    except EngineError as exc:
+        raise LedgerUnreachable(str(exc).replace("the database", "the ledger database")) from None
 
 
 def _search_path_schemas(conn: psycopg.Connection[Any]) -> list[str]:
