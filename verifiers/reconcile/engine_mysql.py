@@ -38,7 +38,7 @@ entries (A). Both also break the PostgreSQL variant, which reads one exported sn
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import datetime, timezone
 from decimal import Decimal
 from typing import Any
@@ -51,13 +51,14 @@ from verifiers.reconcile import ledger_sql_mysql as q
 from verifiers.reconcile.balances import (
     APPLICATION_NAME,
     DEFAULT_DIFFERENCE_CAP,
+    AccountDifference,
+    CurrencyTotals,
     KeyRange,
     KeyValue,
     LedgerMapping,
     RangeResult,
     cutoff_parameter,
     mapping_problems,
-    range_result_from_rows,
     ranges_from_boundaries,
     split_integer_keys,
     validate_cutoff,
@@ -217,7 +218,27 @@ def compute_range(
         raise EngineError(f"{key_range.describe()} failed on the ledger: {exc.args[-1]}") from None
     finally:
         conn.close()
-    return range_result_from_rows(key_range, rows, time.perf_counter() - started)
+    return range_result_from_groups(key_range, rows, diff_cap, time.perf_counter() - started)
+
+
+def range_result_from_groups(
+    key_range: KeyRange, rows: Iterable[tuple[Any, ...]], diff_cap: int, elapsed_s: float = 0.0
+) -> RangeResult:
+    """Add up ``ledger_sql_mysql.build_range_query``'s groups: totals per currency, and the
+    accounts that differ (groups with a ``diff_key``), in key order, at most ``diff_cap``."""
+    totals: dict[str, CurrencyTotals] = {}
+    differences: list[AccountDifference] = []
+    for currency, diff_key, accounts, balance, journal, balance_now, version in rows:
+        currency = currency or ""
+        group = CurrencyTotals(int(accounts), Decimal(balance or 0), Decimal(journal or 0))
+        totals[currency] = totals[currency] + group if currency in totals else group
+        if diff_key is not None:
+            differences.append(AccountDifference(
+                diff_key, currency, Decimal(balance_now), Decimal(balance), Decimal(journal),
+                None if version is None else int(version),
+            ))
+    differences.sort(key=lambda d: d.account_key)
+    return RangeResult(key_range, totals, differences[:diff_cap], len(differences), elapsed_s)
 
 
 def cutoff_balances(

@@ -1,7 +1,7 @@
 """Midnight reconciliation, the SQL part for MySQL 8 / MariaDB 10.11+ (text, ``%(name)s``).
 
-The same statements as ``ledger_sql`` (same parameters, same row shapes, so
-``balances.range_result_from_rows`` reads both), in MySQL's words: back-quoted identifiers,
+The same statements as ``ledger_sql`` (same parameters; the range query's rows differ, see
+``build_range_query``), in MySQL's words: back-quoted identifiers,
 ``SUM(CASE ...)`` for ``FILTER``, ``NOT (a <=> b)`` for ``IS DISTINCT FROM``, ``ROW_NUMBER()``
 for ``percentile_disc``. No Django, no database connection.
 """
@@ -77,20 +77,21 @@ def _per_account_select(mapping: LedgerMapping, key_range: KeyRange) -> str:
 
 
 def build_range_query(mapping: LedgerMapping, key_range: KeyRange) -> str:
-    """Per-currency totals and the capped differences of one range (see ledger_sql)."""
-    return f"""
-        WITH per_account AS ({_per_account_select(mapping, key_range)})
-        SELECT 'total' AS row_kind, currency, COUNT(*) AS accounts,
-               SUM(balance_at_cutoff) AS balance_at_cutoff, SUM(journal) AS journal,
-               SUM(NOT (balance_at_cutoff <=> journal)) AS differences,
-               NULL AS account_key, NULL AS balance_now, NULL AS version
-        FROM per_account GROUP BY currency
-        UNION ALL
-        (SELECT 'difference', currency, NULL, balance_at_cutoff, journal, NULL,
-                account_key, balance_now, version
-         FROM per_account WHERE NOT (balance_at_cutoff <=> journal)
-         ORDER BY account_key LIMIT %(cap)s)
+    """Per-currency groups of one range in one pass: all accounts that agree with their journal
+    in one group per currency, each account that differs in a group of its own (key in
+    ``diff_key``). Rows: currency, diff_key, accounts, balance_at_cutoff sum, journal sum,
+    balance_now, version. ``engine_mysql`` adds them up into totals and differences.
+
+    Why not ``ledger_sql``'s shape: MariaDB merges a CTE into each of its references instead of
+    materialising it, so totals plus differences read the entries twice (3x slower measured).
     """
+    return (
+        "SELECT currency, diff_key, COUNT(*), SUM(balance_at_cutoff), SUM(journal), "
+        "MAX(balance_now), MAX(version) FROM ("
+        "SELECT p.*, CASE WHEN NOT (balance_at_cutoff <=> journal) THEN account_key END AS diff_key "
+        f"FROM ({_per_account_select(mapping, key_range)}) AS p) AS per_account "
+        "GROUP BY currency, diff_key"
+    )
 
 
 def build_cutoff_balances_query(mapping: LedgerMapping, key_range: KeyRange) -> str:

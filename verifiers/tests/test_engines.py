@@ -90,3 +90,22 @@ def test_ledger_sources_take_mysql_dsns_but_verified_databases_not_yet(db) -> No
         LedgerSource(name="fx", dsn="mysql://recon:pw@fx-db:3306/deposits", **mapping).full_clean()
     with pytest.raises(ValidationError, match="not supported yet"):
         VerifiedDatabase(name="fx", dsn="mysql://recon@fx-db:3306/deposits").full_clean()
+
+
+def test_mysql_range_groups_add_up_to_totals_and_capped_differences() -> None:
+    from decimal import Decimal as D
+
+    from verifiers.reconcile.balances import KeyRange
+    from verifiers.reconcile.engine_mysql import range_result_from_groups
+
+    rows = [  # currency, diff_key, accounts, balance at cut-off, journal, balance now, version
+        ("KRW", None, 10, D("100"), D("100"), D("999"), 3),
+        ("KRW", 42, 1, D("7"), D("5"), D("9"), 2),
+        ("USD", 7, 1, D("1"), D("0"), D("1"), None),
+        ("KRW", 3, 1, D("-1"), D("0"), D("0"), 1),
+    ]
+    result = range_result_from_groups(KeyRange(0, 1, None, None), rows, diff_cap=2)
+    assert result.totals["KRW"].accounts == 12 and result.totals["KRW"].balance_total == D("106")
+    assert result.totals["KRW"].journal_total == D("105") and result.totals["USD"].accounts == 1
+    assert result.difference_count == 3
+    assert [(d.account_key, d.difference) for d in result.differences] == [(3, D("-1")), (7, D("1"))]
