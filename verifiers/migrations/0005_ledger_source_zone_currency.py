@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('verifiers', '0002_reconcile_counterpart_table'),
+        ('verifiers', '0004_reconciliation_heartbeat'),
     ]
 
     operations = [
