@@ -132,7 +132,9 @@ class LockMonitor:
                                (self.database,))
                 for thread_id, state in cursor.fetchall():
                     if thread_id in self.writers.thread_ids:
-                        if "metadata lock" in state or "table lock" in state or "Waiting for table" in state:
+                        # "Waiting for table metadata lock" / "... table level lock"; the plain
+                        # "table lock" stage is every DML statement taking its intention locks.
+                        if state.startswith("Waiting for") and "lock" in state:
                             self.writer_lock_states.append(state)
                     elif thread_id != own:
                         self.others_seen += 1
