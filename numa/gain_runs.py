@@ -24,7 +24,7 @@ from numa.event_gains import (
     gain_windows,
 )
 from numa.gains import GainInputError, SeriesPoint
-from numa.models import EventGain, Host, HourRollup, MinuteRollup, PinningEvent
+from numa.models import EventGain, Host, HourRollup, MinuteRollup, PinningEvent, Rollup
 from numa.selectors import console_zone
 
 logger = logging.getLogger(__name__)
@@ -99,7 +99,7 @@ def _series(host: Host, windows: GainWindows) -> list[SeriesPoint]:
     ]
 
 
-def _means(host: Host, model: type, start: Any, end: Any) -> dict[str, float | None]:
+def _means(host: Host, model: type[Rollup], start: Any, end: Any) -> dict[str, float | None]:
     return model.objects.filter(host=host, bucket_start__gte=start, bucket_start__lt=end).aggregate(
         **{name: Avg(name) for name in KERNEL_CHECK_FIELDS}
     )

@@ -8,6 +8,7 @@ numa/rates.py and numa/rollups.py (all without Django). Gains are numa/gain_runs
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections import defaultdict
 from datetime import datetime, timedelta
@@ -19,7 +20,7 @@ from django.utils import timezone
 
 from numa.conf import numa_setting
 from numa.kubelet import PolicyChange, policy_changes
-from numa.models import Host, HourRollup, MinuteRollup, PinningEvent, RawSample
+from numa.models import Host, HourRollup, MinuteRollup, PinningEvent, RawSample, Rollup
 from numa.placement import compact_sample, container_placements, top_process_rows
 from numa.rates import HostRates, RatesInputError, rates_between
 from numa.rollups import (
@@ -261,16 +262,14 @@ def mark_silent_hosts(*, now: datetime | None = None) -> list[int]:
         if Host.objects.filter(pk=host_id, silent=False).update(silent=True, silent_since=now):
             newly_silent.append(host_id)
     for host_id in newly_silent:
-        transaction.on_commit(lambda host_id=host_id: _notify_collector_silent(host_id))
+        transaction.on_commit(functools.partial(_notify_collector_silent, host_id))
     return newly_silent
 
 
 # --------------------------------------------------------------------------- roll-ups and retention
 
 
-def _upsert_rollups(
-    model: type[MinuteRollup] | type[HourRollup], host_id: int, buckets: dict[datetime, dict]
-) -> int:
+def _upsert_rollups(model: type[Rollup], host_id: int, buckets: dict[datetime, dict]) -> int:
     rows = [
         model(host_id=host_id, bucket_start=start, **values)
         for start, values in buckets.items()
