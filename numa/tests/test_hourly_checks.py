@@ -17,10 +17,10 @@ from django.utils import timezone
 from console.models import ApiToken
 from console.roles import MACHINE_CLIENTS, ensure_roles
 from numa import ingest, samples, tasks
-from numa.extras import ExtraMeasurement, ExtraStatus
+from numa.extras import ExtraMeasurement
 from numa.kubelet import read_kubelet_policies
 from numa.models import Host, PinningEvent
-from numa.tests.helpers import FIXTURES, advanced, fixture_sample
+from numa.tests.helpers import FIXTURES, advanced, fake_measurements, fake_statuses, fixture_sample
 
 pytestmark = pytest.mark.django_db
 KUBELET = FIXTURES / "kubelet"
@@ -34,25 +34,6 @@ def _reading(name: str) -> dict:
 def _host(hostname: str = "two-node-host") -> Host:
     ingest.record_sample(sample=fixture_sample("two_node"))
     return Host.objects.get(hostname=hostname)
-
-
-def _fake_measurements(seconds: float = 2.0, **_: object) -> dict[str, ExtraMeasurement]:
-    return {
-        "perf_node_loads": ExtraMeasurement(
-            name="perf_node_loads",
-            available=True,
-            values={"node_loads_per_s": 1000.0, "remote_load_share": 0.25},
-        ),
-        "migrate_misplaced_time": ExtraMeasurement(
-            name="migrate_misplaced_time",
-            available=False,
-            reason="not available: bpftrace not on PATH",
-        ),
-    }
-
-
-def _fake_statuses(**_: object) -> dict[str, ExtraStatus]:
-    return {"perf_node_loads": ExtraStatus(name="perf_node_loads", available=True, tool="perf")}
 
 
 # ------------------------------------------------------------------ kubelet policies -> events
@@ -142,10 +123,10 @@ def this_host(monkeypatch, settings, tmp_path: Path) -> tuple[Host, Path, list[f
 
     def measure(seconds: float = 1.0, **_: object) -> dict[str, ExtraMeasurement]:
         calls.append(seconds)
-        return _fake_measurements()
+        return fake_measurements()
 
     monkeypatch.setattr(tasks, "measure_extras", measure)
-    monkeypatch.setattr(tasks, "probe_extras", _fake_statuses)
+    monkeypatch.setattr(tasks, "probe_extras", fake_statuses)
     return ingest.register_host(hostname=socket.gethostname()), configz, calls
 
 
@@ -264,7 +245,7 @@ def test_host_page_shows_what_is_pinned_where_processes_and_policies(
     ingest.record_sample(sample=_later(first))
     ingest.record_hourly_checks(
         hostname="two-node-host",
-        extras=samples.extras_from_measurements(_fake_measurements(), _fake_statuses()),
+        extras=samples.extras_from_measurements(fake_measurements(), fake_statuses()),
         kubelet_reading=_reading("configz_pinned.json"),
     )
     html = operator_client.get("/numa/hosts/two-node-host/").content.decode()

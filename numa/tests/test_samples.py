@@ -9,10 +9,9 @@ import jsonschema_rs
 import pytest
 
 from numa import samples
-from numa.extras import ExtraMeasurement, ExtraStatus
 from numa.placement import compact_sample
 from numa.sources import HostSample
-from numa.tests.helpers import fixture_sample
+from numa.tests.helpers import fake_measurements, fake_statuses, fixture_sample
 
 NOW = datetime.now(timezone.utc)
 
@@ -143,20 +142,7 @@ def test_malformed_kubelet_reading_is_refused_with_what_is_wrong(
 
 
 def test_measurements_become_json_with_values_and_reasons() -> None:
-    measurements = {
-        "perf_node_loads": ExtraMeasurement(
-            name="perf_node_loads",
-            available=True,
-            values={"node_loads_per_s": 1000.0, "remote_load_share": 0.25},
-        ),
-        "migrate_misplaced_time": ExtraMeasurement(
-            name="migrate_misplaced_time",
-            available=False,
-            reason="not available: bpftrace not on PATH",
-        ),
-    }
-    statuses = {"perf_node_loads": ExtraStatus(name="perf_node_loads", available=True, tool="perf")}
-    extras = samples.extras_from_measurements(measurements, statuses)
+    extras = samples.extras_from_measurements(fake_measurements(), fake_statuses())
     assert extras["perf_node_loads"] == {
         "available": True,
         "reason": None,
