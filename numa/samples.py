@@ -67,20 +67,22 @@ def _map_of(values: dict[str, Any], keys: dict[str, Any] | None = None) -> dict[
     return {"type": "object", "propertyNames": keys or _KEY, "additionalProperties": values}
 
 
+# Bounds keep every number inside what the kernel can report and the columns can hold.
+MAX_CPU_ID = 2**20
 _COUNTERS = _map_of({"type": "integer", "minimum": 0})
-_IDS = {"type": "array", "items": {"type": "integer", "minimum": 0}}
-_INTEGERS = {"type": "array", "items": {"type": "integer"}}
+_IDS = {"type": "array", "items": {"type": "integer", "minimum": 0, "maximum": MAX_CPU_ID}}
+_DISTANCES = {"type": "array", "items": {"type": "integer", "minimum": 0, "maximum": 255}}
 
 _NODE = {
     "type": "object",
     "additionalProperties": False,
     "required": ["node_id"],
     "properties": {
-        "node_id": {"type": "integer", "minimum": 0},
+        "node_id": {"type": "integer", "minimum": 0, "maximum": 4095},
         "numastat": _COUNTERS,
         "meminfo_kb": _COUNTERS,
-        "cpus": _INTEGERS,
-        "distance": _INTEGERS,
+        "cpus": _IDS,
+        "distance": _DISTANCES,
         "cpu_ticks": _COUNTERS,
     },
 }
@@ -89,10 +91,10 @@ _PROCESS = {
     "additionalProperties": False,
     "required": ["pid", "comm", "cpu_ticks", "last_cpu"],
     "properties": {
-        "pid": {"type": "integer", "minimum": 1},
+        "pid": {"type": "integer", "minimum": 1, "maximum": 2**31},
         "comm": _text(64),
         "cpu_ticks": {"type": "integer", "minimum": 0},
-        "last_cpu": {"type": ["integer", "null"]},
+        "last_cpu": {"type": ["integer", "null"], "minimum": -1, "maximum": MAX_CPU_ID},
         # numa_preferred_nid is -1 when the process has no preferred node: signed integers.
         "sched_numa": _map_of({"type": "integer"}),
     },
@@ -127,17 +129,18 @@ HOST_SAMPLE_SCHEMA: dict[str, Any] = {
         "numa_balancing",
     ],
     "properties": {
-        "monotonic_s": {"type": "number", "minimum": 0},
-        "wall_time_s": {"type": "number", "minimum": 0},
+        "monotonic_s": {"type": "number", "minimum": 0, "maximum": 1e12},
+        # Up to the year 5138: later times cannot be a datetime (and are refused as future).
+        "wall_time_s": {"type": "number", "minimum": 0, "maximum": 1e11},
         "hostname": {"type": "string", "pattern": HOSTNAME_PATTERN},
         "boot_id": _text(100, nullable=True),
-        "user_hz": {"type": "integer", "minimum": 1},
-        "page_size_bytes": {"type": "integer", "minimum": 1},
-        "numa_balancing": {"type": ["integer", "null"]},
+        "user_hz": {"type": "integer", "minimum": 1, "maximum": 10**6},
+        "page_size_bytes": {"type": "integer", "minimum": 1, "maximum": 2**30},
+        "numa_balancing": {"type": ["integer", "null"], "minimum": 0, "maximum": 255},
         "nodes": {"type": "array", "maxItems": 1024, "items": _NODE},
         "vmstat": _COUNTERS,
         "host_cpu_ticks": _COUNTERS,
-        "online_cpus": {"type": "integer", "minimum": 0},
+        "online_cpus": {"type": "integer", "minimum": 0, "maximum": MAX_CPU_ID},
         "processes": {"type": "array", "maxItems": MAX_TOP_PROCESSES, "items": _PROCESS},
         "cgroups": {"type": "array", "maxItems": MAX_CGROUPS_PER_SAMPLE, "items": _CGROUP},
         "unavailable": _map_of(_text(MAX_REASON_LENGTH)),
@@ -191,7 +194,12 @@ SAMPLE_BODY_SCHEMA: dict[str, Any] = {
     "required": ["sample"],
     "properties": {
         "sample": HOST_SAMPLE_SCHEMA,
-        "work_total": {"type": ["number", "null"], "description": "Cumulative work counter"},
+        "work_total": {
+            "type": ["number", "null"],
+            "maximum": 1e300,
+            "minimum": -1e300,
+            "description": "Cumulative work counter",
+        },
         "extras": EXTRAS_SCHEMA,
     },
 }
@@ -273,7 +281,11 @@ def validate_sample(sample: HostSample, *, now: datetime) -> None:
             or value < 0
         ):
             raise NumaSampleError(f"{name} must be a non-negative number, got {value!r}")
-    if sample_time(sample) > now + MAX_FUTURE_SKEW:
+    try:
+        at = sample_time(sample)
+    except (OverflowError, ValueError, OSError):
+        raise NumaSampleError(f"wall_time_s {sample.wall_time_s} is not a time") from None
+    if at > now + MAX_FUTURE_SKEW:
         raise NumaSampleError(
             f"wall_time_s {sample.wall_time_s} is more than 5 minutes in the future"
         )
@@ -283,12 +295,18 @@ def validate_sample(sample: HostSample, *, now: datetime) -> None:
 
 
 def check_work_total(work_total: Any) -> None:
-    if work_total is not None and (
-        isinstance(work_total, bool)
-        or not isinstance(work_total, (int, float))
-        or not math.isfinite(work_total)
-    ):
-        raise NumaSampleError(f"work_total must be a finite number, got {work_total!r}")
+    if work_total is None:
+        return
+    try:
+        finite = (
+            isinstance(work_total, (int, float))
+            and not isinstance(work_total, bool)
+            and math.isfinite(float(work_total))
+        )
+    except (TypeError, ValueError, OverflowError):
+        finite = False
+    if not finite:
+        raise NumaSampleError(f"work_total must be a finite number, got {str(work_total)[:40]}")
 
 
 def sample_body(body: Any, *, now: datetime) -> tuple[HostSample, float | None, Any]:
