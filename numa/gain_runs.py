@@ -15,6 +15,7 @@ from django.db import transaction
 from django.db.models import Avg, F
 from django.utils import timezone
 
+from console.celery import app as celery_app
 from numa.event_gains import (
     KERNEL_CHECK_FIELDS,
     GainRequestError,
@@ -24,12 +25,13 @@ from numa.event_gains import (
     gain_windows,
 )
 from numa.gains import GainInputError, SeriesPoint
-from numa.models import EventGain, Host, HourRollup, MinuteRollup, PinningEvent, Rollup
+from numa.models import EventGain, Host, HourRollup, MinuteRollup, PinningEvent
 from numa.selectors import console_zone
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_RESAMPLES = 1000
+COMPUTE_GAIN_TASK = "numa.compute_gain"
 
 
 def request_gain(
@@ -71,9 +73,8 @@ def request_gain(
 
 
 def _queue(event_id: int, generation: int) -> None:
-    from numa.tasks import compute_gain  # the task module runs this one
-
-    compute_gain.delay(event_id, generation)
+    # By name: numa.tasks runs this module, so importing it here would close an import cycle.
+    celery_app.signature(COMPUTE_GAIN_TASK, args=(event_id, generation)).delay()
 
 
 def _current(event_id: int, generation: int) -> Any:
@@ -99,7 +100,9 @@ def _series(host: Host, windows: GainWindows) -> list[SeriesPoint]:
     ]
 
 
-def _means(host: Host, model: type[Rollup], start: Any, end: Any) -> dict[str, float | None]:
+def _means(
+    host: Host, model: type[MinuteRollup] | type[HourRollup], start: Any, end: Any
+) -> dict[str, float | None]:
     return model.objects.filter(host=host, bucket_start__gte=start, bucket_start__lt=end).aggregate(
         **{name: Avg(name) for name in KERNEL_CHECK_FIELDS}
     )
@@ -124,7 +127,7 @@ def _hosts_of(event: PinningEvent, windows: GainWindows) -> tuple[list[Host], li
     controls = Host.objects.exclude(pk__in=pinned_in_span | set(treated)).filter(
         pk__in=model.objects.filter(
             bucket_start__gte=windows.start, bucket_start__lt=windows.end
-        ).values("host_id")
+        ).values_list("host_id", flat=True)
     )
     if event.host.delivery == Host.Delivery.SYNTHETIC:
         controls = controls.filter(delivery=Host.Delivery.SYNTHETIC)
@@ -232,6 +235,7 @@ def compute_gain_now(
     gain = request_gain(event=event, window=window, gap=gap, who=who, queue=False)
     compute_gain(event_id=event.pk, generation=gain.generation)
     gain.refresh_from_db()
-    if gain.status != EventGain.Status.DONE:
+    if gain.status != EventGain.Status.DONE or gain.report is None:
         raise GainRequestError(gain.error or f"gain of {event} ended {gain.status}")
-    return gain.report
+    report: dict[str, Any] = gain.report
+    return report

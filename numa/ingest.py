@@ -8,7 +8,6 @@ numa/rates.py and numa/rollups.py (all without Django). Gains are numa/gain_runs
 
 from __future__ import annotations
 
-import functools
 import logging
 from collections import defaultdict
 from datetime import datetime, timedelta
@@ -18,9 +17,10 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from numa import alerts as numa_alerts
 from numa.conf import numa_setting
 from numa.kubelet import PolicyChange, policy_changes
-from numa.models import Host, HourRollup, MinuteRollup, PinningEvent, RawSample, Rollup
+from numa.models import Host, HourRollup, MinuteRollup, PinningEvent, RawSample
 from numa.placement import compact_sample, container_placements, top_process_rows
 from numa.rates import HostRates, RatesInputError, rates_between
 from numa.rollups import (
@@ -231,18 +231,6 @@ def record_hourly_checks(
 # --------------------------------------------------------------------------- silence
 
 
-def _notify_collector_silent(host_id: int) -> None:
-    """Alert through console.alerts when that package exists (another part writes it)."""
-    try:
-        from console.alerts import notify_collector_silent  # type: ignore[attr-defined]
-    except ImportError:
-        logger.warning(
-            "NUMA collector of host %s is silent (console.alerts not installed)", host_id
-        )
-        return
-    notify_collector_silent(host_id)
-
-
 def mark_silent_hosts(*, now: datetime | None = None) -> list[int]:
     """Mark enabled, collected hosts without a sample for N intervals silent; alert once each.
 
@@ -261,16 +249,17 @@ def mark_silent_hosts(*, now: datetime | None = None) -> list[int]:
         # The conditional update makes a concurrent run alert each host only once.
         if Host.objects.filter(pk=host_id, silent=False).update(silent=True, silent_since=now):
             newly_silent.append(host_id)
-    for host_id in newly_silent:
-        transaction.on_commit(functools.partial(_notify_collector_silent, host_id))
+    numa_alerts.alert_on_silent_hosts(newly_silent, now=now)
     return newly_silent
 
 
 # --------------------------------------------------------------------------- roll-ups and retention
 
 
-def _upsert_rollups(model: type[Rollup], host_id: int, buckets: dict[datetime, dict]) -> int:
-    rows = [
+def _upsert_rollups(
+    model: type[MinuteRollup] | type[HourRollup], host_id: int, buckets: dict[datetime, dict]
+) -> int:
+    rows: list[Any] = [  # all of `model`; mypy cannot tie a union of classes to its instances
         model(host_id=host_id, bucket_start=start, **values)
         for start, values in buckets.items()
         if values["samples"]

@@ -7,10 +7,10 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from django.conf import settings
 from django.db.models import QuerySet
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.timezone import get_default_timezone
 
 from numa.models import EventGain, Host, HourRollup, MinuteRollup, PinningEvent, RawSample
 
@@ -28,7 +28,7 @@ SERIES_FIELDS: tuple[str, ...] = (
     "work_per_s",
 )
 def console_zone() -> ZoneInfo:
-    return ZoneInfo(settings.TIME_ZONE)
+    return get_default_timezone()
 
 
 # Per-host JSON only the host page reads: left out of lists (a host may carry 200 containers).
@@ -52,6 +52,7 @@ def host_series(*, host: Host, since: datetime, until: datetime | None = None) -
     """
     until = until or timezone.now()
     span = until - since
+    rows: QuerySet[Any]
     if span <= RAW_SERIES_MAX_SPAN:
         resolution, rows = (
             "raw",

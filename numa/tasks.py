@@ -99,7 +99,7 @@ def dispatch_collect() -> dict[str, Any]:
     for host, waiting in zip(targets, pending):
         if waiting:
             continue  # the previous ask is still queued: the worker is busy or gone
-        collect.apply_async(args=[host.pk], queue=host.queue_name, expires=interval * 3)
+        collect.apply_async(args=(host.pk,), queue=host.queue_name, expires=interval * 3)
         sent.append(host.hostname)
     silent = ingest.mark_silent_hosts()
     return {"sent": sent, "silent": silent}
@@ -111,7 +111,7 @@ def maintain() -> dict[str, Any]:
     return {"rollup": ingest.rollup_recent(), "pruned": ingest.prune_old_data()}
 
 
-@shared_task(name="numa.compute_gain", ignore_result=True, acks_late=True)
+@shared_task(name=gain_runs.COMPUTE_GAIN_TASK, ignore_result=True, acks_late=True)
 def compute_gain(event_id: int, generation: int) -> str:
     """Compute the gain of a pinning event into its EventGain row, with progress per host."""
     return gain_runs.compute_gain(event_id=event_id, generation=generation)

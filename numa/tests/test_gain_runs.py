@@ -133,7 +133,8 @@ def test_a_request_queues_the_task_which_stores_the_result_and_progress(
     gain.refresh_from_db()
     assert gain.status == EventGain.Status.DONE and gain.requested_by == "op"
     assert (gain.hosts_done, gain.hosts_total) == (2, 2)
-    assert gain.report["cluster"]["gain"] == pytest.approx(0.2)
+    report: dict = gain.report or {}
+    assert report["cluster"]["gain"] == pytest.approx(0.2)
 
 
 def test_a_recompute_keeps_the_last_result_until_the_new_one_is_done(

@@ -45,7 +45,7 @@ def test_dispatcher_sends_one_collect_per_worker_host_and_never_piles_up(redis_c
 
 
 def test_dispatcher_marks_silent_hosts(monkeypatch) -> None:
-    monkeypatch.setattr(ingest, "_notify_collector_silent", lambda host_id: None)
+    monkeypatch.setattr("console.alerts.publish", lambda events: [])
     host = ingest.register_host(hostname="gone", delivery=Host.Delivery.AGENT)
     Host.objects.filter(pk=host.pk).update(last_seen=timezone.now() - timedelta(hours=1))
     assert tasks.dispatch_collect()["silent"] == [host.pk]
@@ -64,9 +64,9 @@ def test_maintain_rolls_up_recent_samples() -> None:
 def test_beat_schedule_names_registered_tasks() -> None:
     from celery import current_app
 
-    from numa.schedule import BEAT_SCHEDULE
+    from numa.schedule import beat_schedule
 
-    assert {entry["task"] for entry in BEAT_SCHEDULE.values()} <= set(current_app.tasks)
+    assert {entry["task"] for entry in beat_schedule().values()} <= set(current_app.tasks)
 
 
 @pytest.mark.timeout(120)

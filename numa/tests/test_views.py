@@ -112,6 +112,7 @@ def test_operator_can_recompute_a_gain_with_other_windows(
     assert response.status_code == 302 and response["Location"] == f"/numa/?event={event.pk}#gain"
     gain = EventGain.objects.get(event=event)
     assert gain.status == EventGain.Status.DONE and gain.requested_by == "op"
+    assert gain.report is not None
     assert gain.report["window_s"] == timedelta(days=3).total_seconds()
     assert gain.report["gap_s"] == 12 * 3600
 
@@ -126,7 +127,8 @@ def test_the_recompute_request_only_queues_the_task(
     before = EventGain.objects.get(event=event).report
     queued: list[tuple] = []
     monkeypatch.setattr(
-        "numa.tasks.compute_gain.delay", lambda *args: queued.append(args)
+        "numa.tasks.compute_gain.apply_async",
+        lambda args, kwargs=None, **_: queued.append(tuple(args)),
     )
     monkeypatch.setattr(
         "numa.gain_runs.gain_report", lambda **_: pytest.fail("the request computed the gain")

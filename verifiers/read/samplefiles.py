@@ -56,7 +56,7 @@ class LocatedSample(dict):
         self.where = where
 
 
-def read_jsonl(path: Path) -> Iterator[dict[str, Any] | SampleFileError]:
+def read_jsonl(path: Path) -> Iterator[LocatedSample | SampleFileError]:
     with path.open("rb") as handle:
         for number, line in enumerate(handle, start=1):
             if not line.strip():
@@ -94,7 +94,7 @@ def _har_body(content: Any) -> str:
     return text
 
 
-def read_har(path: Path) -> Iterator[dict[str, Any] | SampleFileError]:
+def read_har(path: Path) -> Iterator[LocatedSample | SampleFileError]:
     try:
         document = orjson.loads(path.read_bytes())
         entries = document["log"]["entries"]
@@ -140,7 +140,7 @@ def _split_http(raw: str) -> tuple[str, dict[str, str], str]:
     return lines[0], headers, body
 
 
-def read_goreplay(path: Path) -> Iterator[dict[str, Any] | SampleFileError]:
+def read_goreplay(path: Path) -> Iterator[LocatedSample | SampleFileError]:
     """Join `1` (request) and `2` (original response) payloads by their id; `3` is ignored."""
     text = path.read_text("utf-8", errors="replace")
     requests: dict[str, tuple[str, str, dict[str, str], str, str]] = {}
@@ -196,7 +196,7 @@ def _goreplay_sample(path: Path, record_id: str, request: tuple[str, str, dict[s
 READERS = {"jsonl": read_jsonl, "har": read_har, "gor": read_goreplay}
 
 
-def read_sample_file(path: Path, file_format: str | None = None) -> Iterator[dict[str, Any] | SampleFileError]:
+def read_sample_file(path: Path, file_format: str | None = None) -> Iterator[LocatedSample | SampleFileError]:
     """Raw samples (or per-record errors) of a file in any supported format."""
     chosen = file_format or detect_format(path)
     if chosen not in READERS:

@@ -12,7 +12,8 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
-from verifiers.groups.recording import RecordSummary, Verdict, alert_on_groups, record_verdicts
+from verifiers.groups.alerts import alert_on_groups
+from verifiers.groups.recording import RecordSummary, Verdict, record_verdicts
 from verifiers.models import NoiseSuggestion, Route, System
 from verifiers.read import stream
 from verifiers.read.ingest import ParsedBatch, encode_sample
@@ -147,7 +148,7 @@ def forget_dead_consumers(*, client: redis.Redis | None = None) -> list[str]:
     """Remove consumers with no heartbeat and nothing pending from the group (tidy XINFO)."""
     client = client or shared_redis()
     alive = {beat["consumer"] for beat in worker_heartbeats(client=client)}
-    removed = []
+    removed: list[str] = []
     try:
         consumers = client.xinfo_consumers(stream.STREAM_KEY, stream.CONSUMER_GROUP)
     except redis.ResponseError:

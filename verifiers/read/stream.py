@@ -126,7 +126,8 @@ def _entries(raw: list[tuple[Any, dict[bytes, bytes]]]) -> list[StreamEntry]:
 def read_batch(client: redis.Redis, consumer: str, *, count: int = 500, block_ms: int = 1000,
                stream_key: str = STREAM_KEY, group: str = CONSUMER_GROUP) -> list[StreamEntry]:
     """New entries for this consumer (XREADGROUP >); empty after block_ms without any."""
-    answer = client.xreadgroup(group, consumer, {stream_key: ">"}, count=count, block=block_ms)
+    # redis-py types every reply as the union of all commands' replies; XREADGROUP's is this list.
+    answer: Any = client.xreadgroup(group, consumer, {stream_key: ">"}, count=count, block=block_ms)
     if not answer:
         return []
     return _entries(answer[0][1])
@@ -147,7 +148,7 @@ def reclaim_stale(client: redis.Redis, consumer: str, *, min_idle_ms: int = 30_0
 def own_pending(client: redis.Redis, consumer: str, *, count: int = 500, stream_key: str = STREAM_KEY,
                 group: str = CONSUMER_GROUP) -> list[StreamEntry]:
     """Entries delivered to this consumer name and not acked (a restart under the same name)."""
-    answer = client.xreadgroup(group, consumer, {stream_key: "0"}, count=count)
+    answer: Any = client.xreadgroup(group, consumer, {stream_key: "0"}, count=count)
     if not answer:
         return []
     return _entries(answer[0][1])

@@ -196,14 +196,14 @@ def test_write_tables_config_names_a_bad_entry(tmp_path):
         call_command("apply_config", str(config))
 
 
-def test_demo_setup_is_idempotent(monkeypatch):
+def test_demo_setup_is_idempotent(settings):
     import io
     import types as _types
 
     from console.demo.setup.write import DEMO_DATABASE_NAME, setup_demo
     from verifiers.models import WriteTableRule
 
-    monkeypatch.setenv("DEMO_LEDGER_URL", "postgresql://postgres@127.0.0.1:5432/some_ledger")
+    settings.DEMO_LEDGER_URL = "postgresql://postgres@127.0.0.1:5432/some_ledger"
     command = _types.SimpleNamespace(stdout=io.StringIO())
     setup_demo(command)
     setup_demo(command)

@@ -48,8 +48,10 @@ def ledger_dsn(ledger_dsn):
 @pytest.fixture(scope="module")
 def transfer_id(ledger_dsn) -> str:
     with psycopg.connect(ledger_dsn) as conn:
-        return str(conn.execute("SELECT transfer_id FROM entries WHERE transfer_id IS NOT NULL"
-                                " ORDER BY id DESC LIMIT 1").fetchone()[0])
+        row = conn.execute("SELECT transfer_id FROM entries WHERE transfer_id IS NOT NULL"
+                           " ORDER BY id DESC LIMIT 1").fetchone()
+        assert row is not None
+        return str(row[0])
 
 
 class RecordingCursor(psycopg.Cursor):

@@ -396,8 +396,9 @@ def _hand_back(plan: BatchSelect, groups: list[list[int]], cursor: psycopg.Curso
         return
     names = plan.key_names
     type_codes = {column.name: column.type_code for column in cursor.description or ()}
-    readers = [_EXACT_KEY_TYPES.get(type_codes.get(name)) for name in names]
-    if any(reader is None for reader in readers):
+    known = [_EXACT_KEY_TYPES.get(type_codes.get(name, -1)) for name in names]
+    readers = [reader for reader in known if reader is not None]
+    if len(readers) != len(known):
         unresolved.extend(index for indexes in groups for index in indexes)
         return
     python_types = tuple(reader[0] for reader in readers)

@@ -22,9 +22,10 @@ import redis
 from django.conf import settings
 from django.utils import timezone as dj_timezone
 
+from console.masking import DEFAULT_MASKING_RULES, mask_document
+from verifiers.groups.alerts import alert_on_groups
 from verifiers.groups.fingerprint import write_fingerprint
-from verifiers.groups.recording import RecordSummary, Verdict, alert_on_groups, record_verdicts
-from verifiers.masking import DEFAULT_MASKING_RULES, mask_document
+from verifiers.groups.recording import RecordSummary, Verdict, record_verdicts
 from verifiers.models import MismatchSample, VerifiedDatabase
 from verifiers.write.checker import (
     CheckerError,
@@ -565,7 +566,7 @@ def _process_due_work(*, limit: int, now: float | None, store: WriteCaptureStore
             name = _database_name(capture.get("database_id"), names) if capture else ""
             verdicts.append(_orphan_verdict(item.capture_id, capture, name))
         elif item.task == TASK_CHECK:
-            if capture is None:  # expired between commit and check (worker down for long)
+            if capture is None or stored is None:  # expired between commit and check (worker down for long)
                 verdicts.append(Verdict(
                     kind=KIND, sample_id=f"{item.capture_id}#expired", subject=UNKNOWN_TABLE,
                     captured_at=_moment(now), verdict="error",
@@ -639,13 +640,14 @@ def reverify_write_samples(sample_ids: Iterable[int]) -> dict[int, str]:
             continue
         by_database[(sample.request or {}).get("database") or ""].append((sample, check))
     for database_name, items in by_database.items():
+        target: WriteTarget | None = None
         try:
-            target = target_for(default_database(database_name or None))
+            found = target_for(default_database(database_name or None))
         except (NoVerifiedDatabase, CheckerError) as error:
             results: list[Any] = [CheckerError(f"check failed: {error}")] * len(items)
-            target = None
         else:
-            results = _fetch_with_retry(target, [check for _, check in items])
+            target = found
+            results = _fetch_with_retry(found, [check for _, check in items])
         for (sample, check), result in zip(items, results):
             if isinstance(result, dict):
                 result = _masked_like(result, check)

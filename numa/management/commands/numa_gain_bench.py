@@ -112,12 +112,12 @@ class Command(BaseCommand):
         task = _wall(task_body, compute_rounds)
         client = _operator_client()
         body = {"event": event.pk, "window_days": "7", "gap_hours": "1"}
-        with mock.patch("numa.tasks.compute_gain.delay"):  # queue nowhere: time the request only
+        with mock.patch("numa.tasks.compute_gain.apply_async"):  # queue nowhere: time the request only
             post = _wall(lambda: _ok(client.post("/numa/", body), 302))
         EventGain.objects.filter(event=event).delete()
         gain_runs.compute_gain_now(event=event, window=window, gap=gap)
         page = _wall(lambda: _ok(client.get(f"/numa/?event={event.pk}"), 200))
-        gain = EventGain.objects.get(event=event)
+        report = EventGain.objects.get(event=event).report or {}
         self.stdout.write(
             f"{hosts} hosts, {days} days of hour roll-ups, 7-day windows; wall s, median of "
             f"{compute_rounds} (computations) and {ROUNDS} (requests)\n"
@@ -125,5 +125,5 @@ class Command(BaseCommand):
             f"  numa.compute_gain task body (with progress rows)    {task:8.3f}\n"
             f"  recompute POST (queues the task)                    {post:8.3f}\n"
             f"  page GET showing the stored result                  {page:8.3f}\n"
-            f"  cluster gain {gain.report['cluster']['gain']:.3f} over {gain.hosts_total} hosts"
+            f"  cluster gain {report['cluster']['gain']:.3f} over {len(report['hosts']) + len(report['controls'])} hosts"
         )
