@@ -116,6 +116,8 @@ DEMO_LEDGER_URL = env_url(
 
 # --- Celery ---------------------------------------------------------------------------------
 CELERY_BROKER_URL = REDIS_URL
+# kombu's Redis transport, repaired so a Redis restart cannot kill the worker (console/celery.py).
+CELERY_BROKER_TRANSPORT = "console.celery:RedisTransport"
 CELERY_RESULT_BACKEND = REDIS_URL
 # JSON only: tasks take primary keys and small dicts, never pickles from the network.
 CELERY_TASK_SERIALIZER = "json"
@@ -132,8 +134,22 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 # One task at a time per process: tasks are few and heavy (batches), not many and tiny.
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
-# Redis redelivers an unacked task after this; no countdown of ours is longer than it.
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+# Redis redelivers a task whose worker died (acks_late, unacknowledged) after the visibility
+# timeout: the longest a task may run (its hard time limit) plus a margin, so a live task is never
+# handed to a second worker and a killed one runs again within minutes, not an hour. Workers sweep
+# for such tasks every 10 s (kombu's default is every 100 s). No countdown or eta of ours is longer
+# (verifiers.write.services caps its countdown; test_celery_settings checks).
+TASK_REDELIVERY_MARGIN_S = env_int("TASK_REDELIVERY_MARGIN_S", 120)
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": CELERY_TASK_TIME_LIMIT + TASK_REDELIVERY_MARGIN_S,
+    "unacked_restore_interval": 10,
+    "unacked_restore_throttle": 1,
+}
+# A reconciliation run with no heartbeat for this long lost its worker: the watchdog fails it with
+# that reason. Every step of a run beats at least once per task time limit; the extra margin lets a
+# redelivered coordinator (after the visibility timeout) pick the run up first.
+RECONCILE_STALE_AFTER_S = env_int("RECONCILE_STALE_AFTER_S",
+                                  CELERY_TASK_TIME_LIMIT + 2 * TASK_REDELIVERY_MARGIN_S)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # Schedules live in the database so admins edit them (django-celery-beat).
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"

@@ -17,6 +17,8 @@ from typing import Any, Callable
 from django.db import connection, transaction
 from django.utils import timezone
 
+from verifiers.groups.verdict import Verdict
+
 # Samples kept per group: enough to see the pattern, bounded so a storm cannot fill the disk.
 SAMPLES_PER_GROUP = 20
 
@@ -29,28 +31,6 @@ VERDICT_COLUMNS = {
     "unverifiable": "unverifiable",
 }
 GROUPED_VERDICTS = frozenset({"mismatch", "error", "orphaned", "unverifiable"})
-
-
-@dataclass(slots=True)
-class Verdict:
-    """What verifying one sample (read) or one capture's row check (write) concluded."""
-
-    kind: str  # "read" or "write"
-    sample_id: str
-    subject: str  # "GET /accounts/{id}/balance" or "accounts"
-    captured_at: datetime
-    verdict: str  # a key of VERDICT_COLUMNS
-    fingerprint: str = ""
-    title: str = ""
-    severity: str = "medium"
-    differences: list[dict[str, Any]] = field(default_factory=list)  # [{path, pattern, kind, legacy, candidate}]
-    request: dict[str, Any] = field(default_factory=dict)
-    legacy: dict[str, Any] = field(default_factory=dict)
-    candidate: dict[str, Any] = field(default_factory=dict)
-    select_sql: str = ""
-    legacy_latency_ms: float | None = None
-    candidate_latency_ms: float | None = None
-    noise_suppressed: int = 0
 
 
 @dataclass(slots=True)

@@ -12,7 +12,7 @@ from django.db.models.functions import Lower
 from django.utils import timezone
 
 from verifiers.models import MismatchGroup, OutcomeCount
-from verifiers.write.services import KIND, NO_CAPTURE_SUBJECT
+from verifiers.write.verdicts import KIND, NO_CAPTURE_SUBJECT
 
 COUNT_FIELDS = ("matched", "mismatched", "errored", "stale", "orphaned", "unverifiable")
 
