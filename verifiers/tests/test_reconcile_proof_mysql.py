@@ -160,7 +160,9 @@ def proof_ledger():
 def server_utc_now(dsn: str) -> datetime:
     with testing.server_connection(dsn) as conn, conn.cursor() as cursor:
         cursor.execute("SELECT UTC_TIMESTAMP(6)")
-        (now,) = cursor.fetchone()
+        row = cursor.fetchone()
+    assert row is not None
+    (now,) = row
     return now.replace(tzinfo=timezone.utc)
 
 
