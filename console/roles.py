@@ -26,6 +26,7 @@ OPERATOR_PERMISSIONS = [
     "verifiers.triage_mismatchgroup",
     "verifiers.reverify_mismatchgroup",
     "verifiers.rerun_reconciliation",
+    "numa.compute_eventgain",
 ]
 MACHINE_PERMISSIONS = [INGEST]
 # Admins configure targets, rules, ledger sources, schedules, recipients and pinning events.

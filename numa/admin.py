@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import admin
 from django.http import HttpRequest
 
@@ -46,12 +48,18 @@ class HostAdmin(admin.ModelAdmin):
 
 @admin.register(PinningEvent)
 class PinningEventAdmin(admin.ModelAdmin):
-    list_display = ("host", "kind", "changed_at", "who", "note", "last_gain_at")
+    list_display = ("host", "kind", "changed_at", "who", "note", "gain_computed_at")
     list_filter = ("kind", "host")
     date_hierarchy = "changed_at"
     search_fields = ("host__hostname", "note", "who")
     autocomplete_fields = ("host",)
-    readonly_fields = ("created_at", "last_gain_at")
+    readonly_fields = ("created_at",)
+    list_select_related = ("host", "gain")
+
+    @admin.display(description="gain computed")
+    def gain_computed_at(self, obj: PinningEvent) -> Any:
+        gain = getattr(obj, "gain", None)  # no EventGain row: the reverse accessor raises
+        return gain.computed_at if gain is not None else None
 
     def save_model(self, request: HttpRequest, obj: PinningEvent, form, change: bool) -> None:
         # Record who entered the event unless the form said who made the change.

@@ -1,5 +1,8 @@
 """Machine API of the NUMA app (thin: parse, call one service, shape the answer).
 
+Each body has one schema, used both to validate and to document it: numa.samples.SAMPLE_BODY_SCHEMA
+for samples, PinningEventSerializer for pinning events.
+
 POST /api/v1/numa/samples          a HostSample posted by `manage.py numa_agent`
 POST /api/v1/numa/pinning-events   a pinning event posted by a rollout hook or a script
 """
@@ -8,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.utils import timezone
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.exceptions import ParseError
@@ -17,22 +21,9 @@ from rest_framework.views import APIView
 
 from console.access import CanIngest
 from console.throttling import IngestRateThrottle
-from numa import services
+from numa import ingest
 from numa.models import Host, PinningEvent
-
-SAMPLE_BODY_KEYS = {"sample", "work_total", "extras"}
-
-
-class SampleIngestSerializer(serializers.Serializer):
-    """Body of POST /api/v1/numa/samples (documentation; validation is in the service)."""
-
-    sample = serializers.DictField(help_text="numa.sources.HostSample.to_dict()")
-    work_total = serializers.FloatField(
-        required=False, allow_null=True, help_text="Cumulative work counter"
-    )
-    extras = serializers.DictField(
-        required=False, help_text="numa.extras probe: name -> {available, reason}"
-    )
+from numa.samples import SAMPLE_BODY_SCHEMA, NumaSampleError, openapi_schema, sample_body
 
 
 class SampleIngestView(APIView):
@@ -41,7 +32,7 @@ class SampleIngestView(APIView):
     permission_classes = [CanIngest]
 
     @extend_schema(
-        request=SampleIngestSerializer,
+        request={"application/json": openapi_schema(SAMPLE_BODY_SCHEMA)},
         responses={
             201: inline_serializer(
                 "NumaSampleStored",
@@ -64,30 +55,12 @@ class SampleIngestView(APIView):
                 {"error": f"body is not valid JSON: {error.detail}"},
                 status=status.HTTP_400_BAD_REQUEST,
             )
-        if not isinstance(body, dict):
-            return Response(
-                {"error": "body must be a JSON object"}, status=status.HTTP_400_BAD_REQUEST
-            )
-        unknown = set(body) - SAMPLE_BODY_KEYS
-        if unknown:
-            return Response(
-                {"error": f"unknown fields: {', '.join(sorted(unknown))}"},
-                status=status.HTTP_400_BAD_REQUEST,
-            )
-        extras = body.get("extras")
-        if extras is not None and not isinstance(extras, dict):
-            return Response(
-                {"error": "extras must be an object"}, status=status.HTTP_400_BAD_REQUEST
-            )
         try:
-            sample = services.sample_from_payload(body.get("sample"))
-            row, created = services.record_sample(
-                sample=sample,
-                delivery=Host.Delivery.AGENT,
-                work_total=body.get("work_total"),
-                extras=extras,
+            sample, work_total, extras = sample_body(body, now=timezone.now())
+            row, created = ingest.record_sample(
+                sample=sample, delivery=Host.Delivery.AGENT, work_total=work_total, extras=extras
             )
-        except services.NumaSampleError as error:
+        except NumaSampleError as error:
             return Response({"error": str(error)}, status=status.HTTP_400_BAD_REQUEST)
         return Response(
             {"host": sample.hostname, "sampled_at": row.sampled_at.isoformat(), "created": created},
@@ -128,10 +101,10 @@ class PinningEventIngestView(APIView):
         if not serializer.is_valid():
             return Response({"error": serializer.errors}, status=status.HTTP_400_BAD_REQUEST)
         try:
-            event, created = services.record_pinning_event(
+            event, created = ingest.record_pinning_event(
                 who=request.user.get_username(), **serializer.validated_data
             )
-        except services.PinningEventError as error:
+        except ingest.PinningEventError as error:
             return Response({"error": str(error)}, status=status.HTTP_400_BAD_REQUEST)
         return Response(
             {"id": event.pk, "created": created},

@@ -10,3 +10,6 @@ class NumaConfig(AppConfig):
         from numa import config_sections
 
         config_sections.register()
+        # numa.gain_runs queues numa.compute_gain by name (numa.tasks imports it): registering the
+        # task in every process lets the name resolve to the task and its options.
+        from numa import tasks  # noqa: F401

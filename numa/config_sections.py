@@ -19,4 +19,4 @@ def register() -> None:
     register_section(Section(
         name="pinning_events", model=PinningEvent, key=("host", "changed_at", "kind"),
         fields=("note", "who"), references={"host": "numa_hosts"},
-        state_fields=("created_at", "last_gain", "last_gain_at")))
+        state_fields=("created_at",)))

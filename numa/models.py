@@ -1,4 +1,5 @@
-"""NUMA storage: hosts, per-sample derived rates, per-minute and per-hour roll-ups, pinning events.
+"""NUMA storage: hosts, per-sample derived rates, per-minute and per-hour roll-ups, pinning events
+and their computed gains.
 
 Kept small on purpose: the raw counters needed for the next rate live once per host
 (Host.last_counters, overwritten at every sample); each sample row holds only derived rates.
@@ -164,9 +165,6 @@ class PinningEvent(models.Model):
     note = models.TextField(blank=True)
     who = models.CharField(max_length=150, blank=True, help_text="Who made or recorded the change")
     created_at = models.DateTimeField(auto_now_add=True)
-    # The latest gain computed for this event (windows, per-host and cluster figures).
-    last_gain = models.JSONField(null=True, blank=True, editable=False)
-    last_gain_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
         constraints = [
@@ -179,3 +177,43 @@ class PinningEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.host}: {self.get_kind_display()} at {self.changed_at:%Y-%m-%d %H:%M}"
+
+
+class EventGain(models.Model):
+    """The gain of one pinning event, computed by the numa.compute_gain task (never in a request).
+
+    One row per event. A recompute bumps `generation`; a run writes only while its generation is
+    the current one, so a stale run (an older request, or the same task delivered twice) cannot
+    overwrite a newer result. `report` keeps the last finished result while a recompute runs.
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Waiting for a worker"
+        RUNNING = "running", "Computing"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    event = models.OneToOneField(PinningEvent, on_delete=models.CASCADE, related_name="gain")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    generation = models.PositiveIntegerField(default=1)
+    window_s = models.FloatField(help_text="Length of the before and after windows (seconds)")
+    gap_s = models.FloatField(help_text="Rollout gap left out after the event (seconds)")
+    requested_at = models.DateTimeField()
+    requested_by = models.CharField(max_length=150, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    hosts_done = models.PositiveIntegerField(default=0)
+    hosts_total = models.PositiveIntegerField(default=0)
+    # The last finished report (windows, per-host and cluster figures, kernel check) and when.
+    report = models.JSONField(null=True, blank=True)
+    computed_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        permissions = [("compute_eventgain", "Can ask for a pinning event's gain to be computed")]
+
+    def __str__(self) -> str:
+        return f"gain of {self.event_id}: {self.status}"
+
+    @property
+    def in_progress(self) -> bool:
+        return self.status in (self.Status.PENDING, self.Status.RUNNING)

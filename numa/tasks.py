@@ -1,8 +1,9 @@
-"""Celery tasks of the NUMA app (thin: each calls one service).
+"""Celery tasks of the NUMA app (thin: each calls one function of numa/ingest.py or gain_runs.py).
 
 numa.collect runs ON the host, routed to its own queue `numa.<hostname>`; numa.dispatch_collect
 runs on the default queue every N seconds (beat) and sends one collect to each host's queue;
-numa.maintain rolls up and prunes every minute.
+numa.maintain rolls up and prunes every minute; numa.compute_gain computes a pinning event's gain
+when the page asks for it (default queue).
 
 Once an hour per host (claimed atomically, so two collects never both do it), numa.collect also
 runs the short eBPF/perf measurement and reads the kubelet's configz, after the sample is stored
@@ -20,12 +21,13 @@ from celery import shared_task
 from celery.signals import worker_ready
 from django.conf import settings
 
-from numa import services
+from numa import gain_runs, ingest
 from numa.conf import cgroup_root, numa_count_setting, numa_setting, numa_text_setting
 from numa.extras import measure_extras, probe_extras
 from numa.kubelet import KubeletPolicies, read_kubelet_policies
 from numa.models import Host
 from numa.placement import collect_configured_sample
+from numa.samples import NumaSampleError, extras_from_measurements
 
 logger = logging.getLogger(__name__)
 
@@ -37,7 +39,7 @@ def collect(host_id: int) -> dict[str, Any]:
     host = Host.objects.only("pk", "hostname").get(pk=host_id)
     here = socket.gethostname()
     if host.hostname != here:
-        raise services.NumaSampleError(
+        raise NumaSampleError(
             f"numa.collect for {host.hostname!r} ran on {here!r}: queue {host.queue_name} "
             "is consumed by "
             "the wrong worker"
@@ -46,10 +48,10 @@ def collect(host_id: int) -> dict[str, Any]:
         top_processes=numa_count_setting("NUMA_TOP_PROCESSES"), cgroup_root=cgroup_root()
     )
     sample.hostname = host.hostname  # the queue name is the identity, whatever /proc says
-    row, created = services.record_sample(sample=sample, delivery=Host.Delivery.WORKER)
+    row, created = ingest.record_sample(sample=sample, delivery=Host.Delivery.WORKER)
     result: dict[str, Any] = {"sample_id": row.pk, "created": created}
-    if services.claim_hourly_checks(host_id=host.pk):
-        events = services.record_hourly_checks(
+    if ingest.claim_hourly_checks(host_id=host.pk):
+        events = ingest.record_hourly_checks(
             hostname=host.hostname,
             extras=measure_host_extras(),
             kubelet_reading=read_configured_kubelet().to_dict(),
@@ -61,7 +63,7 @@ def collect(host_id: int) -> dict[str, Any]:
 def measure_host_extras() -> dict[str, Any]:
     """The short eBPF/perf measurement as stored on the host (never raises)."""
     seconds = numa_setting("NUMA_EXTRAS_SECONDS")
-    return services.extras_from_measurements(measure_extras(seconds=seconds), probe_extras())
+    return extras_from_measurements(measure_extras(seconds=seconds), probe_extras())
 
 
 def read_configured_kubelet() -> KubeletPolicies:
@@ -99,14 +101,20 @@ def dispatch_collect() -> dict[str, Any]:
             continue  # the previous ask is still queued: the worker is busy or gone
         collect.apply_async(args=(host.pk,), queue=host.queue_name, expires=interval * 3)
         sent.append(host.hostname)
-    silent = services.mark_silent_hosts()
+    silent = ingest.mark_silent_hosts()
     return {"sent": sent, "silent": silent}
 
 
 @shared_task(name="numa.maintain", ignore_result=True)
 def maintain() -> dict[str, Any]:
     """Roll up the recent samples and delete what is past its retention."""
-    return {"rollup": services.rollup_recent(), "pruned": services.prune_old_data()}
+    return {"rollup": ingest.rollup_recent(), "pruned": ingest.prune_old_data()}
+
+
+@shared_task(name=gain_runs.COMPUTE_GAIN_TASK, ignore_result=True, acks_late=True)
+def compute_gain(event_id: int, generation: int) -> str:
+    """Compute the gain of a pinning event into its EventGain row, with progress per host."""
+    return gain_runs.compute_gain(event_id=event_id, generation=generation)
 
 
 @worker_ready.connect
@@ -119,6 +127,6 @@ def register_worker_host(sender: Any = None, **_: Any) -> None:
     hostname = socket.gethostname()
     if f"numa.{hostname}" in queues:
         try:
-            services.register_host(hostname=hostname, delivery=Host.Delivery.WORKER)
+            ingest.register_host(hostname=hostname, delivery=Host.Delivery.WORKER)
         except Exception:  # noqa: BLE001 - a worker must start even with the database down
             logger.exception("could not register NUMA host %s", hostname)

@@ -66,7 +66,8 @@ def register() -> None:
     register_section(Section(
         name="ledger_sources", model=LedgerSource, key=("name",),
         fields=("dsn", "dsn_env_var", "accounts_table", "account_key", "balance_column", "currency_column",
-                "entries_table", "entry_account_column", "entry_amount_column", "entry_time_column",
+                "currency_code", "entries_table", "entry_account_column", "entry_amount_column",
+                "entry_time_column", "business_time_zone",
                 "opening_balance_column", "version_column", "cutoff_time", "time_zone", "workers",
                 "wait_timeout_s", "counterpart_table", "counterpart_date_column", "enabled"),
         state_fields=("schedule",),  # derived from cutoff_time and time_zone on every save

@@ -6,6 +6,7 @@ import copy
 import time
 from pathlib import Path
 
+from numa.extras import ExtraMeasurement, ExtraStatus
 from numa.sources import HostSample, collect_host_sample
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -48,3 +49,23 @@ def advanced(
         later.vmstat.get("numa_pages_migrated", 0) + pages_migrated
     )
     return later
+
+
+def fake_measurements(seconds: float = 2.0, **_: object) -> dict[str, ExtraMeasurement]:
+    """What measure_extras() returns where perf works and bpftrace is missing."""
+    return {
+        "perf_node_loads": ExtraMeasurement(
+            name="perf_node_loads",
+            available=True,
+            values={"node_loads_per_s": 1000.0, "remote_load_share": 0.25},
+        ),
+        "migrate_misplaced_time": ExtraMeasurement(
+            name="migrate_misplaced_time",
+            available=False,
+            reason="not available: bpftrace not on PATH",
+        ),
+    }
+
+
+def fake_statuses(**_: object) -> dict[str, ExtraStatus]:
+    return {"perf_node_loads": ExtraStatus(name="perf_node_loads", available=True, tool="perf")}

@@ -9,7 +9,7 @@ from django.contrib.auth.models import User
 from django.test import Client
 from django.utils import timezone
 
-from numa import services
+from numa import ingest
 from numa.models import Host, PinningEvent
 from numa.tests.helpers import advanced, fixture_sample
 
@@ -22,8 +22,8 @@ HOSTNAME = "two-node-host"  # the hostname of the two_node fixture tree
 def sampled_host() -> Host:
     """The two_node fixture host after two samples ten seconds apart (so it has rates)."""
     first = fixture_sample("two_node")
-    services.record_sample(sample=first)
-    services.record_sample(sample=advanced(first, 10))
+    ingest.record_sample(sample=first)
+    ingest.record_sample(sample=advanced(first, 10))
     return Host.objects.get(hostname=HOSTNAME)
 
 

@@ -89,14 +89,39 @@ def test_bad_json_is_a_clear_400() -> None:
     ("body", "message"),
     [
         ([1, 2], "JSON object"),
-        ({"sample": {}, "bonus": 1}, "unknown fields: bonus"),
-        ({"sample": "text"}, "sample must be a JSON object"),
-        ({"sample": {"hostname": "h"}}, "not a HostSample"),
+        ({"sample": {}, "bonus": 1}, "'bonus' was unexpected"),
+        ({"sample": "text"}, 'body.sample: "text" is not of type "object"'),
+        ({"sample": {"hostname": "h"}}, 'body.sample: "monotonic_s" is a required property'),
     ],
 )
 def test_malformed_bodies_name_what_is_wrong(body, message: str) -> None:
     status, answer = _post(SAMPLES, body, _token())
     assert status == 400 and message in answer["error"]
+
+
+@pytest.mark.parametrize(
+    ("where", "change"),
+    [
+        ("body.sample.hostname", lambda body: body["sample"].update(hostname="h\u0000")),
+        ("body.extras.perf.reason", lambda body: body.update(extras={"perf": {"reason": "\u0000"}})),
+        ("body.sample.unavailable", lambda body: body["sample"].update(unavailable={"\u0000": "x"})),
+    ],
+)
+def test_a_nul_character_anywhere_in_a_sample_is_a_400_naming_where(where: str, change) -> None:
+    body = {"sample": fixture_sample("one_node").to_dict()}
+    change(body)
+    status, answer = _post(SAMPLES, body, _token())
+    assert status == 400 and where in answer["error"]
+    assert not RawSample.objects.exists()
+
+
+def test_a_nul_character_in_a_pinning_event_is_a_400() -> None:
+    status, answer = _post(
+        EVENTS,
+        {"hostname": "h\u0000", "changed_at": "2026-11-30T01:00:00+00:00", "kind": "manual", "note": "n"},
+        _token(),
+    )
+    assert status == 400 and "hostname" in json.dumps(answer)
 
 
 def test_unknown_field_inside_the_sample_is_refused() -> None:

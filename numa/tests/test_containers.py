@@ -264,14 +264,14 @@ def test_bad_top_processes_setting_is_a_clear_error(settings, value: str) -> Non
 
 @pytest.mark.django_db
 def test_record_sample_keeps_latest_containers_and_processes_on_the_host() -> None:
-    from numa import services
+    from numa import ingest
     from numa.models import Host
 
     first = _two_node_sample()
-    services.record_sample(sample=first)
+    ingest.record_sample(sample=first)
     host = Host.objects.get(hostname="two-node-host")
     assert host.containers[0]["aligned"] and host.containers[0]["numa_pages_migrated_per_s"] is None
-    services.record_sample(sample=_later(first))
+    ingest.record_sample(sample=_later(first))
     host.refresh_from_db()
     assert host.containers[0]["numa_pages_migrated_per_s"] == pytest.approx(5.0)
     assert host.containers[0]["numa_hint_faults_per_s"] == pytest.approx(40.0)
@@ -281,17 +281,16 @@ def test_record_sample_keeps_latest_containers_and_processes_on_the_host() -> No
 
 @pytest.mark.django_db
 def test_host_row_keeps_only_compact_counters_between_samples() -> None:
-    from numa import services
+    from numa import ingest
     from numa.models import Host
 
-    services.record_sample(sample=_two_node_sample())
+    ingest.record_sample(sample=_two_node_sample())
     counters = Host.objects.get().last_counters
     assert counters is not None
     assert set(counters["cgroups"][0]["memory_stat"]) <= set(CGROUP_RATE_KEYS)
     assert "anon" not in counters["cgroups"][0]["memory_stat"]
 
 
-@pytest.mark.django_db
 @pytest.mark.parametrize(
     ("path", "value", "message"),
     [
@@ -299,15 +298,18 @@ def test_host_row_keeps_only_compact_counters_between_samples() -> None:
         (("processes", 0, "sched_numa"), {"numa_preferred_nid": "x"}, "sched_numa"),
         (("cgroups", 0, "cpus_effective"), "4-7", "cpus_effective"),
         (("cgroups", 0, "memory_stat"), {"numa_pages_migrated": -1}, "memory_stat"),
-        (("cgroups", 0, "numa_stat_bytes"), {"anon": {"0": "x"}}, "not a HostSample"),
+        (("cgroups", 0, "numa_stat_bytes"), {"anon": {"0": "x"}}, "numa_stat_bytes"),
+        (("cgroups", 0, "numa_stat_bytes"), {"anon": {"node0": 1}}, "numa_stat_bytes"),
     ],
 )
 def test_posted_processes_and_cgroups_are_validated(
     path: tuple, value: object, message: str
 ) -> None:
-    from numa import services
+    from datetime import datetime, timezone
+
+    from numa import samples
 
     data = _two_node_sample().to_dict()
     data[path[0]][path[1]][path[2]] = value
-    with pytest.raises(services.NumaSampleError, match=message):
-        services.sample_from_payload(json.loads(json.dumps(data)))
+    with pytest.raises(samples.NumaSampleError, match=message):
+        samples.sample_body({"sample": json.loads(json.dumps(data))}, now=datetime.now(timezone.utc))

@@ -16,11 +16,11 @@ from django.utils import timezone
 
 from console.models import ApiToken
 from console.roles import MACHINE_CLIENTS, ensure_roles
-from numa import services, tasks
-from numa.extras import ExtraMeasurement, ExtraStatus
+from numa import ingest, samples, tasks
+from numa.extras import ExtraMeasurement
 from numa.kubelet import read_kubelet_policies
 from numa.models import Host, PinningEvent
-from numa.tests.helpers import FIXTURES, advanced, fixture_sample
+from numa.tests.helpers import FIXTURES, advanced, fake_measurements, fake_statuses, fixture_sample
 
 pytestmark = pytest.mark.django_db
 KUBELET = FIXTURES / "kubelet"
@@ -32,27 +32,8 @@ def _reading(name: str) -> dict:
 
 
 def _host(hostname: str = "two-node-host") -> Host:
-    services.record_sample(sample=fixture_sample("two_node"))
+    ingest.record_sample(sample=fixture_sample("two_node"))
     return Host.objects.get(hostname=hostname)
-
-
-def _fake_measurements(seconds: float = 2.0, **_: object) -> dict[str, ExtraMeasurement]:
-    return {
-        "perf_node_loads": ExtraMeasurement(
-            name="perf_node_loads",
-            available=True,
-            values={"node_loads_per_s": 1000.0, "remote_load_share": 0.25},
-        ),
-        "migrate_misplaced_time": ExtraMeasurement(
-            name="migrate_misplaced_time",
-            available=False,
-            reason="not available: bpftrace not on PATH",
-        ),
-    }
-
-
-def _fake_statuses(**_: object) -> dict[str, ExtraStatus]:
-    return {"perf_node_loads": ExtraStatus(name="perf_node_loads", available=True, tool="perf")}
 
 
 # ------------------------------------------------------------------ kubelet policies -> events
@@ -60,7 +41,7 @@ def _fake_statuses(**_: object) -> dict[str, ExtraStatus]:
 
 def test_first_kubelet_read_is_the_baseline_and_creates_no_event() -> None:
     host = _host()
-    events = services.record_hourly_checks(
+    events = ingest.record_hourly_checks(
         hostname=host.hostname, extras={}, kubelet_reading=_reading("configz_default.json")
     )
     host.refresh_from_db()
@@ -71,10 +52,10 @@ def test_first_kubelet_read_is_the_baseline_and_creates_no_event() -> None:
 
 def test_policy_change_between_reads_creates_one_event_per_changed_manager() -> None:
     host = _host()
-    services.record_hourly_checks(
+    ingest.record_hourly_checks(
         hostname=host.hostname, extras={}, kubelet_reading=_reading("configz_default.json")
     )
-    events = services.record_hourly_checks(
+    events = ingest.record_hourly_checks(
         hostname=host.hostname, extras={}, kubelet_reading=_reading("configz_pinned.json")
     )
     assert {event.kind for event in events} == {
@@ -91,7 +72,7 @@ def test_policy_change_between_reads_creates_one_event_per_changed_manager() -> 
 def test_the_same_policies_read_again_create_nothing() -> None:
     host = _host()
     for _ in range(3):
-        services.record_hourly_checks(
+        ingest.record_hourly_checks(
             hostname=host.hostname, extras={}, kubelet_reading=_reading("configz_pinned.json")
         )
     assert not PinningEvent.objects.exists()
@@ -101,76 +82,31 @@ def test_failed_read_keeps_the_last_policies_and_the_next_read_compares_to_them(
     tmp_path: Path,
 ) -> None:
     host = _host()
-    services.record_hourly_checks(
+    ingest.record_hourly_checks(
         hostname=host.hostname, extras={}, kubelet_reading=_reading("configz_default.json")
     )
     failed = read_kubelet_policies(str(tmp_path / "gone.json")).to_dict()
-    services.record_hourly_checks(hostname=host.hostname, extras={}, kubelet_reading=failed)
+    ingest.record_hourly_checks(hostname=host.hostname, extras={}, kubelet_reading=failed)
     host.refresh_from_db()
     assert not host.kubelet["available"] and "gone.json" in host.kubelet["reason"]
     assert host.kubelet["policies"]["cpuManagerPolicy"] == "none"
-    services.record_hourly_checks(
+    ingest.record_hourly_checks(
         hostname=host.hostname, extras={}, kubelet_reading=_reading("configz_pinned.json")
     )
     assert PinningEvent.objects.filter(kind=PinningEvent.Kind.CPU_MANAGER_STATIC).count() == 1
 
 
 def test_hourly_checks_of_an_unknown_host_are_refused() -> None:
-    with pytest.raises(services.NumaSampleError, match="unknown host"):
-        services.record_hourly_checks(hostname="ghost", extras={})
-
-
-@pytest.mark.parametrize(
-    ("reading", "message"),
-    [
-        ("static", "must be an object"),
-        ({"available": "yes"}, "available must be true or false"),
-        ({"available": True, "policies": {"cpuManagerPolicy": "static"}}, "needs all of"),
-        ({"available": False, "policies": {"madeUpPolicy": "x"}}, "policies must map"),
-    ],
-)
-def test_malformed_kubelet_reading_is_refused_with_what_is_wrong(
-    reading: object, message: str
-) -> None:
-    with pytest.raises(services.NumaSampleError, match=message):
-        services.split_extras({services.KUBELET_EXTRA_NAME: reading})
-
-
-# ------------------------------------------------------------------ extras
-
-
-def test_measurements_become_json_with_values_and_reasons() -> None:
-    extras = services.extras_from_measurements(_fake_measurements(), _fake_statuses())
-    assert extras["perf_node_loads"] == {
-        "available": True,
-        "reason": None,
-        "tool": "perf",
-        "values": {"node_loads_per_s": 1000.0, "remote_load_share": 0.25},
-    }
-    assert extras["migrate_misplaced_time"]["reason"] == "not available: bpftrace not on PATH"
-    assert json.loads(json.dumps(extras)) == extras
-
-
-@pytest.mark.parametrize(
-    ("extras", "message"),
-    [
-        ({"perf": "yes"}, "extras.perf must be an object"),
-        ({"perf": {"available": 1}}, "available must be true or false"),
-        ({"perf": {"values": {"x": float("nan")}}}, "finite numbers"),
-        ({f"e{index}": {} for index in range(30)}, "at most"),
-    ],
-)
-def test_malformed_extras_are_refused(extras: dict, message: str) -> None:
-    with pytest.raises(services.NumaSampleError, match=message):
-        services.split_extras(extras)
+    with pytest.raises(samples.NumaSampleError, match="unknown host"):
+        ingest.record_hourly_checks(hostname="ghost", extras={})
 
 
 def test_hourly_claim_goes_to_one_caller_per_hour() -> None:
     host = _host()
     now = timezone.now()
-    assert services.claim_hourly_checks(host_id=host.pk, now=now)
-    assert not services.claim_hourly_checks(host_id=host.pk, now=now + timedelta(minutes=59))
-    assert services.claim_hourly_checks(host_id=host.pk, now=now + timedelta(minutes=61))
+    assert ingest.claim_hourly_checks(host_id=host.pk, now=now)
+    assert not ingest.claim_hourly_checks(host_id=host.pk, now=now + timedelta(minutes=59))
+    assert ingest.claim_hourly_checks(host_id=host.pk, now=now + timedelta(minutes=61))
 
 
 # ------------------------------------------------------------------ the worker's collect task
@@ -187,11 +123,11 @@ def this_host(monkeypatch, settings, tmp_path: Path) -> tuple[Host, Path, list[f
 
     def measure(seconds: float = 1.0, **_: object) -> dict[str, ExtraMeasurement]:
         calls.append(seconds)
-        return _fake_measurements()
+        return fake_measurements()
 
     monkeypatch.setattr(tasks, "measure_extras", measure)
-    monkeypatch.setattr(tasks, "probe_extras", _fake_statuses)
-    return services.register_host(hostname=socket.gethostname()), configz, calls
+    monkeypatch.setattr(tasks, "probe_extras", fake_statuses)
+    return ingest.register_host(hostname=socket.gethostname()), configz, calls
 
 
 def test_collect_measures_extras_and_reads_the_kubelet_once_an_hour(this_host) -> None:
@@ -265,7 +201,7 @@ def test_agent_posts_kubelet_policies_with_its_extras_and_a_change_becomes_an_ev
     status, _ = _post(
         {
             "sample": first.to_dict(),
-            "extras": {**extras, services.KUBELET_EXTRA_NAME: _reading("configz_default.json")},
+            "extras": {**extras, samples.KUBELET_EXTRA_NAME: _reading("configz_default.json")},
         },
         token,
     )
@@ -276,7 +212,7 @@ def test_agent_posts_kubelet_policies_with_its_extras_and_a_change_becomes_an_ev
     status, _ = _post(
         {
             "sample": advanced(first, 10).to_dict(),
-            "extras": {services.KUBELET_EXTRA_NAME: _reading("configz_pinned.json")},
+            "extras": {samples.KUBELET_EXTRA_NAME: _reading("configz_pinned.json")},
         },
         token,
     )
@@ -288,11 +224,11 @@ def test_agent_with_a_malformed_kubelet_reading_gets_400_and_nothing_is_stored()
     status, answer = _post(
         {
             "sample": fixture_sample("two_node").to_dict(),
-            "extras": {services.KUBELET_EXTRA_NAME: {"available": "maybe"}},
+            "extras": {samples.KUBELET_EXTRA_NAME: {"available": "maybe"}},
         },
         _token(),
     )
-    assert status == 400 and "available must be true or false" in answer["error"]
+    assert status == 400 and "kubelet_configz.available" in answer["error"]
     assert not Host.objects.exists()
 
 
@@ -305,11 +241,11 @@ def test_host_page_shows_what_is_pinned_where_processes_and_policies(
     from numa.tests.test_containers import _later, _two_node_sample
 
     first = _two_node_sample()
-    services.record_sample(sample=first)
-    services.record_sample(sample=_later(first))
-    services.record_hourly_checks(
+    ingest.record_sample(sample=first)
+    ingest.record_sample(sample=_later(first))
+    ingest.record_hourly_checks(
         hostname="two-node-host",
-        extras=services.extras_from_measurements(_fake_measurements(), _fake_statuses()),
+        extras=samples.extras_from_measurements(fake_measurements(), fake_statuses()),
         kubelet_reading=_reading("configz_pinned.json"),
     )
     html = operator_client.get("/numa/hosts/two-node-host/").content.decode()
@@ -321,9 +257,9 @@ def test_host_page_shows_what_is_pinned_where_processes_and_policies(
 
 
 def test_host_page_explains_missing_kubelet_and_containers(operator_client: Client) -> None:
-    services.record_sample(sample=fixture_sample("one_node"))
+    ingest.record_sample(sample=fixture_sample("one_node"))
     host = Host.objects.get()
-    services.record_hourly_checks(
+    ingest.record_hourly_checks(
         hostname=host.hostname, extras={}, kubelet_reading=read_kubelet_policies("").to_dict()
     )
     html = operator_client.get(f"/numa/hosts/{host.hostname}/").content.decode()

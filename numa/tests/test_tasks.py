@@ -9,14 +9,14 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from numa import services, tasks
+from numa import ingest, samples, tasks
 from numa.models import Host, MinuteRollup, RawSample
 
 pytestmark = pytest.mark.django_db
 
 
 def test_collect_reads_this_machine_and_stores_a_sample() -> None:
-    host = services.register_host(hostname=socket.gethostname())
+    host = ingest.register_host(hostname=socket.gethostname())
     tasks.collect(host.pk)
     tasks.collect(host.pk)
     host.refresh_from_db()
@@ -27,16 +27,16 @@ def test_collect_reads_this_machine_and_stores_a_sample() -> None:
 
 
 def test_collect_refuses_to_run_for_another_host() -> None:
-    host = services.register_host(hostname="somewhere-else")
-    with pytest.raises(services.NumaSampleError, match="wrong worker"):
+    host = ingest.register_host(hostname="somewhere-else")
+    with pytest.raises(samples.NumaSampleError, match="wrong worker"):
         tasks.collect(host.pk)
     assert not RawSample.objects.exists()
 
 
 def test_dispatcher_sends_one_collect_per_worker_host_and_never_piles_up(redis_client) -> None:
-    services.register_host(hostname="busy-host")
-    services.register_host(hostname="agent-host", delivery=Host.Delivery.AGENT)
-    services.register_host(hostname="demo-host", delivery=Host.Delivery.SYNTHETIC)
+    ingest.register_host(hostname="busy-host")
+    ingest.register_host(hostname="agent-host", delivery=Host.Delivery.AGENT)
+    ingest.register_host(hostname="demo-host", delivery=Host.Delivery.SYNTHETIC)
     first = tasks.dispatch_collect()
     second = tasks.dispatch_collect()  # nobody consumed the first ask
     assert first["sent"] == ["busy-host"] and second["sent"] == []
@@ -46,13 +46,13 @@ def test_dispatcher_sends_one_collect_per_worker_host_and_never_piles_up(redis_c
 
 def test_dispatcher_marks_silent_hosts(monkeypatch) -> None:
     monkeypatch.setattr("console.alerts.publish", lambda events: [])
-    host = services.register_host(hostname="gone", delivery=Host.Delivery.AGENT)
+    host = ingest.register_host(hostname="gone", delivery=Host.Delivery.AGENT)
     Host.objects.filter(pk=host.pk).update(last_seen=timezone.now() - timedelta(hours=1))
     assert tasks.dispatch_collect()["silent"] == [host.pk]
 
 
 def test_maintain_rolls_up_recent_samples() -> None:
-    host = services.register_host(hostname=socket.gethostname())
+    host = ingest.register_host(hostname=socket.gethostname())
     tasks.collect(host.pk)
     time.sleep(0.05)
     tasks.collect(host.pk)

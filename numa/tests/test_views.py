@@ -11,8 +11,8 @@ from django.contrib.auth import get_user_model
 from django.test import Client
 
 from console.demo.setup.numa import DEMO_PINNED_HOSTS, setup_demo
-from numa import services
-from numa.models import PinningEvent
+from numa import ingest
+from numa.models import EventGain, PinningEvent
 from numa.tests.helpers import advanced, fixture_sample
 
 pytestmark = pytest.mark.django_db
@@ -20,8 +20,8 @@ pytestmark = pytest.mark.django_db
 
 def _two_samples() -> None:
     first = fixture_sample("two_node")
-    services.record_sample(sample=first)
-    services.record_sample(sample=advanced(first, 10))
+    ingest.record_sample(sample=first)
+    ingest.record_sample(sample=advanced(first, 10))
 
 
 def _figures(html: str) -> list[dict]:
@@ -100,19 +100,79 @@ def test_demo_gain_is_shown_labelled_with_interval_and_kernel_check(
 
 
 def test_operator_can_recompute_a_gain_with_other_windows(
-    operator_client: Client, monkeypatch
+    operator_client: Client, monkeypatch, eager_celery, django_capture_on_commit_callbacks
 ) -> None:
     monkeypatch.setattr("socket.gethostname", lambda: "demo-box")
     setup_demo(None)
     event = PinningEvent.objects.get(host__hostname=DEMO_PINNED_HOSTS[0])
-    response = operator_client.post(
-        "/numa/", {"event": event.pk, "window_days": "3", "gap_hours": "12"}
+    with django_capture_on_commit_callbacks(execute=True):
+        response = operator_client.post(
+            "/numa/", {"event": event.pk, "window_days": "3", "gap_hours": "12"}
+        )
+    assert response.status_code == 302 and response["Location"] == f"/numa/?event={event.pk}#gain"
+    gain = EventGain.objects.get(event=event)
+    assert gain.status == EventGain.Status.DONE and gain.requested_by == "op"
+    assert gain.report is not None
+    assert gain.report["window_s"] == timedelta(days=3).total_seconds()
+    assert gain.report["gap_s"] == 12 * 3600
+
+
+def test_the_recompute_request_only_queues_the_task(
+    operator_client: Client, monkeypatch, django_capture_on_commit_callbacks
+) -> None:
+    """The request stores a pending EventGain and queues numa.compute_gain; it computes nothing."""
+    monkeypatch.setattr("socket.gethostname", lambda: "demo-box")
+    setup_demo(None)
+    event = PinningEvent.objects.get(host__hostname=DEMO_PINNED_HOSTS[0])
+    before = EventGain.objects.get(event=event).report
+    queued: list[tuple] = []
+    monkeypatch.setattr(
+        "numa.tasks.compute_gain.apply_async",
+        lambda args, kwargs=None, **_: queued.append(tuple(args)),
     )
-    assert response.status_code == 302
-    event.refresh_from_db()
-    assert event.last_gain is not None
-    assert event.last_gain["window_s"] == timedelta(days=3).total_seconds()
-    assert event.last_gain["gap_s"] == 12 * 3600
+    monkeypatch.setattr(
+        "numa.gain_runs.gain_report", lambda **_: pytest.fail("the request computed the gain")
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        operator_client.post("/numa/", {"event": event.pk, "window_days": "3"})
+    gain = EventGain.objects.get(event=event)
+    assert queued == [(event.pk, gain.generation)] and gain.status == EventGain.Status.PENDING
+    assert gain.report == before  # the last result stays shown meanwhile
+    html = operator_client.get(f"/numa/?event={event.pk}").content.decode()
+    assert "Waiting for a worker" in html and "previous one" in html
+    assert "partial=gain" in html  # the status refreshes itself while the task runs
+    partial = operator_client.get(f"/numa/?partial=gain&event={event.pk}").content.decode()
+    assert "Waiting for a worker" in partial
+
+
+def test_the_page_shows_progress_of_a_running_computation(operator_client: Client) -> None:
+    from django.utils import timezone
+
+    from numa.models import Host
+
+    host = Host.objects.create(hostname="h1")
+    event = PinningEvent.objects.create(host=host, changed_at=timezone.now(), kind="manual", note="n")
+    EventGain.objects.create(
+        event=event, status=EventGain.Status.RUNNING, window_s=86400, gap_s=0,
+        requested_at=timezone.now(), hosts_done=37, hosts_total=100,
+    )
+    html = operator_client.get(f"/numa/?partial=gain&event={event.pk}").content.decode()
+    assert "37 of 100 hosts" in html
+
+
+def test_a_viewer_sees_gains_but_cannot_ask_for_one(monkeypatch) -> None:
+    from console.roles import VIEWERS, ensure_roles
+
+    monkeypatch.setattr("socket.gethostname", lambda: "demo-box")
+    setup_demo(None)
+    user = get_user_model().objects.create_user(username="viewer")
+    user.groups.add(ensure_roles()[VIEWERS])
+    client = Client()
+    client.force_login(user)
+    html = client.get("/numa/").content.decode()
+    assert "cluster CPU gain" in html and "Recompute gain" not in html
+    event = PinningEvent.objects.get(host__hostname=DEMO_PINNED_HOSTS[0])
+    assert client.post("/numa/", {"event": event.pk}).status_code == 403
 
 
 def test_bad_window_is_reported_not_a_crash(operator_client: Client, monkeypatch) -> None:
@@ -125,6 +185,31 @@ def test_bad_window_is_reported_not_a_crash(operator_client: Client, monkeypatch
 
 def test_unknown_event_is_404(operator_client: Client) -> None:
     assert operator_client.get("/numa/?event=999999").status_code == 404
+
+
+@pytest.mark.parametrize("value", ["abc", "-1", "0", "1.5", "99999999999999999999999", "%00", "１"])
+def test_a_bad_event_parameter_is_a_400_naming_it(operator_client: Client, value: str) -> None:
+    response = operator_client.get(f"/numa/?event={value}")
+    assert response.status_code == 400
+    if value != "%00":
+        assert "event" in response.content.decode()
+    posted = operator_client.post("/numa/", {"event": value.replace("%00", "\x00")})
+    assert posted.status_code == 400
+
+
+@pytest.mark.parametrize("value", ["abc", "nan", "inf", "-1", "0", "1e300", "337"])
+def test_a_bad_hours_span_on_the_host_page_is_a_400_naming_it(
+    operator_client: Client, value: str
+) -> None:
+    _two_samples()
+    response = operator_client.get(f"/numa/hosts/two-node-host/?hours={value}")
+    assert response.status_code == 400 and "hours" in response.content.decode()
+
+
+def test_any_good_hours_span_on_the_host_page_is_used(operator_client: Client) -> None:
+    _two_samples()
+    assert operator_client.get("/numa/hosts/two-node-host/?hours=6").context["span_hours"] == 6
+    assert operator_client.get("/numa/hosts/two-node-host/?hours=0.5").context["span_hours"] == 0.5
 
 
 def test_host_chart_breaks_its_lines_where_the_collector_was_quiet():

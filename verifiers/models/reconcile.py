@@ -16,11 +16,22 @@ class LedgerSource(DsnMixin):
     accounts_table = models.CharField(max_length=200)
     account_key = models.CharField(max_length=100)
     balance_column = models.CharField(max_length=100)
-    currency_column = models.CharField(max_length=100)
+    currency_column = models.CharField(
+        max_length=100, blank=True, help_text="Column holding each account's currency (or give currency_code)."
+    )
+    currency_code = models.CharField(
+        max_length=3, blank=True,
+        help_text="The one currency of a single-currency ledger, instead of a currency column (e.g. USD).",
+    )
     entries_table = models.CharField(max_length=200)
     entry_account_column = models.CharField(max_length=100)
     entry_amount_column = models.CharField(max_length=100)
     entry_time_column = models.CharField(max_length=100, help_text="Business time of the entry.")
+    business_time_zone = models.CharField(
+        max_length=64, default="UTC", blank=True,
+        help_text="IANA zone whose wall times the business times are when stored without a zone "
+        "(PostgreSQL timestamp, MySQL DATETIME); blank means UTC.",
+    )
     opening_balance_column = models.CharField(max_length=100, blank=True)
     version_column = models.CharField(max_length=100, blank=True)
     cutoff_time = models.TimeField(default=dt.time(0, 0))

@@ -69,13 +69,18 @@ class Route(models.Model):
 
 
 class DsnMixin(models.Model):
-    """A PostgreSQL DSN without secrets, or the name of an environment variable that holds one."""
+    """A PostgreSQL or MySQL/MariaDB DSN without secrets, or the name of an environment variable
+    that holds one (which may carry a password)."""
 
     dsn = models.CharField(
         max_length=500, blank=True,
-        help_text="postgresql://user@host:5432/db (no password: use dsn_env_var or PGPASSFILE for secrets)",
+        help_text="postgresql://user@host:5432/db or mysql://user@host:3306/db (no password: use "
+        "dsn_env_var, or PGPASSFILE for PostgreSQL)",
     )
     dsn_env_var = models.CharField(max_length=100, blank=True, help_text="Environment variable holding the DSN.")
+    # URL schemes this kind of database may use, and what to say about the others.
+    DSN_SCHEMES: tuple[str, ...] = ("postgres", "postgresql", "mysql", "mariadb")
+    DSN_SCHEME_HELP = "Must be a postgresql:// or mysql:// URL."
 
     class Meta:
         abstract = True
@@ -95,14 +100,18 @@ class DsnMixin(models.Model):
             raise ValidationError("Give a DSN or the environment variable that holds it.")
         if self.dsn:
             parts = urlsplit(self.dsn)
-            if parts.scheme not in ("postgres", "postgresql"):
-                raise ValidationError({"dsn": "Must be a postgresql:// URL."})
+            if parts.scheme not in self.DSN_SCHEMES:
+                raise ValidationError({"dsn": self.DSN_SCHEME_HELP})
             if parts.password:
                 raise ValidationError({"dsn": "No passwords in the database: use dsn_env_var."})
 
 
 class VerifiedDatabase(DsnMixin):
     """The legacy database the write verifier reads (read-only) after each legacy commit."""
+
+    # The write checker converts captures to PostgreSQL SELECTs only, so far.
+    DSN_SCHEMES = ("postgres", "postgresql")
+    DSN_SCHEME_HELP = "Must be a postgresql:// URL (write checks against MySQL are not supported yet)."
 
     name = models.CharField(max_length=100, unique=True)
     statement_timeout_ms = models.PositiveIntegerField(default=2000)

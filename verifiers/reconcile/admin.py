@@ -24,9 +24,9 @@ class LedgerSourceAdmin(admin.ModelAdmin):
     fieldsets = (
         (None, {"fields": ("name", "dsn", "dsn_env_var", "enabled")}),
         ("Accounts", {"fields": ("accounts_table", "account_key", "balance_column", "currency_column",
-                                 "opening_balance_column", "version_column")}),
+                                 "currency_code", "opening_balance_column", "version_column")}),
         ("Entries", {"fields": ("entries_table", "entry_account_column", "entry_amount_column",
-                                "entry_time_column")}),
+                                "entry_time_column", "business_time_zone")}),
         ("Schedule", {"fields": ("cutoff_time", "time_zone", "workers", "wait_timeout_s")}),
         ("Counterpart from a table", {"fields": ("counterpart_table", "counterpart_date_column")}),
     )

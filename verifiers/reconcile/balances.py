@@ -77,21 +77,29 @@ class LedgerMapping:
     accounts_table: str
     account_key: str
     balance_column: str
-    currency_column: str
+    currency_column: str | None
     entries_table: str
     entry_account_column: str
     entry_amount_column: str
     entry_time_column: str
     opening_balance_column: str | None = None
     version_column: str | None = None
+    # A single-currency ledger names its currency instead of a column holding it.
+    currency_code: str | None = None
+    # Business times stored without a zone (PostgreSQL timestamp, MySQL DATETIME) are wall
+    # times of this IANA zone; times with a zone are instants and need none.
+    business_time_zone: str = "UTC"
 
     def to_dict(self) -> dict[str, str | None]:
         return {f.name: getattr(self, f.name) for f in fields(self)}
 
 
 _TABLE_KEYS = ("accounts_table", "entries_table")
-_OPTIONAL_KEYS = ("opening_balance_column", "version_column")
-_REQUIRED_KEYS = tuple(f.name for f in fields(LedgerMapping) if f.name not in _OPTIONAL_KEYS)
+_OPTIONAL_KEYS = ("opening_balance_column", "version_column", "currency_column")
+_VALUE_KEYS = ("currency_code", "business_time_zone")
+_REQUIRED_KEYS = tuple(
+    f.name for f in fields(LedgerMapping) if f.name not in _OPTIONAL_KEYS + _VALUE_KEYS
+)
 _PLAIN_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]{0,62}$")
 
 
@@ -111,7 +119,7 @@ def _name_problem(key: str, value: object, *, qualified_allowed: bool) -> str | 
 def mapping_from_dict(raw: Mapping[str, Any]) -> LedgerMapping:
     """Build a mapping from a dict (admin form, JSON); every problem is reported at once."""
     problems: list[str] = []
-    known = set(_REQUIRED_KEYS) | set(_OPTIONAL_KEYS)
+    known = set(_REQUIRED_KEYS) | set(_OPTIONAL_KEYS) | set(_VALUE_KEYS)
     unknown = sorted(set(raw) - known)
     if unknown:
         problems.append(f"unknown keys: {', '.join(unknown)} (known: {', '.join(sorted(known))})")
@@ -128,16 +136,37 @@ def mapping_from_dict(raw: Mapping[str, Any]) -> LedgerMapping:
         if problem:
             problems.append(problem)
         values[key] = value
+    currency_code = raw.get("currency_code") or None
+    if currency_code is not None and not (
+        isinstance(currency_code, str) and _CURRENCY.match(currency_code)
+    ):
+        problems.append(f"currency_code {currency_code!r} is not a 3-letter currency code")
+    if bool(currency_code) == bool(values["currency_column"]):
+        problems.append(
+            "give either currency_column (a column holding each account's currency) or "
+            "currency_code (the one currency of a single-currency ledger), not both or neither"
+        )
+    business_time_zone = raw.get("business_time_zone") or "UTC"
+    try:
+        zone(business_time_zone)
+    except CutoffError as exc:
+        problems.append(f"business_time_zone: {exc}")
     if problems:
         raise MappingError(problems)
-    return LedgerMapping(**values)  # type: ignore[arg-type]
+    return LedgerMapping(
+        **values,  # type: ignore[arg-type]
+        currency_code=currency_code.upper() if currency_code else None,
+        business_time_zone=business_time_zone,
+    )
 
 
 # Types as information_schema.columns.data_type spells them.
 _INTEGER_TYPES = frozenset({"smallint", "integer", "bigint"})
 _EXACT_NUMBER_TYPES = _INTEGER_TYPES | {"numeric"}
 _TEXT_TYPES = frozenset({"text", "character varying", "character"})
-_TIME_TYPES = frozenset({"timestamp with time zone", "timestamp without time zone"})
+ZONED_TIME_TYPE = "timestamp with time zone"
+ZONELESS_TIME_TYPE = "timestamp without time zone"
+_TIME_TYPES = frozenset({ZONED_TIME_TYPE, ZONELESS_TIME_TYPE})
 _KEY_TYPES = _EXACT_NUMBER_TYPES | _TEXT_TYPES | {"uuid"}
 
 
@@ -191,7 +220,7 @@ def mapping_problems(
                 "or an integer type (exact), not floating point or text"
             )
     currency_type = column_type(accounts, mapping.currency_column, "currency")
-    if currency_type is not None and currency_type not in _TEXT_TYPES:
+    if mapping.currency_column and currency_type is not None and currency_type not in _TEXT_TYPES:
         problems.append(
             f"column {accounts}.{mapping.currency_column} (currency) is {currency_type}; "
             "expected a text type holding ISO codes"
@@ -200,7 +229,7 @@ def mapping_problems(
     if time_type is not None and time_type not in _TIME_TYPES:
         problems.append(
             f"column {entries}.{mapping.entry_time_column} (business time) is {time_type}; "
-            "expected timestamp with or without time zone"
+            "expected timestamp with or without time zone (MySQL: DATETIME or TIMESTAMP)"
         )
     column_type(accounts, mapping.version_column, "version")
     for table, column, data_type in (
@@ -332,20 +361,19 @@ def validate_cutoff(cutoff: datetime, now: datetime) -> None:
         )
 
 
-def session_time_zone(cutoff: datetime) -> str:
-    """Name for the ledger session's TimeZone, so ``timestamp without time zone`` business
-    times are read as wall times of the cut-off's zone."""
-    tz = cutoff.tzinfo
-    if isinstance(tz, ZoneInfo):
-        return tz.key
-    offset = cutoff.utcoffset()
-    if tz is timezone.utc or offset is None or not offset:
-        return "UTC"
-    total_minutes = int(offset.total_seconds() // 60)
-    sign = "+" if total_minutes >= 0 else "-"
-    hours, minutes = divmod(abs(total_minutes), 60)
-    # ISO 8601 form: PostgreSQL's POSIX names ('UTC+9') would invert the sign.
-    return f"{sign}{hours:02d}:{minutes:02d}"
+def cutoff_parameter(cutoff: datetime, time_type: str | None, business_time_zone: str) -> datetime:
+    """The cut-off as the ledger's business-time column must be compared with.
+
+    A column with a zone holds instants: the aware cut-off (in UTC). A column without one holds
+    wall times of ``business_time_zone``: the cut-off's naive wall time there, so the
+    comparison is wall time with wall time and no session time zone takes part (a fixed
+    offset handed to PostgreSQL's SET TIME ZONE, '+09:00', would mean UTC-9).
+    """
+    if cutoff.tzinfo is None or cutoff.utcoffset() is None:
+        raise CutoffError(f"cut-off {cutoff.isoformat()} has no time zone")
+    if time_type == ZONELESS_TIME_TYPE:
+        return cutoff.astimezone(zone(business_time_zone)).replace(tzinfo=None)
+    return cutoff.astimezone(timezone.utc)
 
 
 # --------------------------------------------------------------------------------------------

@@ -9,6 +9,9 @@ keep going. Statements come from ``verifiers.reconcile.balances``; this module o
 
 Every connection is named ``mhc-reconcile`` (application_name) and carries a statement and a
 lock timeout, so a run can always be told apart on the ledger and never hangs forever.
+
+A ``mysql://`` ledger (MySQL 8, MariaDB 10.11+) goes to ``engine_mysql`` from each public
+function here; its notes say how it does without an exported snapshot.
 """
 
 from __future__ import annotations
@@ -17,15 +20,16 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 import psycopg
 from psycopg import sql
-from psycopg.conninfo import conninfo_to_dict
 
+from verifiers.engines import MYSQL, EngineError, dialect_of
+from verifiers.engines import postgresql as postgresql_engine
+from verifiers.reconcile import engine_mysql
 from verifiers.reconcile.balances import (
     APPLICATION_NAME,
     DEFAULT_DIFFERENCE_CAP,
@@ -38,14 +42,27 @@ from verifiers.reconcile.balances import (
     ReconciliationOutcome,
     combine_partials,
     compare_with_counterpart,
+    cutoff_parameter,
     mapping_problems,
     percentile_fractions,
     range_result_from_rows,
     ranges_from_boundaries,
     reconciliation_status,
-    session_time_zone,
     split_integer_keys,
     validate_cutoff,
+)
+from verifiers.reconcile.ledger_session import (
+    DEFAULT_LIMITS,
+    CutoffBalance,
+    LedgerUnreachable,
+    MappingInvalid,
+    OpenTransaction,
+    ReconcileEngineError,
+    SessionLimits,
+    SnapshotHandle,
+    SnapshotUnavailable,
+    SnapshotWaitTimeout,
+    WaitResult,
 )
 from verifiers.reconcile.ledger_sql import (
     COLUMNS_QUERY,
@@ -57,122 +74,60 @@ from verifiers.reconcile.ledger_sql import (
     range_query_params,
 )
 
-
-class ReconcileEngineError(Exception):
-    """Base for failures talking to the ledger during a reconciliation."""
-
-
-class LedgerUnreachable(ReconcileEngineError):
-    """The ledger database cannot be connected to (one sentence naming host:port)."""
-
-
-class MappingInvalid(ReconcileEngineError):
-    """The mapping does not fit the ledger's tables; ``problems`` has one message each."""
-
-    def __init__(self, problems: list[str]) -> None:
-        self.problems = problems
-        super().__init__("ledger mapping does not fit the database: " + "; ".join(problems))
-
-
-class SnapshotUnavailable(ReconcileEngineError):
-    """A worker could not import the exported snapshot (the coordinator ended too early)."""
-
-
-@dataclass(frozen=True)
-class OpenTransaction:
-    """A ledger transaction that began before the cut-off and is still open."""
-
-    pid: int
-    age: timedelta
-    application_name: str
-    state: str
-    query: str
-
-    def describe(self) -> str:
-        return (
-            f"pid {self.pid} (open {self.age.total_seconds():.1f} s, "
-            f"application {self.application_name!r}, {self.state}: {self.query[:80]!r})"
-        )
+# The engine's API; the shared types of ledger_session are part of it (callers use engine.X).
+__all__ = [
+    "DEFAULT_LIMITS",
+    "CutoffBalance",
+    "LedgerUnreachable",
+    "MappingInvalid",
+    "OpenTransaction",
+    "ReconcileEngineError",
+    "SessionLimits",
+    "SnapshotHandle",
+    "SnapshotUnavailable",
+    "SnapshotWaitTimeout",
+    "WaitResult",
+    "connect_ledger",
+    "introspect_columns",
+    "validate_mapping",
+    "wait_for_transactions_before",
+    "open_snapshot",
+    "compute_range",
+    "cutoff_balances",
+    "reconcile_parallel",
+]
 
 
-class SnapshotWaitTimeout(ReconcileEngineError):
-    """Transactions that began before the cut-off did not end in time; ``blockers`` names them."""
-
-    def __init__(self, cutoff: datetime, timeout_s: float, blockers: list[OpenTransaction]) -> None:
-        self.cutoff = cutoff
-        self.timeout_s = timeout_s
-        self.blockers = blockers
-        super().__init__(
-            f"{len(blockers)} transaction(s) that began before the cut-off {cutoff.isoformat()} "
-            f"were still open after {timeout_s:g} s: "
-            + "; ".join(b.describe() for b in blockers)
-        )
-
-
-@dataclass(frozen=True)
-class SessionLimits:
-    """Timeouts set on every ledger connection (seconds)."""
-
-    connect_timeout_s: int = 5
-    statement_timeout_s: float = 600.0
-    # ACCESS SHARE only waits for ACCESS EXCLUSIVE (DDL, VACUUM FULL); fail fast rather than
-    # queue, since writers would then queue behind us behind the DDL.
-    lock_timeout_s: float = 2.0
-    # Bounds how long an abandoned coordinator can hold its snapshot (and the ledger's xmin).
-    idle_in_transaction_timeout_s: float = 900.0
-
-
-DEFAULT_LIMITS = SessionLimits()
-
-
-def _host_port(dsn: str) -> str:
+def _is_mysql(dsn: str) -> bool:
     try:
-        params = conninfo_to_dict(dsn)
-    except psycopg.ProgrammingError:
-        return "(unparseable connection string)"
-    host = params.get("host") or params.get("hostaddr") or "localhost"
-    return f"{host}:{params.get('port') or 5432}"
+        return dialect_of(dsn) == MYSQL
+    except EngineError as exc:
+        raise LedgerUnreachable(str(exc)) from None
 
 
-def connect_ledger(
-    dsn: str, *, limits: SessionLimits = DEFAULT_LIMITS, time_zone: str | None = None
-) -> psycopg.Connection[Any]:
-    """An autocommit connection named mhc-reconcile with our timeouts set.
+def connect_ledger(dsn: str, *, limits: SessionLimits = DEFAULT_LIMITS) -> psycopg.Connection[Any]:
+    """An autocommit, read-only connection named mhc-reconcile with our timeouts set.
 
     Autocommit so that the transactions we need are opened explicitly with the exact
     ``BEGIN ISOLATION LEVEL ...`` text (``SET TRANSACTION SNAPSHOT`` must come first in it).
     """
     try:
-        conn = psycopg.connect(
+        return postgresql_engine.connect(  # type: ignore[no-any-return]
             dsn,
-            autocommit=True,
+            statement_timeout_s=limits.statement_timeout_s,
+            connect_timeout_s=limits.connect_timeout_s,
             application_name=APPLICATION_NAME,
-            connect_timeout=limits.connect_timeout_s,
+            settings={
+                "lock_timeout": f"{int(limits.lock_timeout_s * 1000)}ms",
+                "idle_in_transaction_session_timeout": (
+                    f"{int(limits.idle_in_transaction_timeout_s * 1000)}ms"
+                ),
+                # One statement per range is big; JIT costs ~150 ms and gained nothing here.
+                "jit": "off",
+            },
         )
-    except psycopg.OperationalError as exc:
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise LedgerUnreachable(
-            f"cannot reach the ledger database at {_host_port(dsn)}: {reason}"
-        ) from None
-    settings = {
-        "statement_timeout": f"{int(limits.statement_timeout_s * 1000)}ms",
-        "lock_timeout": f"{int(limits.lock_timeout_s * 1000)}ms",
-        "idle_in_transaction_session_timeout": (
-            f"{int(limits.idle_in_transaction_timeout_s * 1000)}ms"
-        ),
-        # One statement per range is big; JIT compilation costs ~150 ms and gained nothing here.
-        "jit": "off",
-    }
-    if time_zone:
-        settings["TimeZone"] = time_zone
-    # One round trip for all settings; set_config takes values as parameters (SET cannot).
-    conn.execute(
-        sql.SQL("SELECT {}").format(
-            sql.SQL(", ").join(sql.SQL("set_config(%s, %s, false)") for _ in settings)
-        ),
-        [part for item in settings.items() for part in item],
-    )
-    return conn
+    except EngineError as exc:
+        raise LedgerUnreachable(str(exc).replace("the database", "the ledger database")) from None
 
 
 def _search_path_schemas(conn: psycopg.Connection[Any]) -> list[str]:
@@ -212,16 +167,10 @@ def validate_mapping(
     dsn: str, mapping: LedgerMapping, *, limits: SessionLimits = DEFAULT_LIMITS
 ) -> list[str]:
     """Problems of the mapping against the live ledger schema ([] when it fits)."""
+    if _is_mysql(dsn):
+        return engine_mysql.validate_mapping(dsn, mapping, limits)
     with connect_ledger(dsn, limits=limits) as conn:
         return mapping_problems(mapping, introspect_columns(conn, mapping))
-
-
-@dataclass(frozen=True)
-class WaitResult:
-    """How long the wait for pre-cut-off transactions took."""
-
-    waited_s: float
-    polls: int
 
 
 def wait_for_transactions_before(
@@ -237,6 +186,8 @@ def wait_for_transactions_before(
     The cut-off is checked against the ledger's own clock (business times come from it).
     Raises SnapshotWaitTimeout naming the transactions still open after ``timeout_s``.
     """
+    if _is_mysql(dsn):
+        return engine_mysql.wait_for_transactions_before(dsn, cutoff, timeout_s, poll_s, limits)
     started = time.monotonic()
     polls = 0
     # Autocommit: pg_stat_activity is frozen for the length of a transaction.
@@ -258,42 +209,6 @@ def wait_for_transactions_before(
             if waited >= timeout_s:
                 raise SnapshotWaitTimeout(cutoff, timeout_s, blockers)
             time.sleep(min(poll_s, max(timeout_s - waited, 0.0)))
-
-
-@dataclass
-class SnapshotHandle:
-    """The coordinator's open snapshot: keep it open until every worker imported it."""
-
-    connection: psycopg.Connection[Any]
-    snapshot_id: str
-    snapshot_time: datetime
-    key_ranges: list[KeyRange]
-    closed: bool = field(default=False)
-
-    def close(self) -> None:
-        """End the coordinator transaction (idempotent); imported snapshots stay valid."""
-        if self.closed:
-            return
-        self.closed = True
-        try:
-            if not self.connection.closed:
-                self.connection.execute("COMMIT")
-        finally:
-            self.connection.close()
-
-    def __enter__(self) -> SnapshotHandle:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
-
-    def to_dict(self) -> dict[str, Any]:
-        """What workers need (Celery payload): the snapshot id and the ranges."""
-        return {
-            "snapshot_id": self.snapshot_id,
-            "snapshot_time": self.snapshot_time.isoformat(),
-            "key_ranges": [r.to_dict() for r in self.key_ranges],
-        }
 
 
 def _split_keys(
@@ -327,6 +242,8 @@ def open_snapshot(
     limits: SessionLimits = DEFAULT_LIMITS,
 ) -> SnapshotHandle:
     """Open the coordinator's read-only snapshot, export it and split the keys in ``parts``."""
+    if _is_mysql(dsn):
+        return engine_mysql.open_snapshot(dsn, mapping, parts, limits)  # type: ignore[no-any-return]
     conn = connect_ledger(dsn, limits=limits)
     try:
         conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
@@ -372,27 +289,34 @@ def compute_range(
     ``on_snapshot_imported`` is called once the snapshot is imported, so the coordinator can
     end its transaction before the range computation finishes.
     """
+    if _is_mysql(dsn):
+        return engine_mysql.compute_range(
+            dsn, mapping, cutoff, key_range, diff_cap, limits=limits,
+            on_snapshot_imported=on_snapshot_imported,
+        )
     started = time.perf_counter()
-    with connect_ledger(dsn, limits=limits, time_zone=session_time_zone(cutoff)) as conn:
+    with connect_ledger(dsn, limits=limits) as conn:
+        params = _range_params(conn, mapping, cutoff, key_range, diff_cap)
         _begin_in_snapshot(conn, snapshot_id)
         if on_snapshot_imported is not None:
             on_snapshot_imported()
-        rows = conn.execute(
-            build_range_query(mapping, key_range, plan),
-            range_query_params(cutoff, key_range, diff_cap),
-        ).fetchall()
+        rows = conn.execute(build_range_query(mapping, key_range, plan), params).fetchall()
         conn.execute("COMMIT")
     return range_result_from_rows(key_range, rows, time.perf_counter() - started)
 
 
-@dataclass(frozen=True)
-class CutoffBalance:
-    """One account as seen in the snapshot: balance now, at the cut-off, and its journal."""
-
-    currency: str
-    balance_now: Decimal
-    balance_at_cutoff: Decimal
-    journal: Decimal
+def _range_params(
+    conn: psycopg.Connection[Any], mapping: LedgerMapping, cutoff: datetime,
+    key_range: KeyRange, diff_cap: int,
+) -> dict[str, Any]:
+    """Query parameters, the cut-off as the business-time column's type needs it (a wall
+    time of the source's zone for ``timestamp without time zone``; no session TimeZone)."""
+    columns = introspect_columns(conn, mapping)
+    time_type = columns.get(mapping.entries_table, {}).get(mapping.entry_time_column)
+    return range_query_params(
+        cutoff_parameter(cutoff, time_type, mapping.business_time_zone), key_range, diff_cap,
+        currency_code=mapping.currency_code,
+    )
 
 
 def cutoff_balances(
@@ -405,12 +329,12 @@ def cutoff_balances(
     limits: SessionLimits = DEFAULT_LIMITS,
 ) -> dict[KeyValue, CutoffBalance]:
     """Every account of the range with its balance at cut-off (export, audits, proofs)."""
-    with connect_ledger(dsn, limits=limits, time_zone=session_time_zone(cutoff)) as conn:
+    if _is_mysql(dsn):
+        return engine_mysql.cutoff_balances(dsn, mapping, cutoff, key_range, limits)
+    with connect_ledger(dsn, limits=limits) as conn:
+        params = _range_params(conn, mapping, cutoff, key_range, DEFAULT_DIFFERENCE_CAP)
         _begin_in_snapshot(conn, snapshot_id)
-        rows = conn.execute(
-            build_cutoff_balances_query(mapping, key_range),
-            range_query_params(cutoff, key_range),
-        ).fetchall()
+        rows = conn.execute(build_cutoff_balances_query(mapping, key_range), params).fetchall()
         conn.execute("COMMIT")
     return {
         key: CutoffBalance(currency or "", now, at_cutoff, journal)

@@ -125,6 +125,11 @@ def _per_account_select(
         raise ReconciliationInputError(
             f"unknown range plan {plan!r} (expected 'join' or 'lateral')"
         )
+    currency: sql.Composable = (
+        sql.Identifier("a", mapping.currency_column)
+        if mapping.currency_column
+        else sql.SQL("%(currency_code)s")
+    )
     return sql.SQL(
         "SELECT {key} AS account_key, {currency}::text AS currency, {balance} AS balance_now, "
         "{balance} - coalesce(e.sum_after, 0) AS balance_at_cutoff, "
@@ -132,7 +137,7 @@ def _per_account_select(
         "FROM {accounts} AS a {entries_part} WHERE {key_range}"
     ).format(
         key=key,
-        currency=sql.Identifier("a", mapping.currency_column),
+        currency=currency,
         balance=balance,
         opening=opening,
         version=version,
@@ -180,12 +185,19 @@ def build_cutoff_balances_query(
 
 
 def range_query_params(
-    cutoff: datetime, key_range: KeyRange, diff_cap: int = DEFAULT_DIFFERENCE_CAP
+    cutoff: datetime,
+    key_range: KeyRange,
+    diff_cap: int = DEFAULT_DIFFERENCE_CAP,
+    *,
+    currency_code: str | None = None,
 ) -> dict[str, Any]:
-    """Parameters for ``build_range_query`` / ``build_cutoff_balances_query``."""
+    """Parameters for ``build_range_query`` / ``build_cutoff_balances_query`` (and their MySQL
+    twins). ``cutoff`` as ``balances.cutoff_parameter`` gives it for the business-time column."""
     if diff_cap < 0:
         raise ReconciliationInputError(f"diff_cap must be >= 0, got {diff_cap}")
     params: dict[str, Any] = {"cutoff": cutoff, "cap": diff_cap}
+    if currency_code:
+        params["currency_code"] = currency_code
     if key_range.lower is not None:
         params["lower"] = key_range.lower
     if key_range.upper is not None:

@@ -13,7 +13,7 @@ from verifiers.reconcile.balances import LedgerMapping, mapping_from_dict, zone
 MAPPING_FIELDS = (
     "accounts_table", "account_key", "balance_column", "currency_column", "entries_table",
     "entry_account_column", "entry_amount_column", "entry_time_column",
-    "opening_balance_column", "version_column",
+    "opening_balance_column", "version_column", "currency_code", "business_time_zone",
 )
 
 

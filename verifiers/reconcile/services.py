@@ -27,9 +27,12 @@ from django.db import transaction
 from django.utils import timezone
 from psycopg import sql
 
+from verifiers.engines import engine_for
+from verifiers.engines import mysql as mysql_engine
+from verifiers.engines import postgresql as postgresql_engine
 from verifiers.models import AccountDifference, Counterpart, LedgerSource, ReconciliationRun
 from verifiers.reconcile import alerts as reconcile_alerts
-from verifiers.reconcile import balances, engine, keeper, ledger_sql
+from verifiers.reconcile import balances, engine, engine_mysql, keeper, ledger_sql
 from verifiers.reconcile.selectors import counterpart_totals, cutoff_date_of, mapping_for
 
 logger = logging.getLogger(__name__)
@@ -88,17 +91,26 @@ def _counterpart_table_problems(dsn: str, source: LedgerSource) -> list[str]:
     ]
     if bad_names:
         return bad_names
-    try:
-        with engine.connect_ledger(dsn) as conn:
-            query = sql.SQL("SELECT * FROM {} LIMIT 0").format(
-                ledger_sql.table_identifier(source.counterpart_table)
-            )
-            cursor = conn.execute(query)
-            present = {column.name for column in cursor.description or []}
-    except psycopg.errors.UndefinedTable:
-        return [f"counterpart table {source.counterpart_table} not found"]
-    except psycopg.Error as exc:
-        return [f"counterpart table {source.counterpart_table} cannot be read: {str(exc).strip()}"]
+    if engine_for(dsn) is mysql_engine:
+        conn = engine_mysql.connect_ledger(dsn, engine.DEFAULT_LIMITS)
+        try:
+            present = set(mysql_engine.columns(conn, [source.counterpart_table]).get(source.counterpart_table, {}))
+        finally:
+            conn.close()
+        if not present:
+            return [f"counterpart table {source.counterpart_table} not found"]
+    else:
+        try:
+            with engine.connect_ledger(dsn) as conn:
+                query = sql.SQL("SELECT * FROM {} LIMIT 0").format(
+                    ledger_sql.table_identifier(source.counterpart_table)
+                )
+                cursor = conn.execute(query)
+                present = {column.name for column in cursor.description or []}
+        except psycopg.errors.UndefinedTable:
+            return [f"counterpart table {source.counterpart_table} not found"]
+        except psycopg.Error as exc:
+            return [f"counterpart table {source.counterpart_table} cannot be read: {str(exc).strip()}"]
     missing = sorted(wanted - present)
     if missing:
         return [f"counterpart table {source.counterpart_table} lacks column(s) {', '.join(missing)}"]
@@ -183,17 +195,18 @@ def upload_counterpart_csv(
     )
 
 
-def _read_counterpart_table(
-    conn: psycopg.Connection[Any], source: LedgerSource, cutoff_date: date
-) -> dict[str, Decimal]:
-    query = sql.SQL("SELECT currency::text, total FROM {}").format(
-        ledger_sql.table_identifier(source.counterpart_table)
-    )
+def _read_counterpart_table(conn: Any, source: LedgerSource, cutoff_date: date) -> dict[str, Decimal]:
+    """The counterpart table's rows, on the coordinator's snapshot connection of either engine."""
+    quote = postgresql_engine.quote if isinstance(conn, psycopg.Connection) else mysql_engine.quote
+    query = f"SELECT currency, total FROM {quote(source.counterpart_table)}"
     params: dict[str, Any] = {}
     if source.counterpart_date_column:
-        query = query + sql.SQL(" WHERE {} = %(day)s").format(sql.Identifier(source.counterpart_date_column))
+        query += f" WHERE {quote(source.counterpart_date_column)} = %(day)s"
         params["day"] = cutoff_date
-    return {str(currency).strip().upper(): Decimal(total) for currency, total in conn.execute(query, params)}
+    with conn.cursor() as cursor:
+        cursor.execute(query, params)
+        rows = cursor.fetchall()
+    return {str(currency).strip().upper(): Decimal(total) for currency, total in rows}
 
 
 # --------------------------------------------------------------------------------------------

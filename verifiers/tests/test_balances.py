@@ -21,6 +21,7 @@ from verifiers.reconcile.balances import (
     combine_partials,
     compare_with_counterpart,
     cutoff_instant,
+    cutoff_parameter,
     latest_cutoff,
     mapping_from_dict,
     mapping_problems,
@@ -29,7 +30,6 @@ from verifiers.reconcile.balances import (
     range_result_from_rows,
     ranges_from_boundaries,
     reconciliation_status,
-    session_time_zone,
     split_integer_keys,
     validate_cutoff,
 )
@@ -85,6 +85,25 @@ def test_mapping_from_dict_lists_every_missing_required_key() -> None:
     with pytest.raises(MappingError) as caught:
         mapping_from_dict(raw)
     assert "entries_table" in str(caught.value) and "entry_time_column" in str(caught.value)
+
+
+def test_a_single_currency_ledger_gives_a_code_instead_of_a_column() -> None:
+    raw = {k: v for k, v in MAPPING_DICT.items() if k != "currency_column"}
+    mapping = mapping_from_dict({**raw, "currency_code": "usd"})
+    assert mapping.currency_code == "USD" and mapping.currency_column is None
+    assert mapping_from_dict(MAPPING_DICT).business_time_zone == "UTC"
+    with pytest.raises(MappingError, match="either currency_column .* or currency_code"):
+        mapping_from_dict(raw)
+    with pytest.raises(MappingError, match="not both or neither"):
+        mapping_from_dict({**MAPPING_DICT, "currency_code": "USD"})
+    with pytest.raises(MappingError, match="'US' is not a 3-letter currency code"):
+        mapping_from_dict({**raw, "currency_code": "US"})
+
+
+def test_the_business_time_zone_must_be_an_iana_name() -> None:
+    assert mapping_from_dict({**MAPPING_DICT, "business_time_zone": "Asia/Seoul"}).business_time_zone == "Asia/Seoul"
+    with pytest.raises(MappingError, match="business_time_zone: unknown time zone '\\+09:00'"):
+        mapping_from_dict({**MAPPING_DICT, "business_time_zone": "+09:00"})
 
 
 @pytest.mark.parametrize(
@@ -263,10 +282,23 @@ def test_latest_cutoff_just_after_midnight_seoul_is_today() -> None:
     assert latest_cutoff(now) == cutoff_instant(date(2024, 3, 2))
 
 
-def test_session_time_zone_uses_zone_key_or_iso_offset() -> None:
-    assert session_time_zone(cutoff_instant(date(2024, 1, 1))) == "Asia/Seoul"
-    assert session_time_zone(datetime(2024, 1, 1, tzinfo=timezone.utc)) == "UTC"
-    assert session_time_zone(datetime(2024, 1, 1, tzinfo=timezone(SEOUL_OFFSET))) == "+09:00"
+def test_the_cutoff_for_a_zoneless_column_is_a_wall_time_of_the_business_zone() -> None:
+    stored = cutoff_instant(date(2024, 3, 2)).astimezone(timezone.utc)  # 00:00 Seoul, as saved
+    zoneless = "timestamp without time zone"
+    assert cutoff_parameter(stored, zoneless, "Asia/Seoul") == datetime(2024, 3, 2, 0, 0)
+    # A fixed +09:00 offset is 9 hours east of UTC, never 9 hours west.
+    fixed = datetime(2024, 3, 2, tzinfo=timezone(SEOUL_OFFSET))
+    assert cutoff_parameter(fixed, zoneless, "Asia/Seoul") == datetime(2024, 3, 2, 0, 0)
+    assert cutoff_parameter(fixed, zoneless, "UTC") == datetime(2024, 3, 1, 15, 0)
+    assert cutoff_parameter(fixed, zoneless, "America/New_York") == datetime(2024, 3, 1, 10, 0)
+
+
+def test_the_cutoff_for_a_zoned_column_is_the_instant_in_utc() -> None:
+    fixed = datetime(2024, 3, 2, tzinfo=timezone(SEOUL_OFFSET))
+    value = cutoff_parameter(fixed, "timestamp with time zone", "America/New_York")
+    assert value == fixed and value.tzinfo is timezone.utc
+    with pytest.raises(CutoffError):
+        cutoff_parameter(datetime(2024, 3, 2), "timestamp with time zone", "UTC")
 
 
 # ------------------------------------------------------------------------- counterpart CSV

@@ -236,10 +236,12 @@ def test_text_keys_and_naive_business_times_in_a_schema(ledger_copy) -> None:
             "entry_account_column": "acct_code",
             "entry_amount_column": "amt",
             "entry_time_column": "booked_at",
+            # Naive business times are wall times of the source's zone, not the cut-off's.
+            "business_time_zone": "Asia/Seoul",
         }
     )
     assert validate_mapping(dsn(database), mapping) == []
-    cutoff = cutoff_instant(date(2024, 3, 2))  # 00:00 Seoul
+    cutoff = cutoff_instant(date(2024, 3, 2)).astimezone(timezone.utc)  # 00:00 Seoul, as stored
     outcome = reconcile_parallel(dsn(database), mapping, cutoff, workers=3)
     assert outcome.status == "balanced" and outcome.accounts_checked == 50
     assert outcome.totals["KRW"].balance_total == Decimal(50 * 4)

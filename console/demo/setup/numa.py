@@ -17,8 +17,9 @@ from typing import Any
 
 from django.utils import timezone
 
-from numa import services
+from numa import gain_runs, ingest
 from numa.models import Host, HourRollup, MinuteRollup, PinningEvent, RawSample
+from numa.rollups import METRIC_FIELDS
 from numa.selectors import MINUTE_SERIES_MAX_SPAN, RAW_SERIES_MAX_SPAN
 
 DEMO_PINNED_HOSTS = ("demo-pinned-a", "demo-pinned-b")
@@ -95,7 +96,7 @@ def _finer_rows(host: Host, hours: list[HourRollup], now: datetime) -> tuple[lis
 
 def setup_demo(command: Any = None) -> None:
     hostname = socket.gethostname()
-    services.register_host(hostname=hostname, delivery=Host.Delivery.WORKER)
+    ingest.register_host(hostname=hostname, delivery=Host.Delivery.WORKER)
     if PinningEvent.objects.filter(host__hostname=DEMO_PINNED_HOSTS[0], note=DEMO_NOTE).exists():
         _say(command, f"NUMA: host {hostname} registered; demo history already present")
         return
@@ -121,7 +122,7 @@ def setup_demo(command: Any = None) -> None:
             rows,
             update_conflicts=True,
             unique_fields=["host", "bucket_start"],
-            update_fields=[*services.METRIC_FIELDS, "node_cpu_cores", "samples", "covered_s"],
+            update_fields=[*METRIC_FIELDS, "node_cpu_cores", "samples", "covered_s"],
         )
         minutes, samples = _finer_rows(host, rows, now)
         MinuteRollup.objects.bulk_create(minutes, ignore_conflicts=True)
@@ -134,7 +135,7 @@ def setup_demo(command: Any = None) -> None:
             latest_cpu_cores=last.cpu_cores,
         )
         if pinned:
-            event, _ = services.record_pinning_event(
+            event, _ = ingest.record_pinning_event(
                 hostname=name,
                 changed_at=event_time + timedelta(hours=DEMO_PINNED_HOSTS.index(name)),
                 kind=PinningEvent.Kind.TOPOLOGY_SINGLE_NUMA_NODE,
@@ -142,8 +143,8 @@ def setup_demo(command: Any = None) -> None:
                 who="setup_demo",
             )
             events.append(event)
-    report = services.compute_event_gain(
-        event=events[0], window=timedelta(days=7), gap=timedelta(hours=24)
+    report = gain_runs.compute_gain_now(
+        event=events[0], window=timedelta(days=7), gap=timedelta(hours=24), who="setup_demo"
     )
     _say(command, f"NUMA: host {hostname} registered; demo gain {report['cluster']['gain']:.1%}")
 

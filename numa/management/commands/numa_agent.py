@@ -30,6 +30,7 @@ from numa.conf import (
 from numa.extras import measure_extras, probe_extras
 from numa.kubelet import read_kubelet_policies
 from numa.placement import collect_configured_sample, sample_as_dict
+from numa.samples import KUBELET_EXTRA_NAME, extras_from_measurements
 
 SAMPLES_PATH = "/api/v1/numa/samples"
 HTTP_TIMEOUT_S = 10.0
@@ -64,8 +65,6 @@ def hourly_extras(
     *, extras_seconds: float, kubelet_source: str, token_file: str | None, ca_file: str | None
 ) -> dict[str, Any]:
     """The hourly part of a body: measured eBPF/perf extras plus the kubelet reading."""
-    from numa.services import KUBELET_EXTRA_NAME, extras_from_measurements
-
     extras = extras_from_measurements(measure_extras(seconds=extras_seconds), probe_extras())
     extras[KUBELET_EXTRA_NAME] = read_kubelet_policies(
         kubelet_source, token_file=token_file, ca_file=ca_file

@@ -15,7 +15,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand
 
-from numa import selectors, services, tasks
+from numa import ingest, selectors, tasks
 from numa.extras import probe_extras
 from numa.models import Host
 
@@ -42,7 +42,7 @@ class Command(BaseCommand):
         parser.add_argument("--samples", type=int, default=200)
 
     def handle(self, *args: Any, samples: int, **options: Any) -> None:
-        host = services.register_host(hostname=socket.gethostname())
+        host = ingest.register_host(hostname=socket.gethostname())
         Host.objects.filter(pk=host.pk).update(extras_probed_at=None)
         tasks.collect(host.pk)  # warm up: imports, first probe of the extras
         rows = [

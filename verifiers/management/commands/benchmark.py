@@ -177,7 +177,8 @@ def _run_reconcile(command: BaseCommand, options: dict[str, Any]) -> None:
     from django.core.management import call_command
 
     call_command("benchmark_reconcile", accounts=options["accounts"], entries=options["entries"],
-                 workers=options["workers"], repeat=options["repeat"], stdout=command.stdout)
+                 workers=options["workers"], repeat=options["repeat"], engine=options["engine"],
+                 stdout=command.stdout)
 
 
 def _overview_arguments(parser) -> None:

@@ -1,9 +1,11 @@
 """Time the Celery reconciliation on a generated ledger with 1 and 2 worker processes.
 
     manage.py benchmark_reconcile --accounts 1000000 --entries 10000000 [--workers 1,2] [--repeat 3]
+        [--engine postgresql|mysql]
 
 Builds (or reuses, when the sizes match) the engine benchmark's ``recon_bench`` database
-(verifiers/benchmarks/reconcile_bench.py), starts N `celery worker` processes of concurrency 1 on
+(verifiers/benchmarks/reconcile_bench.py; on MySQL/MariaDB reconcile_bench_mysql.py, DATETIME
+business times in Asia/Seoul), starts N `celery worker` processes of concurrency 1 on
 a private queue, runs the whole path (coordinator, chord of parts, callback storing the run)
 ``--repeat`` times and prints the median. Prints figures only; asserts nothing about time.
 Do not run it beside another benchmark on the same machine: they share the cores.
@@ -22,7 +24,7 @@ import uuid
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from verifiers.benchmarks import reconcile_bench
+from verifiers.benchmarks import reconcile_bench, reconcile_bench_mysql
 from verifiers.models import LedgerSource, ReconciliationRun
 from verifiers.reconcile import services
 
@@ -43,16 +45,24 @@ class Command(BaseCommand):
         parser.add_argument("--entries", type=int, default=10_000_000)
         parser.add_argument("--workers", default="1,2", help="Worker process counts to try, e.g. 1,2.")
         parser.add_argument("--repeat", type=int, default=3)
+        parser.add_argument("--engine", choices=("postgresql", "mysql"), default="postgresql",
+                            help="Ledger on PostgreSQL or on MySQL/MariaDB (MYSQL_URL's server).")
 
-    def handle(self, *args, accounts: int, entries: int, workers: str, repeat: int, **options):
+    def handle(self, *args, accounts: int, entries: int, workers: str, repeat: int, engine: str = "postgresql",
+               **options):
         counts = [int(w) for w in workers.split(",") if w.strip()]
         if not counts or min(counts) < 1 or repeat < 1:
             raise CommandError("--workers needs positive counts such as 1,2 and --repeat at least 1")
-        self.stdout.write(f"ledger: {accounts:,} accounts / {entries:,} entries (building if missing)")
-        cutoff = reconcile_bench.ensure_bench_ledger(accounts, entries)
+        self.stdout.write(f"{engine} ledger: {accounts:,} accounts / {entries:,} entries (building if missing)")
+        if engine == "mysql":
+            cutoff = reconcile_bench_mysql.ensure_bench_ledger(accounts, entries)
+            ledger = {"dsn": reconcile_bench_mysql.bench_dsn(), "business_time_zone": "Asia/Seoul"}
+        else:
+            cutoff = reconcile_bench.ensure_bench_ledger(accounts, entries)
+            ledger = {"dsn": _url(reconcile_bench.BENCH_DATABASE), "business_time_zone": "UTC"}
         source, _ = LedgerSource.objects.update_or_create(
-            name=BENCH_SOURCE_NAME,
-            defaults={**BENCH_MAPPING, "dsn": _url(reconcile_bench.BENCH_DATABASE), "enabled": False},
+            name=f"{BENCH_SOURCE_NAME} ({engine})",
+            defaults={**BENCH_MAPPING, **ledger, "enabled": False},
         )
         for count in counts:
             source.workers = count

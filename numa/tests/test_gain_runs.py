@@ -9,8 +9,9 @@ import pytest
 from django.utils import timezone
 
 from console.demo.setup.numa import DEMO_CONTROL_HOST, DEMO_PINNED_HOSTS, setup_demo
-from numa import selectors, services
-from numa.models import Host, HourRollup, PinningEvent
+from numa import gain_runs, selectors
+from numa.event_gains import GainRequestError
+from numa.models import EventGain, Host, HourRollup, PinningEvent
 
 pytestmark = pytest.mark.django_db
 
@@ -49,7 +50,7 @@ def _event(host: Host, when: datetime = EVENT) -> PinningEvent:
 
 def test_constant_cpu_drop_gives_the_exact_gain() -> None:
     event = _event(_history("p1", before=10.0, after=8.0))
-    report = selectors.event_gain_report(
+    report = gain_runs.gain_report(
         event=event, window=timedelta(days=2), gap=timedelta(hours=12), resamples=200
     )
     assert report["hosts"][0]["gain"] == pytest.approx(0.2)
@@ -60,7 +61,7 @@ def test_constant_cpu_drop_gives_the_exact_gain() -> None:
 def test_unpinned_host_change_is_subtracted() -> None:
     event = _event(_history("p1", before=10.0, after=8.0))
     _history("c1", before=10.0, after=9.0)  # the whole cluster got 10% cheaper anyway
-    report = selectors.event_gain_report(
+    report = gain_runs.gain_report(
         event=event, window=timedelta(days=2), gap=timedelta(hours=12), resamples=100
     )
     assert [row["host"] for row in report["controls"]] == ["c1"]
@@ -71,7 +72,7 @@ def test_unpinned_host_change_is_subtracted() -> None:
 def test_hosts_pinned_during_the_rollout_gap_count_as_treated() -> None:
     event = _event(_history("p1", before=10.0, after=8.0))
     _event(_history("p2", before=10.0, after=9.0), EVENT + timedelta(hours=3))
-    report = selectors.event_gain_report(
+    report = gain_runs.gain_report(
         event=event, window=timedelta(days=2), gap=timedelta(hours=12), resamples=0
     )
     assert sorted(row["host"] for row in report["hosts"]) == ["p1", "p2"]
@@ -80,7 +81,7 @@ def test_hosts_pinned_during_the_rollout_gap_count_as_treated() -> None:
 
 def test_kernel_check_agrees_when_migration_and_remote_share_fall() -> None:
     event = _event(_history("p1", before=10.0, after=8.0))
-    report = selectors.event_gain_report(
+    report = gain_runs.gain_report(
         event=event, window=timedelta(days=2), gap=timedelta(hours=12), resamples=0
     )
     verdict = report["kernel_check"]["verdict"]
@@ -92,22 +93,10 @@ def test_kernel_check_agrees_when_migration_and_remote_share_fall() -> None:
     }
 
 
-def test_kernel_check_disagrees_when_remote_share_rises_with_a_cpu_gain() -> None:
-    rows = [
-        {
-            "remote_share": {"before": 0.1, "after": 0.3},
-            "migrated_pages_per_s": {"before": 1, "after": 0.5},
-            "hint_faults_per_s": {"before": None, "after": None},
-        }
-    ]
-    verdict = selectors.kernel_verdict(rows, gain=0.1)
-    assert verdict["agrees"] is False and verdict["metrics"]["hint_faults_per_s"] == "no data"
-
-
 def test_no_data_after_the_event_gives_no_gain_with_a_reason() -> None:
     host = Host.objects.create(hostname="empty", delivery=Host.Delivery.SYNTHETIC)
     event = _event(host)
-    report = selectors.event_gain_report(
+    report = gain_runs.gain_report(
         event=event, window=timedelta(days=1), gap=timedelta(0), resamples=0
     )
     assert report["cluster"]["gain"] is None
@@ -116,18 +105,81 @@ def test_no_data_after_the_event_gives_no_gain_with_a_reason() -> None:
 
 def test_non_positive_window_is_refused() -> None:
     event = _event(Host.objects.create(hostname="h"))
-    with pytest.raises(selectors.GainRequestError, match="window"):
-        selectors.event_gain_report(event=event, window=timedelta(0), gap=timedelta(0))
+    with pytest.raises(GainRequestError, match="window"):
+        gain_runs.gain_report(event=event, window=timedelta(0), gap=timedelta(0))
 
 
-def test_compute_event_gain_keeps_the_report_for_the_overview() -> None:
+def test_compute_gain_now_keeps_the_report_for_the_overview() -> None:
     event = _event(_history("p1", before=10.0, after=9.0))
-    services.compute_event_gain(
-        event=event, window=timedelta(days=2), gap=timedelta(hours=12), resamples=50
-    )
+    gain_runs.compute_gain_now(event=event, window=timedelta(days=2), gap=timedelta(hours=12))
+    stored = EventGain.objects.get(event=event)
+    assert stored.status == EventGain.Status.DONE and stored.computed_at is not None
+    assert (stored.hosts_done, stored.hosts_total) == (1, 1)
     summary = selectors.overview_summary()
     assert summary["last_gain"]["event_id"] == event.pk
     assert summary["last_gain"]["gain"] == pytest.approx(0.1)
+
+
+def test_a_request_queues_the_task_which_stores_the_result_and_progress(
+    eager_celery, django_capture_on_commit_callbacks
+) -> None:
+    event = _event(_history("p1", before=10.0, after=8.0))
+    _history("c1", before=10.0, after=10.0)
+    with django_capture_on_commit_callbacks(execute=True):
+        gain = gain_runs.request_gain(
+            event=event, window=timedelta(days=2), gap=timedelta(hours=12), who="op"
+        )
+        assert gain.status == EventGain.Status.PENDING and gain.report is None
+    gain.refresh_from_db()
+    assert gain.status == EventGain.Status.DONE and gain.requested_by == "op"
+    assert (gain.hosts_done, gain.hosts_total) == (2, 2)
+    report: dict = gain.report or {}
+    assert report["cluster"]["gain"] == pytest.approx(0.2)
+
+
+def test_a_recompute_keeps_the_last_result_until_the_new_one_is_done(
+    eager_celery, django_capture_on_commit_callbacks
+) -> None:
+    event = _event(_history("p1", before=10.0, after=8.0))
+    first = gain_runs.compute_gain_now(event=event, window=timedelta(days=2), gap=timedelta(0))
+    with django_capture_on_commit_callbacks(execute=False) as queued:
+        gain = gain_runs.request_gain(event=event, window=timedelta(days=1), gap=timedelta(0))
+    assert gain.generation == 2 and gain.status == EventGain.Status.PENDING
+    assert gain.report == first  # shown meanwhile, marked as the previous result
+    for callback in queued:
+        callback()
+    gain.refresh_from_db()
+    assert gain.status == EventGain.Status.DONE and gain.report["window_s"] == 86400
+
+
+def test_a_stale_run_changes_nothing() -> None:
+    event = _event(_history("p1", before=10.0, after=8.0))
+    gain = gain_runs.request_gain(
+        event=event, window=timedelta(days=2), gap=timedelta(0), queue=False
+    )
+    gain_runs.request_gain(event=event, window=timedelta(days=1), gap=timedelta(0), queue=False)
+    assert gain_runs.compute_gain(event_id=event.pk, generation=gain.generation) == "stale"
+    assert EventGain.objects.get(event=event).status == EventGain.Status.PENDING
+
+
+def test_a_gain_that_cannot_be_computed_is_stored_as_failed_with_the_reason(monkeypatch) -> None:
+    event = _event(_history("p1", before=10.0, after=8.0))
+    gain = gain_runs.request_gain(event=event, window=timedelta(days=2), gap=timedelta(0), queue=False)
+
+    def refuse(**_: object) -> None:
+        raise GainRequestError("window too short for this data")
+
+    monkeypatch.setattr(gain_runs, "gain_report", refuse)
+    assert gain_runs.compute_gain(event_id=event.pk, generation=gain.generation) == "failed"
+    gain.refresh_from_db()
+    assert gain.status == EventGain.Status.FAILED and "too short" in gain.error
+
+
+def test_bad_windows_are_refused_before_anything_is_stored() -> None:
+    event = _event(Host.objects.create(hostname="h"))
+    with pytest.raises(GainRequestError, match="gap"):
+        gain_runs.request_gain(event=event, window=timedelta(days=1), gap=timedelta(hours=-1))
+    assert not EventGain.objects.exists()
 
 
 def test_overview_summary_lists_latest_values_per_host(django_assert_max_num_queries) -> None:
