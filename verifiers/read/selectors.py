@@ -30,7 +30,8 @@ def _compiled(rules: dict[str, Any]):
 
 def system_target(system: System) -> SystemTarget:
     return SystemTarget(name=system.name, base_url=system.base_url, timeout_ms=system.timeout_ms,
-                        max_concurrency=system.max_concurrency, headers_to_add=dict(system.headers_to_add or {}))
+                        max_concurrency=system.max_concurrency, headers_to_add=dict(system.headers_to_add or {}),
+                        max_response_bytes=settings.READ_MAX_RESPONSE_BYTES)
 
 
 def active_system(role: str) -> System | None:
