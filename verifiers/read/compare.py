@@ -15,7 +15,6 @@ serialisation so that a boolean turned into a number is still reported.
 
 from __future__ import annotations
 
-import json
 import re
 from collections import Counter
 from collections.abc import Iterable, Mapping
@@ -26,6 +25,8 @@ from functools import lru_cache
 from typing import Any
 
 import orjson
+
+from verifiers.read import exactjson
 
 __all__ = [
     "CompareRules",
@@ -853,25 +854,14 @@ def compare_documents(legacy: Any, candidate: Any,
 
 
 _NOT_JSON = object()
-# orjson turns integers beyond 64 bits and numbers with 16+ significant digits into floats,
-# which could make two different amounts look equal. A run of 16 digit-or-dot bytes is the
-# cheap (C-level) tell; such bodies are parsed exactly, with Decimal floats.
-_DIGITS_AND_DOT = bytes.maketrans(b"0123456789.", b"9" * 11)
-_LONG_NUMBER = b"9" * 16
 
 
-def _needs_exact_parse(body: bytes) -> bool:
-    return _LONG_NUMBER in body.translate(_DIGITS_AND_DOT)
-
-
-def _parse_json(body: bytes, exact: bool) -> Any:
+def _parse_json(body: bytes) -> Any:
     if not body.strip():
         return _NOT_JSON
     try:
-        if exact:
-            return json.loads(body, parse_float=Decimal)
-        return orjson.loads(body)
-    except (ValueError, RecursionError):  # orjson.JSONDecodeError is a ValueError
+        return exactjson.loads(body)  # big integers and long decimals stay exact
+    except ValueError:
         return _NOT_JSON
 
 
@@ -931,9 +921,8 @@ def compare_responses(legacy_status: int, legacy_headers: HeaderInput,
     legacy_bytes, candidate_bytes = _as_bytes(legacy_body), _as_bytes(candidate_body)
     if legacy_bytes == candidate_bytes or compiled.body_ignored():
         return out
-    exact = _needs_exact_parse(legacy_bytes) or _needs_exact_parse(candidate_bytes)
-    legacy_value = _parse_json(legacy_bytes, exact)
-    candidate_value = _parse_json(candidate_bytes, exact)
+    legacy_value = _parse_json(legacy_bytes)
+    candidate_value = _parse_json(candidate_bytes)
     legacy_is_json = legacy_value is not _NOT_JSON
     candidate_is_json = candidate_value is not _NOT_JSON
     if legacy_is_json and candidate_is_json:

@@ -34,7 +34,7 @@ import redis
 
 from verifiers.groups.fingerprint import describe_fingerprint, read_fingerprint, route_template
 from verifiers.groups.recording import Verdict
-from verifiers.read import stream
+from verifiers.read import exactjson, stream
 from verifiers.read.compare import (
     CompiledRules,
     Difference,
@@ -133,10 +133,21 @@ def _shown(value: Any) -> Any:
     if isinstance(value, str) and len(value) > MAX_SHOWN_VALUE_CHARS:
         return value[:MAX_SHOWN_VALUE_CHARS] + "…"
     if isinstance(value, (dict, list)):
-        text = orjson.dumps(value, default=str)
+        text = exactjson.dumps(value)
         if len(text) > MAX_SHOWN_VALUE_CHARS:
             return text[:MAX_SHOWN_VALUE_CHARS].decode("utf-8", "ignore") + "…"
-        return orjson.loads(text)
+        return _decimals_as_text(exactjson.loads(text))
+    return value
+
+
+def _decimals_as_text(value: Any) -> Any:
+    """Stored differences are JSON for PostgreSQL: a Decimal is shown as its exact text."""
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, dict):
+        return {key: _decimals_as_text(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_decimals_as_text(item) for item in value]
     return value
 
 
@@ -303,7 +314,7 @@ class ReadVerifierWorker:
         work: list[tuple[dict[str, Any], RouteSettings]] = []
         for entry in entries:
             try:
-                sample = orjson.loads(entry.payload)
+                sample = exactjson.loads(entry.payload)  # a gateway may XADD an embedded JSON body
                 from verifiers.read.ingest import validate_sample  # gateways XADD unvalidated samples
 
                 sample = validate_sample(sample)

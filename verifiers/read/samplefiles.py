@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-import orjson
+from verifiers.read import exactjson
 
 GOREPLAY_SEPARATOR = "\n\U0001F435\U0001F648\U0001F649\n"  # the monkeys GoReplay puts between payloads
 
@@ -62,8 +62,8 @@ def read_jsonl(path: Path) -> Iterator[dict[str, Any] | SampleFileError]:
             if not line.strip():
                 continue
             try:
-                record = orjson.loads(line)
-            except orjson.JSONDecodeError as error:
+                record = exactjson.loads(line)
+            except ValueError as error:
                 yield SampleFileError(f"{path.name} line {number}: not JSON ({error})")
                 continue
             if not isinstance(record, dict):
@@ -96,9 +96,9 @@ def _har_body(content: Any) -> str:
 
 def read_har(path: Path) -> Iterator[dict[str, Any] | SampleFileError]:
     try:
-        document = orjson.loads(path.read_bytes())
+        document = exactjson.loads(path.read_bytes())
         entries = document["log"]["entries"]
-    except (orjson.JSONDecodeError, KeyError, TypeError) as error:
+    except (ValueError, KeyError, TypeError) as error:
         yield SampleFileError(f"{path.name}: not a HAR 1.2 file (log.entries missing or not JSON: {error})")
         return
     for index, entry in enumerate(entries):
