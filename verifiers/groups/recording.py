@@ -54,6 +54,7 @@ class Verdict:
     legacy_latency_ms: float | None = None
     candidate_latency_ms: float | None = None
     noise_suppressed: int = 0
+    secondary_unusable: str = ""  # read: why the second legacy answer was no noise evidence
 
 
 @dataclass(slots=True)

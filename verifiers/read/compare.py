@@ -40,6 +40,8 @@ __all__ = [
     "compile_rules",
     "generalise_path",
     "noise_paths",
+    "secondary_unusable_reason",
+    "suppress_noise",
     "parse_pattern",
     "rules_from_dict",
     "suppress",
@@ -985,3 +987,59 @@ def suppress(diffs: Iterable[Difference], patterns: Iterable[str]) -> list[Diffe
     """The differences not covered by any pattern (a pattern also covers everything below it)."""
     matcher = _path_matcher(tuple(sorted(set(patterns))))
     return [difference for difference in diffs if not matcher.matches(difference.path)]
+
+
+# --------------------------------------------------------------------------------------------
+# Honest noise: a second legacy answer is evidence only where it is comparable
+# --------------------------------------------------------------------------------------------
+
+
+def _media_type(headers: HeaderInput) -> str:
+    return _wanted_headers(headers, frozenset({"content-type"})).get("content-type", "").split(";", 1)[0] \
+        .strip().lower()
+
+
+def secondary_unusable_reason(legacy_status: int, legacy_headers: HeaderInput, legacy_body: str | bytes | None,
+                              other_status: int, other_headers: HeaderInput,
+                              other_body: str | bytes | None) -> str:
+    """Why a second legacy answer cannot tell noise from a difference ("" when it can).
+
+    It must be the same kind of answer as the legacy one: same status, same content type (when
+    both name one), parsed the same way (JSON or not, same top-level type), and not empty where
+    the legacy answer has content. An HTML error page or `{}` would otherwise "explain" every
+    difference of the candidate.
+    """
+    if legacy_status != other_status:
+        return f"status {other_status} where the legacy answered {legacy_status}"
+    legacy_type, other_type = _media_type(legacy_headers), _media_type(other_headers)
+    if legacy_type and other_type and legacy_type != other_type:
+        return f"content type {other_type} where the legacy answered {legacy_type}"
+    legacy_bytes, other_bytes = _as_bytes(legacy_body), _as_bytes(other_body)
+    if legacy_bytes == other_bytes:
+        return ""
+    if legacy_bytes.strip() and not other_bytes.strip():
+        return "an empty body where the legacy answer has one"
+    legacy_value, other_value = _parse_json(legacy_bytes), _parse_json(other_bytes)
+    if (legacy_value is _NOT_JSON) != (other_value is _NOT_JSON):
+        return "a body not parsed the same way as the legacy one (JSON against not JSON)"
+    if legacy_value is _NOT_JSON:
+        return ""
+    if _json_type(legacy_value) != _json_type(other_value):
+        return f"a JSON {_json_type(other_value)} where the legacy answered a JSON {_json_type(legacy_value)}"
+    if isinstance(legacy_value, (dict, list)) and legacy_value and not other_value:
+        return f"an empty JSON {_json_type(other_value)} where the legacy one has content"
+    return ""
+
+
+def suppress_noise(diffs: Iterable[Difference], legacy_diffs: Iterable[Difference]) -> list[Difference]:
+    """The candidate differences not explained by the same difference between two legacy answers.
+
+    Explained means: the same generalised path with the same kind. Never the whole body (`$`), and
+    never by a container above the difference (a list whose length varies between two legacy
+    calls does not hide a changed amount inside it), nor by another kind at the same path (a
+    timestamp that varies does not hide the candidate dropping it).
+    """
+    explained = {(d.pattern(), d.kind) for d in legacy_diffs if d.path != "$"}
+    if not explained:
+        return list(diffs)
+    return [d for d in diffs if (d.pattern(), d.kind) not in explained]

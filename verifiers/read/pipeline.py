@@ -42,7 +42,9 @@ from verifiers.read.compare import (
     compare_responses,
     compile_rules,
     noise_paths,
+    secondary_unusable_reason,
     suppress,
+    suppress_noise,
 )
 from verifiers.read.replay import Answer, SystemClient, SystemTarget
 
@@ -101,6 +103,8 @@ class BatchOutcome:
     verdicts: list[Verdict] = field(default_factory=list)
     noise: Counter = field(default_factory=Counter)  # (route_id, subject, pattern, covered) -> n
     skipped: Counter = field(default_factory=Counter)  # subject -> n
+    # subject -> (second legacy answers not usable as noise evidence, the last reason)
+    secondary_unusable: dict[str, tuple[int, str]] = field(default_factory=dict)
     malformed: int = 0
     lags_ms: list[float] = field(default_factory=list)
 
@@ -182,14 +186,20 @@ def judge(sample: dict[str, Any], route: RouteSettings, candidate: Answer,
                                     candidate.status, candidate.headers, candidate.body, route.rules)
     noise: list[str] = []
     suppressed = 0
-    if secondary is not None and not secondary.error:
-        noise = noise_paths(compare_responses(legacy["status"], legacy.get("headers"), legacy.get("body"),
-                                              secondary.status, secondary.headers, secondary.body,
-                                              route.noise_rules))
-        if noise and differences:
-            kept = suppress(differences, noise)
-            suppressed = len(differences) - len(kept)
-            differences = kept
+    unusable = ""
+    if secondary is not None:
+        unusable = secondary.error or secondary_unusable_reason(
+            legacy["status"], legacy.get("headers"), legacy.get("body"),
+            secondary.status, secondary.headers, secondary.body)
+        if not unusable:
+            legacy_diffs = compare_responses(legacy["status"], legacy.get("headers"), legacy.get("body"),
+                                             secondary.status, secondary.headers, secondary.body, route.noise_rules)
+            noise = noise_paths(legacy_diffs)
+            if legacy_diffs and differences:
+                kept = suppress_noise(differences, legacy_diffs)
+                suppressed = len(differences) - len(kept)
+                differences = kept
+    base["secondary_unusable"] = unusable[:200]
     if not differences:
         return Verdict(verdict="match", noise_suppressed=suppressed, **base), noise
     return Verdict(verdict="mismatch", fingerprint=read_fingerprint(template, method, differences),
@@ -298,7 +308,8 @@ class ReadVerifierWorker:
         outcome = self.verify(entries)
         from verifiers.read.services import record_read_batch
 
-        record_read_batch(verdicts=outcome.verdicts, noise=outcome.noise, skipped=outcome.skipped)
+        record_read_batch(verdicts=outcome.verdicts, noise=outcome.noise, skipped=outcome.skipped,
+                          secondary_unusable=outcome.secondary_unusable)
         stream.ack(self.client, [entry.entry_id for entry in entries])
         done_ms = time.time() * 1000
         outcome.lags_ms = [done_ms - entry.ingested_at_ms for entry in entries]
@@ -338,6 +349,9 @@ class ReadVerifierWorker:
         for (sample, route), (candidate, secondary) in zip(work, answers):
             verdict, noise = judge(sample, route, candidate, secondary)
             outcome.verdicts.append(verdict)
+            if verdict.secondary_unusable:
+                seen, _ = outcome.secondary_unusable.get(route.subject, (0, ""))
+                outcome.secondary_unusable[route.subject] = (seen + 1, verdict.secondary_unusable)
             if noise:
                 covered = set(noise) - {d.path for d in suppress(
                     [Difference(p, DiffKind.CHANGED) for p in noise], route.ignore_paths)} if route.ignore_paths else set()

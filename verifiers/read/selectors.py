@@ -61,6 +61,24 @@ def verifier_config() -> VerifierConfig:
     )
 
 
+def secondary_unusable_by_route() -> list[dict[str, Any]]:
+    """Per route: second legacy answers not used as noise evidence (not comparable), last reason."""
+    import redis
+
+    from verifiers.read import stream
+    from verifiers.read.services import shared_redis
+
+    try:
+        client = shared_redis()
+        counts = client.hgetall(stream.SECONDARY_UNUSABLE_KEY)
+        reasons = client.hgetall(stream.SECONDARY_UNUSABLE_REASON_KEY)
+    except redis.RedisError:
+        return []
+    rows = [{"subject": subject.decode(), "count": int(count),
+             "reason": reasons.get(subject, b"").decode("utf-8", "replace")} for subject, count in counts.items()]
+    return sorted(rows, key=lambda row: (-row["count"], row["subject"]))
+
+
 def totals_since(*, kind: str = "read", hours: float = 24.0) -> dict[str, int]:
     since = timezone.now() - timedelta(hours=hours)
     sums = OutcomeCount.objects.filter(kind=kind, minute__gte=since).aggregate(

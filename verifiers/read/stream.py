@@ -29,6 +29,9 @@ DEFAULT_MAX_BACKLOG = 200_000
 DEFAULT_DEDUPE_TTL_S = 3600
 HEARTBEAT_PREFIX = "mhc:read-worker:"
 SKIPPED_KEY = "mhc:read-skipped"
+# Per route: second legacy answers that were no usable noise evidence, and the last reason why.
+SECONDARY_UNUSABLE_KEY = "mhc:read-secondary-unusable"
+SECONDARY_UNUSABLE_REASON_KEY = "mhc:read-secondary-unusable-reason"
 
 # One atomic step per batch: refuse the whole batch if the backlog bound would be passed,
 # otherwise claim each unseen id (SET NX EX) and XADD it. Nothing is half-written.
