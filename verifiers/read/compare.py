@@ -227,10 +227,14 @@ class CompareRules:
 
     # `$.traceId`, `$.items[*].servedAt`, `$..servedAt`; also `status` and `headers.<name>`.
     ignore_paths: list[str] = field(default_factory=list)
-    # "100.00" == 100 == 100.0; only strings in JSON number syntax count as numeric.
+    # "100.00" == 100 == 100.0; only strings in JSON number syntax count as numeric. In a config
+    # dict: true (route-wide) or a list of path patterns it applies to.
     decimal_equivalence: bool = False
-    # Absolute tolerance for numbers, exact decimal arithmetic.
+    decimal_equivalence_paths: list[str] = field(default_factory=list)
+    # Absolute tolerance for numbers, exact decimal arithmetic. In a config dict: one number
+    # (route-wide) or {pattern: number}; a path's own tolerance wins over the route's.
     tolerance: Decimal = Decimal(0)
+    tolerance_paths: dict[str, Decimal] = field(default_factory=dict)
     # Array pattern -> key field: that array is compared as a set keyed by the field.
     array_keys: dict[str, str] = field(default_factory=dict)
     # Array patterns compared as multisets without a key (no order_only difference).
@@ -246,7 +250,8 @@ class CompareRules:
     allow_extra_fields: bool = False
 
 
-_RULE_KEYS = frozenset(CompareRules.__dataclass_fields__)
+# The per-path forms are written in the config as decimal_equivalence / tolerance themselves.
+_RULE_KEYS = frozenset(CompareRules.__dataclass_fields__) - {"decimal_equivalence_paths", "tolerance_paths"}
 
 
 def _require_bool(key: str, value: Any) -> bool:
@@ -301,12 +306,25 @@ def rules_from_dict(config: Mapping[str, Any]) -> CompareRules:
                     f"rule 'ignore_paths': {pattern!r} must start with '$', be 'status' "
                     "or 'headers.<name>'"
                 )
-    for key in ("decimal_equivalence", "compare_status", "null_equals_missing",
-                "allow_extra_fields"):
+    for key in ("compare_status", "null_equals_missing", "allow_extra_fields"):
         if key in config:
             setattr(rules, key, _require_bool(key, config[key]))
+    if "decimal_equivalence" in config:
+        value = config["decimal_equivalence"]
+        if isinstance(value, bool):
+            rules.decimal_equivalence = value
+        else:
+            rules.decimal_equivalence_paths = _require_str_list("decimal_equivalence", value)
+            for pattern in rules.decimal_equivalence_paths:
+                _body_pattern("decimal_equivalence", pattern)
     if "tolerance" in config:
-        rules.tolerance = _tolerance(config["tolerance"])
+        value = config["tolerance"]
+        if isinstance(value, Mapping):
+            for pattern, amount in value.items():
+                _body_pattern("tolerance", pattern)
+                rules.tolerance_paths[pattern] = _tolerance(amount)
+        else:
+            rules.tolerance = _tolerance(value)
     if "array_keys" in config:
         array_keys = config["array_keys"]
         if not isinstance(array_keys, Mapping):
@@ -342,7 +360,7 @@ class _Node:
     """A node of the pattern trie; `loops` marks the target of `..` (active at any depth)."""
 
     __slots__ = ("children", "any_child", "descendants", "loops", "ignored", "array_key",
-                 "unordered", "ordered")
+                 "unordered", "ordered", "decimal_equivalence", "tolerance")
 
     def __init__(self, loops: bool = False) -> None:
         self.children: dict[str | int, _Node] = {}
@@ -353,6 +371,8 @@ class _Node:
         self.array_key: str | None = None
         self.unordered = False
         self.ordered = False
+        self.decimal_equivalence = False  # per-path rules: apply to the leaf at this path
+        self.tolerance: Decimal | None = None
 
 
 _MAX_TRANSITIONS = 4096  # per state; keys like account numbers must not grow the cache forever
@@ -362,7 +382,7 @@ class _State:
     """A set of active trie nodes at one position of a document, with cached transitions."""
 
     __slots__ = ("nodes", "ignored", "array_key", "unordered", "ordered", "strip_keys", "shallow",
-                 "transitions", "_automaton")
+                 "transitions", "_automaton", "decimal_equivalence", "tolerance")
 
     def __init__(self, nodes: tuple[_Node, ...], automaton: _Automaton) -> None:
         self.nodes = nodes
@@ -370,6 +390,9 @@ class _State:
         self.array_key = next((n.array_key for n in nodes if n.array_key is not None), None)
         self.unordered = any(node.unordered for node in nodes)
         self.ordered = any(node.ordered for node in nodes)
+        self.decimal_equivalence = any(node.decimal_equivalence for node in nodes)
+        tolerances = [node.tolerance for node in nodes if node.tolerance is not None]
+        self.tolerance = max(tolerances) if tolerances else None
         # Member keys ignored right below this state: stripped before a whole-dict `==`.
         self.strip_keys = tuple(sorted({
             key for node in nodes for key, child in node.children.items()
@@ -451,7 +474,8 @@ class _Automaton:
     @staticmethod
     def _is_empty(node: _Node) -> bool:
         return not (node.children or node.any_child or node.descendants or node.ignored
-                    or node.array_key or node.unordered or node.ordered)
+                    or node.array_key or node.unordered or node.ordered or node.decimal_equivalence
+                    or node.tolerance is not None)
 
 
 _EXACT = Context(prec=200)  # enough digits that tolerance arithmetic never rounds
@@ -541,7 +565,7 @@ class _Engine:
         elif isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
             self.lists(list(a), list(b), path, state, out)
         else:
-            self.leaves(a, b, path, out)
+            self.leaves(a, b, path, out, state)
 
     def dicts(self, a: dict[str, Any], b: dict[str, Any], path: str, state: _State | None,
               out: list[Difference]) -> None:
@@ -686,18 +710,23 @@ class _Engine:
         if child is None or not child.ignored:
             out.append(Difference(f"{path}[{b_index}]", DiffKind.EXTRA, None, b[b_index]))
 
-    def leaves(self, a: Any, b: Any, path: str, out: list[Difference]) -> None:
+    def leaves(self, a: Any, b: Any, path: str, out: list[Difference], state: _State | None = None) -> None:
         type_a, type_b = _json_type(a), _json_type(b)
         if type_a == "number" and type_b == "number" and a == b:
             return
-        if (type_a == "number" or type_b == "number" or self.decimal_equivalence) and (
+        decimal_equivalence, tolerance = self.decimal_equivalence, self.tolerance
+        if state is not None:  # rules listed for this very path
+            decimal_equivalence = decimal_equivalence or state.decimal_equivalence
+            if state.tolerance is not None:
+                tolerance = state.tolerance
+        if (type_a == "number" or type_b == "number" or decimal_equivalence) and (
             type_a in ("number", "string") and type_b in ("number", "string")
         ):
-            decimal_a = _to_decimal(a, self.decimal_equivalence)
-            decimal_b = _to_decimal(b, self.decimal_equivalence)
+            decimal_a = _to_decimal(a, decimal_equivalence)
+            decimal_b = _to_decimal(b, decimal_equivalence)
             if decimal_a is not None and decimal_b is not None:
                 try:
-                    if _EXACT.abs(_EXACT.subtract(decimal_a, decimal_b)) <= self.tolerance:
+                    if _EXACT.abs(_EXACT.subtract(decimal_a, decimal_b)) <= tolerance:
                         return
                 except ArithmeticError:  # NaN, infinities, absurd exponents: they just differ
                     pass
@@ -786,6 +815,10 @@ class CompiledRules:
             automaton.add(_body_pattern("unordered_arrays", pattern)).unordered = True
         for pattern in rules.ordered_arrays:
             automaton.add(_body_pattern("ordered_arrays", pattern)).ordered = True
+        for pattern in rules.decimal_equivalence_paths:
+            automaton.add(_body_pattern("decimal_equivalence", pattern)).decimal_equivalence = True
+        for pattern, tolerance in rules.tolerance_paths.items():
+            automaton.add(_body_pattern("tolerance", pattern)).tolerance = tolerance
         self.start = automaton.start()
         self.headers = frozenset(name.lower() for name in rules.headers) - ignored_headers
         self.loose = _Engine(rules, strict=False)
