@@ -35,6 +35,15 @@ GROUPED_VERDICTS = frozenset({"mismatch", "error", "orphaned", "unverifiable"})
 
 
 @dataclass(slots=True)
+class GroupMembership:
+    """One group a verdict counts in (read: one per cause of the mismatch)."""
+
+    fingerprint: str
+    title: str
+    differences: list[dict[str, Any]]  # the differences that define this group
+
+
+@dataclass(slots=True)
 class Verdict:
     """What verifying one sample (read) or one capture's row check (write) concluded."""
 
@@ -55,6 +64,11 @@ class Verdict:
     candidate_latency_ms: float | None = None
     noise_suppressed: int = 0
     secondary_unusable: str = ""  # read: why the second legacy answer was no noise evidence
+    # Several groups (read: one per cause); empty means the one group fingerprint/title/differences.
+    groups: list[GroupMembership] = field(default_factory=list)
+
+    def memberships(self) -> list[GroupMembership]:
+        return self.groups or [GroupMembership(self.fingerprint, self.title, self.differences)]
 
 
 @dataclass(slots=True)
@@ -83,7 +97,9 @@ def record_verdicts(verdicts: list[Verdict], *, mask: Callable[[Any], Any] | Non
         if not batch:
             return summary
         _add_outcome_counts(cursor, batch)
-        grouped = [v for v in batch if v.verdict in GROUPED_VERDICTS and v.fingerprint]
+        # One unit per (verdict, group it counts in): a sample with two causes counts in both.
+        grouped = [(v, membership) for v in batch if v.verdict in GROUPED_VERDICTS
+                   for membership in v.memberships() if membership.fingerprint]
         if grouped:
             group_rows, summary.reopened_group_ids = _upsert_groups(cursor, grouped)
             summary.new_group_ids = [gid for gid, inserted, _ in group_rows.values() if inserted]
@@ -167,20 +183,25 @@ def _add_outcome_counts(cursor, batch: list[Verdict]) -> None:
     )
 
 
+Unit = tuple[Verdict, GroupMembership]
+
+
 def _upsert_groups(
-    cursor, grouped: list[Verdict]
+    cursor, grouped: list[Unit]
 ) -> tuple[dict[tuple[str, str], tuple[int, bool, int]], list[int]]:
     """(kind, fingerprint) -> (group id, newly created, samples already stored); reopened ids."""
-    by_key: dict[tuple[str, str], list[Verdict]] = defaultdict(list)
-    for v in grouped:
-        by_key[(v.kind, v.fingerprint)].append(v)
+    by_key: dict[tuple[str, str], list[Unit]] = defaultdict(list)
+    for v, membership in grouped:
+        by_key[(v.kind, membership.fingerprint)].append((v, membership))
     rows = []
     for (kind, fingerprint), members in by_key.items():
-        first = members[0]
-        seen = [m.captured_at for m in members]
-        differences = [{"pattern": d.get("pattern", d.get("path")), "kind": d.get("kind")} for d in first.differences]
-        rows.append((kind, fingerprint, first.title[:300], first.subject[:300], first.verdict,
-                     json.dumps(differences), first.severity, min(seen), max(seen), len(members)))
+        first, first_membership = members[0]
+        seen = [m.captured_at for m, _ in members]
+        differences = list({(d.get("pattern", d.get("path")), d.get("kind")): None
+                            for d in first_membership.differences})  # each (pattern, kind) once
+        rows.append((kind, fingerprint, first_membership.title[:300], first.subject[:300], first.verdict,
+                     json.dumps([{"pattern": pattern, "kind": kind_} for pattern, kind_ in differences]),
+                     first.severity, min(seen), max(seen), len(members)))
     result: dict[tuple[str, str], tuple[int, bool, int]] = {}
     reopened: list[int] = []
     for row in sorted(rows):  # a stable order: concurrent workers lock groups in the same order
@@ -230,10 +251,10 @@ def _upsert_groups(
     return result, reopened
 
 
-def _store_samples(cursor, grouped, group_rows, mask: Callable[[Any], Any]) -> None:
+def _store_samples(cursor, grouped: list[Unit], group_rows, mask: Callable[[Any], Any]) -> None:
     per_group: dict[int, list[Verdict]] = defaultdict(list)
-    for v in grouped:
-        group_id, _, stored = group_rows[(v.kind, v.fingerprint)]
+    for v, membership in grouped:
+        group_id, _, stored = group_rows[(v.kind, membership.fingerprint)]
         if stored + len(per_group[group_id]) < SAMPLES_PER_GROUP:
             per_group[group_id].append(v)
     values = []

@@ -42,6 +42,7 @@ __all__ = [
     "noise_paths",
     "secondary_unusable_reason",
     "suppress_noise",
+    "parent_pattern",
     "parse_pattern",
     "rules_from_dict",
     "suppress",
@@ -205,6 +206,14 @@ def _render_segments(segments: Iterable[Segment]) -> str:
         parts.append(part)
         after_descendants = segment is DESCENDANTS
     return "".join(parts)
+
+
+@lru_cache(maxsize=65536)
+def parent_pattern(pattern: str) -> str:
+    """``$.items[*].amount`` -> ``$.items[*]``; ``$`` and header/status paths stay as they are."""
+    if not pattern.startswith("$") or pattern == "$":
+        return pattern
+    return _render_segments(parse_pattern(pattern)[:-1])
 
 
 @lru_cache(maxsize=65536)

@@ -32,8 +32,8 @@ from zoneinfo import ZoneInfo
 import orjson
 import redis
 
-from verifiers.groups.fingerprint import describe_fingerprint, read_fingerprint, route_template
-from verifiers.groups.recording import Verdict
+from verifiers.groups.fingerprint import describe_fingerprint, read_cause_fingerprint, read_causes, route_template
+from verifiers.groups.recording import GroupMembership, Verdict
 from verifiers.read import exactjson, stream
 from verifiers.read.compare import (
     CompiledRules,
@@ -202,9 +202,15 @@ def judge(sample: dict[str, Any], route: RouteSettings, candidate: Answer,
     base["secondary_unusable"] = unusable[:200]
     if not differences:
         return Verdict(verdict="match", noise_suppressed=suppressed, **base), noise
-    return Verdict(verdict="mismatch", fingerprint=read_fingerprint(template, method, differences),
+    records = difference_records(differences)
+    # One group per cause: two independent differences count in their two groups, never in a third.
+    groups = [GroupMembership(read_cause_fingerprint(template, method, cause.anchor, cause.kind),
+                              describe_fingerprint(method, template, cause.differences),
+                              [records[index] for index in cause.indexes])
+              for cause in read_causes(differences)]
+    return Verdict(verdict="mismatch", fingerprint=groups[0].fingerprint,
                    title=describe_fingerprint(method, template, differences),
-                   differences=difference_records(differences), noise_suppressed=suppressed, **base), noise
+                   differences=records, groups=groups, noise_suppressed=suppressed, **base), noise
 
 
 class ReadVerifierWorker:
