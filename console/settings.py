@@ -168,12 +168,13 @@ def _beat_schedule() -> dict:
     # Each part declares its periodic tasks by name in a Django-free schedule module.
     from console.alerts.schedule import BEAT_SCHEDULE as alerts_beat
     from numa.schedule import BEAT_SCHEDULE as numa_beat
+    from verifiers.groups.schedule import BEAT_SCHEDULE as groups_beat
     from verifiers.read.schedule import BEAT_SCHEDULE as read_beat
     from verifiers.reconcile.schedule import BEAT_SCHEDULE as reconcile_beat
     from verifiers.schedule import BEAT_SCHEDULE as verifiers_beat
     from verifiers.write.schedule import BEAT_SCHEDULE as write_beat
 
-    return {**verifiers_beat, **read_beat, **write_beat, **reconcile_beat, **numa_beat, **alerts_beat}
+    return {**verifiers_beat, **groups_beat, **read_beat, **write_beat, **reconcile_beat, **numa_beat, **alerts_beat}
 
 
 CELERY_BEAT_SCHEDULE = _beat_schedule()

@@ -20,6 +20,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from numa import alerts as numa_alerts
 from numa.conf import MAX_TOP_PROCESSES, numa_setting
 from numa.kubelet import (
     KUBELET_DEFAULTS,
@@ -535,18 +536,6 @@ def extras_as_dict(statuses: dict[str, Any]) -> dict[str, dict[str, Any]]:
 # --------------------------------------------------------------------------- silence
 
 
-def _notify_collector_silent(host_id: int) -> None:
-    """Alert through console.alerts when that package exists (another part writes it)."""
-    try:
-        from console.alerts import notify_collector_silent  # type: ignore[attr-defined]
-    except ImportError:
-        logger.warning(
-            "NUMA collector of host %s is silent (console.alerts not installed)", host_id
-        )
-        return
-    notify_collector_silent(host_id)
-
-
 def mark_silent_hosts(*, now: datetime | None = None) -> list[int]:
     """Mark enabled, collected hosts without a sample for N intervals silent; alert once each.
 
@@ -565,8 +554,7 @@ def mark_silent_hosts(*, now: datetime | None = None) -> list[int]:
         # The conditional update makes a concurrent run alert each host only once.
         if Host.objects.filter(pk=host_id, silent=False).update(silent=True, silent_since=now):
             newly_silent.append(host_id)
-    for host_id in newly_silent:
-        transaction.on_commit(lambda host_id=host_id: _notify_collector_silent(host_id))
+    numa_alerts.alert_on_silent_hosts(newly_silent, now=now)
     return newly_silent
 
 

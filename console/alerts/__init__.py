@@ -1,38 +1,59 @@
 """Alert e-mails: new mismatch groups, mismatch rates over threshold, reconciliations with
-differences or failed, silent NUMA collectors; throttled per key with Sentry-style digests.
+differences or failed, silent NUMA collectors, stalled verifiers; throttled per key with
+Sentry-style digests.
 
-The entry points below are what other parts call (lazily, after their transaction commits).
-They import the Django side only when called, so importing this package is always safe.
+This is the port the parts use, and all of it: a part builds `AlertEvent`s (console.alerts.events,
+pure data) from what it has in memory and calls `publish(events)` after its transaction commits.
+The alerts package never imports a part. The functions import the Django side only when called,
+so importing this package is always safe (also while apps load).
 """
 
 from __future__ import annotations
 
-__all__ = ["check_mismatch_rates", "notify_collector_silent", "notify_new_groups", "notify_reconciliation"]
+import logging
+from datetime import datetime
+
+from django.utils import timezone
+
+from console.alerts.events import AlertEvent, AlertKind, with_query
+from console.alerts.rules import Decision
+
+__all__ = [
+    "AlertEvent", "AlertKind", "Decision", "local_time", "publish", "threshold", "watched_baselines", "with_query",
+]
+
+logger = logging.getLogger(__name__)
 
 
-def notify_new_groups(group_ids: list[int]) -> None:
-    """Alert on mismatch groups just created (first one per group at once, the rest digested)."""
+def publish(events: list[AlertEvent]) -> list[Decision]:
+    """Throttle, render and send `events`; returns each one's decision (send now, hold, drop).
+
+    Alerting never fails its caller (a verifier batch, a reconciliation run): an error is logged
+    and the events count as dropped.
+    """
     from console.alerts import services
 
-    services.alert_new_groups(group_ids=group_ids)
+    try:
+        return services.publish_events(list(events))
+    except Exception:  # noqa: BLE001 - a mail or Redis failure must not undo what the part recorded
+        logger.exception("publishing %d alert event(s) failed: %s", len(events), [e.key for e in events])
+        return [Decision.DROP] * len(events)
 
 
-def notify_reconciliation(run_id: int) -> None:
-    """Alert on a finished reconciliation run that found differences or failed."""
+def threshold(kind: AlertKind) -> float | None:
+    """The threshold configured on the kind's alert rule (None when unset or the rule is off)."""
     from console.alerts import services
 
-    services.alert_reconciliation(run_id=run_id)
+    return services.threshold(kind)
 
 
-def notify_collector_silent(host_id: int) -> None:
-    """Alert that a NUMA host's collector stopped reporting."""
+def watched_baselines(prefix: str, *, now: datetime | None = None) -> dict[str, int]:
+    """Keys starting with `prefix` that alerted within their window, with the baseline kept for each."""
     from console.alerts import services
 
-    services.alert_collector_silent(host_id=host_id)
+    return services.watched_baselines(prefix, now=now)
 
 
-def check_mismatch_rates() -> int:
-    """Alert on routes whose mismatch rate over the last 5 minutes is over threshold; returns how many."""
-    from console.alerts import services
-
-    return len(services.check_mismatch_rates())
+def local_time(moment: datetime | None) -> str:
+    """A moment as alert e-mails show it: console time, to the minute ('' for none)."""
+    return "" if moment is None else timezone.localtime(moment).strftime("%Y-%m-%d %H:%M %Z")

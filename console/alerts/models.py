@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.core.exceptions import ValidationError
 from django.db import models
 
-from console.alerts.rules import ALERT_KIND_LABELS, SUBSCRIBABLE_KINDS, AlertKind
+from console.alerts.events import ALERT_KIND_LABELS, SUBSCRIBABLE_KINDS, AlertKind
 
 KIND_CHOICES = [(kind.value, ALERT_KIND_LABELS[kind]) for kind in SUBSCRIBABLE_KINDS]
 

@@ -1,6 +1,6 @@
 """Alert and digest e-mails: subject, plain text and HTML, with personal data masked.
 
-Every string that reaches an e-mail goes through verifiers.masking first (mask_event), so an
+Every string that reaches an e-mail goes through console.masking first (mask_event), so an
 account number in a title, a fact or a differing value never leaves the console unmasked.
 """
 
@@ -12,8 +12,9 @@ from typing import Any
 
 from django.template.loader import render_to_string
 
-from console.alerts.rules import AlertEvent, AlertKind, KeyState
-from verifiers.masking import mask_document, mask_text
+from console.alerts.events import AlertEvent, AlertKind
+from console.alerts.rules import KeyState
+from console.masking import mask_document, mask_text
 
 SUBJECT_PREFIX = "[MHC]"
 MAX_SUBJECT = 200
@@ -51,7 +52,7 @@ def render_alert(event: AlertEvent, *, base_url: str) -> RenderedEmail:
     event = mask_event(event)
     context = {
         "event": event, "kind_label": event.kind.label, "facts": _fact_rows(event),
-        "differences": event.facts.get("differences") or [], "url": base_url + event.url_path,
+        "differences": event.facts.get("differences") or [], "url": base_url + event.link,
     }
     return RenderedEmail(
         subject=alert_subject(event),
@@ -67,7 +68,7 @@ def digest_sections(items: list[tuple[str, KeyState]], *, base_url: str) -> list
         latest = events[-1]
         sections.append({
             "key": key, "title": latest.title, "kind_label": AlertKind(latest.kind).label,
-            "url": base_url + latest.url_path, "count": state.held_count,
+            "url": base_url + latest.link, "count": state.held_count,
             "first_at": state.digest_first_at, "last_at": latest.occurred_at,
             "facts": _fact_rows(latest), "events_shown": len(events),
         })

@@ -11,49 +11,15 @@ after the first held event.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
+from console.alerts.events import SUBSCRIPTION_OF, AlertEvent, AlertKind, AlertPolicyError
+
 # Events kept per pending digest: the count goes on, the list stops (a storm must not fill Redis).
 MAX_HELD_EVENTS = 50
-
-
-class AlertPolicyError(ValueError):
-    """A policy value is out of range; the message names it."""
-
-
-class AlertKind(StrEnum):
-    NEW_GROUP = "new_group"
-    MISMATCH_RATE = "mismatch_rate"
-    RECONCILIATION = "reconciliation"
-    COLLECTOR_SILENT = "collector_silent"
-    GROUP_ACTIVITY = "group_activity"  # more occurrences of an alerted group: digest only
-
-    @property
-    def label(self) -> str:
-        return ALERT_KIND_LABELS[self]
-
-
-ALERT_KIND_LABELS: dict[AlertKind, str] = {
-    AlertKind.NEW_GROUP: "New mismatch group",
-    AlertKind.MISMATCH_RATE: "Mismatch rate over threshold",
-    AlertKind.RECONCILIATION: "Reconciliation with differences or failed",
-    AlertKind.COLLECTOR_SILENT: "NUMA collector silent",
-    AlertKind.GROUP_ACTIVITY: "More occurrences of an alerted group",
-}
-# Which subscription a kind is delivered under (group activity goes to new-group subscribers).
-SUBSCRIPTION_OF: dict[AlertKind, AlertKind] = {
-    AlertKind.NEW_GROUP: AlertKind.NEW_GROUP,
-    AlertKind.GROUP_ACTIVITY: AlertKind.NEW_GROUP,
-    AlertKind.MISMATCH_RATE: AlertKind.MISMATCH_RATE,
-    AlertKind.RECONCILIATION: AlertKind.RECONCILIATION,
-    AlertKind.COLLECTOR_SILENT: AlertKind.COLLECTOR_SILENT,
-}
-SUBSCRIBABLE_KINDS: tuple[AlertKind, ...] = (
-    AlertKind.NEW_GROUP, AlertKind.MISMATCH_RATE, AlertKind.RECONCILIATION, AlertKind.COLLECTOR_SILENT,
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,37 +39,6 @@ class ThrottlePolicy:
             raise AlertPolicyError(
                 f"ThrottlePolicy.digest_max ({self.digest_max}) is shorter than digest_min ({self.digest_min})"
             )
-
-
-@dataclass(frozen=True, slots=True)
-class AlertEvent:
-    """One thing worth telling someone about. `key` is what throttling groups by."""
-
-    kind: AlertKind
-    key: str  # "group:12", "rate:3", "reconciliation:source:1", "collector:7"
-    occurred_at: datetime
-    title: str
-    url_path: str  # stable page path, e.g. /groups/12/
-    facts: dict[str, Any] = field(default_factory=dict)  # shown in the e-mail, already masked
-    occurrences: int = 1  # a group activity event stands for this many new mismatches
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "kind": self.kind.value, "key": self.key, "occurred_at": self.occurred_at.isoformat(),
-            "title": self.title, "url_path": self.url_path, "facts": self.facts, "occurrences": self.occurrences,
-        }
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "AlertEvent":
-        try:
-            return cls(
-                kind=AlertKind(data["kind"]), key=data["key"],
-                occurred_at=datetime.fromisoformat(data["occurred_at"]), title=data["title"],
-                url_path=data["url_path"], facts=dict(data.get("facts") or {}),
-                occurrences=int(data.get("occurrences", 1)),
-            )
-        except (KeyError, ValueError, TypeError) as error:
-            raise AlertPolicyError(f"stored alert event is malformed ({error!r}): {data!r}") from None
 
 
 @dataclass(frozen=True, slots=True)

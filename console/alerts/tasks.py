@@ -9,7 +9,7 @@ from typing import Any
 from celery import shared_task
 
 from console.alerts import services
-from console.alerts.rules import AlertEvent
+from console.alerts.events import AlertEvent
 
 # Mail servers go away for a while: retry with back-off and jitter rather than lose the alert.
 _SMTP_RETRY = {
@@ -31,15 +31,3 @@ def send_alerts(events: list[dict[str, Any]]) -> int:
 def flush_digests(now: str | None = None) -> int:
     """Send the digests that are due (`now`: ISO time, for tests and catch-up); returns e-mails sent."""
     return services.flush_digests(now=datetime.fromisoformat(now) if now else None)
-
-
-@shared_task(name="console.alerts.check_mismatch_rates")
-def check_mismatch_rates() -> int:
-    """Alert on routes over their mismatch-rate threshold in the last 5 minutes."""
-    return len(services.check_mismatch_rates())
-
-
-@shared_task(name="console.alerts.scan_group_activity")
-def scan_group_activity() -> int:
-    """Hold further occurrences of recently alerted groups for their digest."""
-    return services.scan_group_activity()

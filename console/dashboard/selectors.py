@@ -11,9 +11,10 @@ from __future__ import annotations
 from typing import Any
 
 from django.db import connection
-from django.urls import NoReverseMatch, reverse
+from django.urls import reverse
 
 from console.dashboard.formatting import format_count, format_money, format_share
+from numa.selectors import overview_summary
 from verifiers.models import MismatchGroup, ReconciliationRun
 from verifiers.selectors import RateSeries
 
@@ -24,10 +25,7 @@ OPEN_STATUSES = (MismatchGroup.Status.OPEN, MismatchGroup.Status.ACKNOWLEDGED)
 
 
 def _group_url(group_id: int) -> str:
-    try:
-        return reverse("group-detail", args=[group_id])
-    except NoReverseMatch:
-        return f"/groups/{group_id}/"
+    return reverse("group-detail", args=[group_id])
 
 
 def open_groups_by_severity() -> dict[str, Any]:
@@ -73,10 +71,7 @@ def _run_row(run: ReconciliationRun) -> dict[str, Any]:
             "difference": format_money(values.get("difference"), currency),
             "off": values.get("difference") not in (None, "") and float(values["difference"]) != 0,
         })
-    try:
-        url = reverse("reconciliation-run", args=[run.pk])
-    except NoReverseMatch:
-        url = f"/reconciliation/runs/{run.pk}/"
+    url = reverse("reconciliation-run", args=[run.pk])
     return {"run": run, "url": url, "totals": totals,
             "duration_s": None if run.duration_ms is None else run.duration_ms / 1000}
 
@@ -87,12 +82,8 @@ def reconciliation_summary(history: int = 10) -> dict[str, Any]:
     return {"last": rows[0] if rows else None, "history": rows}
 
 
-def numa_summary() -> dict[str, Any] | None:
-    """numa.selectors.overview_summary() when the NUMA part provides it, else None."""
-    try:
-        from numa.selectors import overview_summary
-    except ImportError:
-        return None
+def numa_summary() -> dict[str, Any]:
+    """NUMA's part of the overview (numa.selectors.overview_summary)."""
     return overview_summary()
 
 

@@ -1,12 +1,13 @@
-"""Helpers for tests of the alerts: recipients, verdict bursts."""
+"""Helpers for tests of the alerts: recipients, verdict bursts, a ledger source."""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from console.alerts.events import SUBSCRIBABLE_KINDS
 from console.alerts.models import AlertRecipient
-from console.alerts.rules import SUBSCRIBABLE_KINDS
 from verifiers.groups.recording import Verdict
+from verifiers.models import LedgerSource
 
 
 def subscribe(email: str = "oncall@example.bank", kinds: list[str] | None = None) -> AlertRecipient:
@@ -31,3 +32,11 @@ def mismatch_verdicts(count: int, start: datetime, *, prefix: str = "s", fingerp
         )
         for index in range(count)
     ]
+
+
+def ledger_source() -> LedgerSource:
+    return LedgerSource.objects.create(
+        name="core", dsn="postgresql://postgres@127.0.0.1/x", accounts_table="a", account_key="id",
+        balance_column="b", currency_column="c", entries_table="e", entry_account_column="a",
+        entry_amount_column="m", entry_time_column="t",
+    )

@@ -2,8 +2,8 @@
 
 from datetime import datetime, timezone
 
+from console.alerts.events import AlertEvent, AlertKind
 from console.alerts.render import render_alert
-from console.alerts.rules import AlertEvent, AlertKind
 
 EVENT = AlertEvent(
     kind=AlertKind.NEW_GROUP, key="group:1", occurred_at=datetime(2026, 11, 25, 10, 11, tzinfo=timezone.utc),

@@ -6,11 +6,9 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
+from console.alerts.events import AlertEvent, AlertKind, AlertPolicyError, with_query
 from console.alerts.rules import (
     MAX_HELD_EVENTS,
-    AlertEvent,
-    AlertKind,
-    AlertPolicyError,
     Decision,
     KeyState,
     ThrottlePolicy,
@@ -162,3 +160,16 @@ def test_throttle_keeps_a_baseline_and_lists_watched_keys():
     watched = gate.watched("group:", T0 + timedelta(minutes=1))
     assert list(watched) == ["group:7"] and watched["group:7"].baseline == 100
     assert gate.watched("group:", T0 + timedelta(minutes=45)) == {}  # window over
+
+
+def test_link_queries_are_url_encoded():
+    assert with_query("/groups/", {"subject": "GET /a/{id}?x=1&y=2"}) == "/groups/?subject=GET+%2Fa%2F%7Bid%7D%3Fx%3D1%26y%3D2"
+    assert with_query("/numa/hosts/db 1/") == "/numa/hosts/db%201/"
+    assert with_query("/numa/hosts/db%201/") == "/numa/hosts/db%201/"  # what reverse() encoded stays as it is
+
+
+def test_an_event_with_link_query_and_baseline_survives_storage():
+    stored = AlertEvent(kind=AlertKind.MISMATCH_RATE, key="rate:1", occurred_at=T0, title="t", url_path="/groups/",
+                        url_query={"subject": "GET /a"}, subject="GET /a", severity="high", baseline=7)
+    assert AlertEvent.from_dict(stored.as_dict()) == stored
+    assert stored.link == "/groups/?subject=GET+%2Fa"

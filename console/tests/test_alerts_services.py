@@ -1,4 +1,8 @@
-"""Alert use cases against the database, Redis throttle store and Django's locmem mail."""
+"""Alert use cases against the database, Redis throttle store and Django's locmem mail.
+
+Each part builds its events (verifiers.groups.alerts, verifiers.read.alerts, verifiers.reconcile.alerts,
+numa.alerts, verifiers.alerts) and publishes them through console.alerts.publish.
+"""
 
 from __future__ import annotations
 
@@ -9,18 +13,15 @@ import pytest
 from django.core import mail
 from django.utils import timezone
 
-from console.alerts import (
-    check_mismatch_rates,
-    notify_collector_silent,
-    notify_new_groups,
-    notify_reconciliation,
-    services,
-)
+from console.alerts import AlertKind, Decision, publish, services
 from console.alerts.models import AlertRule, SentAlert
-from console.alerts.rules import AlertKind, Decision
-from console.tests.alerts_support import mismatch_verdicts, subscribe
+from console.tests.alerts_support import ledger_source, mismatch_verdicts, subscribe
+from numa import alerts as numa_alerts
+from verifiers.groups import alerts as group_alerts
 from verifiers.groups.recording import record_verdicts
-from verifiers.models import LedgerSource, MismatchGroup, OutcomeCount, ReconciliationRun, Route
+from verifiers.models import MismatchGroup, OutcomeCount, ReconciliationRun, Route
+from verifiers.read import alerts as read_alerts
+from verifiers.reconcile import alerts as reconcile_alerts
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("eager_celery")]
 
@@ -30,12 +31,17 @@ def new_group(count: int = 5, start: datetime | None = None, prefix: str = "s") 
     return (summary.new_group_ids or summary.touched_group_ids)[0]
 
 
-def ledger_source() -> LedgerSource:
-    return LedgerSource.objects.create(
-        name="core", dsn="postgresql://postgres@127.0.0.1/x", accounts_table="a", account_key="id",
-        balance_column="b", currency_column="c", entries_table="e", entry_account_column="a",
-        entry_amount_column="m", entry_time_column="t",
-    )
+def notify_new_groups(group_ids: list[int]) -> list[Decision]:
+    return publish(group_alerts.group_events(group_ids))
+
+
+def notify_reconciliation(run: ReconciliationRun) -> Decision | None:
+    event = reconcile_alerts.run_event(run)
+    return None if event is None else publish([event])[0]
+
+
+def check_mismatch_rates() -> int:
+    return len(read_alerts.check_mismatch_rates())
 
 
 def test_new_group_sends_one_email_with_text_html_and_link():
@@ -93,7 +99,7 @@ def test_inactive_recipient_gets_nothing():
 def test_disabled_rule_drops_the_alert():
     subscribe()
     AlertRule.objects.create(kind="new_group", enabled=False)
-    assert services.alert_new_groups(group_ids=[new_group()]) == [Decision.DROP]
+    assert notify_new_groups([new_group()]) == [Decision.DROP]
     assert mail.outbox == []
 
 
@@ -105,18 +111,13 @@ def test_sent_alert_is_logged():
     assert logged.key == f"group:{group_id}" and not logged.digest and logged.recipients == ["oncall@example.bank"]
 
 
-def test_non_integer_group_ids_are_refused():
-    with pytest.raises(services.AlertInputError, match="integers"):
-        services.alert_new_groups(group_ids=["12"])
-
-
 def test_group_activity_becomes_one_digest_when_due():
     subscribe()
     start = timezone.now()
     group_id = new_group(start=start)
     notify_new_groups([group_id])
     record_verdicts(mismatch_verdicts(50, start, prefix="more"))
-    assert services.scan_group_activity(now=start + timedelta(minutes=1)) == 1
+    assert group_alerts.scan_group_activity(now=start + timedelta(minutes=1)) == 1
     assert services.flush_digests(now=start + timedelta(minutes=3)) == 0  # held at least 5 min
     assert services.flush_digests(now=start + timedelta(minutes=7)) == 1
     digest = mail.outbox[-1]
@@ -128,7 +129,7 @@ def test_activity_of_a_group_never_alerted_is_ignored():
     subscribe()
     start = timezone.now()
     new_group(start=start)
-    assert services.scan_group_activity(now=start) == 0
+    assert group_alerts.scan_group_activity(now=start) == 0
     assert services.flush_digests(now=start + timedelta(hours=1)) == 0
 
 
@@ -142,7 +143,7 @@ def test_digest_goes_once_per_recipient_for_several_keys():
     assert len(mail.outbox) == 4  # two groups x two recipients
     record_verdicts(mismatch_verdicts(3, start, prefix="a-more"))
     record_verdicts(mismatch_verdicts(4, start, prefix="o-more", fingerprint="other"))
-    services.scan_group_activity(now=start + timedelta(minutes=1))
+    group_alerts.scan_group_activity(now=start + timedelta(minutes=1))
     assert services.flush_digests(now=start + timedelta(minutes=10)) == 2
     digests = mail.outbox[4:]
     assert sorted(m.to[0] for m in digests) == ["a@example.bank", "b@example.bank"]
@@ -159,7 +160,7 @@ def test_reconciliation_with_differences_alerts_with_a_link_to_the_run():
         source=ledger_source(), cutoff=timezone.now(), status="discrepancies", accounts_checked=1_000_000,
         accounts_with_differences=3, duration_ms=8_400,
     )
-    notify_reconciliation(run.pk)
+    notify_reconciliation(run)
     assert len(mail.outbox) == 1
     assert f"/reconciliation/runs/{run.pk}/" in mail.outbox[0].body
     assert "1,000,000" in mail.outbox[0].body
@@ -169,10 +170,10 @@ def test_failed_reconciliation_alerts_and_balanced_does_not():
     subscribe()
     source = ledger_source()
     balanced = ReconciliationRun.objects.create(source=source, cutoff=timezone.now(), status="balanced")
-    assert services.alert_reconciliation(run_id=balanced.pk) is None
+    assert reconcile_alerts.run_event(balanced) is None
     failed = ReconciliationRun.objects.create(source=source, cutoff=timezone.now(), status="failed",
                                               error="could not connect to 10.0.0.5")
-    notify_reconciliation(failed.pk)
+    notify_reconciliation(failed)
     assert len(mail.outbox) == 1 and "failed" in mail.outbox[0].subject
 
 
@@ -182,12 +183,7 @@ def test_reconciliation_totals_off_alerts_even_without_account_differences():
         source=ledger_source(), cutoff=timezone.now(), status="discrepancies",
         totals={"KRW": {"difference": str(Decimal("-1000.0000"))}},
     )
-    assert services.alert_reconciliation(run_id=run.pk) is Decision.SEND_NOW
-
-
-def test_unknown_run_is_a_clear_error():
-    with pytest.raises(services.AlertInputError, match="run 999999"):
-        services.alert_reconciliation(run_id=999999)
+    assert notify_reconciliation(run) is Decision.SEND_NOW
 
 
 def test_silent_collector_alerts_with_the_host_page():
@@ -195,7 +191,7 @@ def test_silent_collector_alerts_with_the_host_page():
 
     subscribe()
     host = Host.objects.create(hostname="ledger-db-1", silent=True, silent_since=timezone.now())
-    notify_collector_silent(host.pk)
+    publish([numa_alerts.collector_silent_event(host, now=timezone.now())])
     assert len(mail.outbox) == 1 and "/numa/hosts/ledger-db-1/" in mail.outbox[0].body
 
 
@@ -220,7 +216,7 @@ def test_route_under_threshold_or_with_old_counts_does_not_alert():
     now = timezone.now()
     outcome(str(route), 90, 10, now - timedelta(minutes=1))
     outcome(str(route), 0, 100, now - timedelta(minutes=30))
-    assert services.check_mismatch_rates(now=now) == []
+    assert read_alerts.check_mismatch_rates(now=now) == []
 
 
 def test_rule_threshold_applies_to_routes_without_their_own():
@@ -229,4 +225,62 @@ def test_rule_threshold_applies_to_routes_without_their_own():
     route = Route.objects.create(method="GET", template="/cards/{id}")
     now = timezone.now()
     outcome(str(route), 95, 5, now - timedelta(minutes=2))
-    assert [e.key for e in services.check_mismatch_rates(now=now)] == [f"rate:{route.pk}"]
+    assert [e.key for e in read_alerts.check_mismatch_rates(now=now)] == [f"rate:{route.pk}"]
+
+
+def test_rate_alert_link_keeps_the_route_in_one_encoded_parameter():
+    subscribe()
+    route = Route.objects.create(method="GET", template="/accounts/{id}/balance?from=a&to=b", mismatch_rate_alert=0.05)
+    now = timezone.now()
+    outcome(str(route), 50, 50, now - timedelta(minutes=1))
+    read_alerts.check_mismatch_rates(now=now)
+    assert "/groups/?subject=GET+%2Faccounts%2F%7Bid%7D%2Fbalance%3Ffrom%3Da%26to%3Db" in mail.outbox[0].body
+    assert SentAlert.objects.get().url.endswith("%3Ffrom%3Da%26to%3Db")
+
+
+def test_a_failing_publish_is_logged_not_raised(monkeypatch, caplog):
+    def broken(events):
+        raise ConnectionError("redis is away")
+
+    monkeypatch.setattr(services, "publish_events", broken)
+    group_id = new_group()
+    assert notify_new_groups([group_id]) == [Decision.DROP]
+    assert f"group:{group_id}" in caplog.text
+
+
+def test_a_verifier_that_stops_making_progress_alerts_once_then_digests(redis_client):
+    from verifiers.read import stream
+    from verifiers.tasks import check_progress
+
+    subscribe()
+    stream.ensure_group(redis_client)
+    ingested_ms = int((timezone.now() - timedelta(minutes=10)).timestamp() * 1000)
+    redis_client.xadd(stream.STREAM_KEY, {"id": "s-1", "sample": b"{}", "ingested_at_ms": ingested_ms})
+    assert check_progress() == 1  # the read verifier: a sample waits and no worker serves it
+    [message] = mail.outbox
+    assert "Verifier stalled" in message.subject and "no live worker" in message.subject
+    assert check_progress() == 1 and len(mail.outbox) == 1  # still stalled: held for the digest
+    assert SentAlert.objects.get().key == "stalled:read"
+
+
+def test_a_verifier_with_nothing_waiting_does_not_alert(redis_client):
+    from verifiers.tasks import check_progress
+
+    subscribe()
+    assert check_progress() == 0 and mail.outbox == []
+
+
+def test_migration_drops_the_beat_rows_of_the_checks_that_moved_to_the_parts():
+    import importlib
+
+    from django.apps import apps
+    from django_celery_beat.models import IntervalSchedule, PeriodicTask
+
+    migration = importlib.import_module("console.alerts.migrations.0003_drop_moved_beat_entries")
+    every_minute = IntervalSchedule.objects.create(every=60, period=IntervalSchedule.SECONDS)
+    for name, task in [("alerts-check-mismatch-rates", "console.alerts.check_mismatch_rates"),
+                       ("alerts-scan-group-activity", "console.alerts.scan_group_activity"),
+                       ("alerts-flush-digests", "console.alerts.flush_digests")]:
+        PeriodicTask.objects.create(name=name, task=task, interval=every_minute)
+    migration.drop_moved_entries(apps, None)
+    assert list(PeriodicTask.objects.values_list("task", flat=True)) == ["console.alerts.flush_digests"]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from datetime import datetime, timedelta
 from datetime import timezone as dt_timezone
 
@@ -137,8 +136,7 @@ def test_host_without_samples_for_three_intervals_becomes_silent_once(
     monkeypatch, settings
 ) -> None:
     settings.NUMA_COLLECT_INTERVAL_SECONDS = 10
-    calls: list[int] = []
-    monkeypatch.setattr(services, "_notify_collector_silent", calls.append)
+    monkeypatch.setattr("console.alerts.publish", lambda events: [])
     host = services.register_host(hostname="quiet")
     _seen(host, 31)
     fresh = services.register_host(hostname="fresh")
@@ -155,13 +153,15 @@ def test_host_without_samples_for_three_intervals_becomes_silent_once(
 def test_silent_host_alert_runs_after_commit(
     monkeypatch, django_capture_on_commit_callbacks
 ) -> None:
-    calls: list[int] = []
-    monkeypatch.setattr(services, "_notify_collector_silent", calls.append)
+    published: list[str] = []
+    monkeypatch.setattr("console.alerts.publish", lambda events: published.extend(e.key for e in events))
     host = services.register_host(hostname="quiet")
     _seen(host, 3600)
-    with django_capture_on_commit_callbacks(execute=True):
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
         services.mark_silent_hosts()
-    assert calls == [host.pk]
+    assert published == [] and len(callbacks) == 1  # nothing is said before the commit
+    callbacks[0]()
+    assert published == [f"collector:{host.pk}"]
 
 
 def test_synthetic_and_disabled_hosts_are_never_silent() -> None:
@@ -179,12 +179,6 @@ def test_a_new_sample_clears_silence() -> None:
     Host.objects.update(silent=True, silent_since=timezone.now())
     services.record_sample(sample=advanced(sample, 10))
     assert not Host.objects.get().silent
-
-
-def test_notify_without_console_alerts_only_logs(monkeypatch, caplog) -> None:
-    monkeypatch.setitem(sys.modules, "console.alerts", None)  # import fails like a missing package
-    services._notify_collector_silent(12345)
-    assert "12345" in caplog.text and "silent" in caplog.text
 
 
 def _samples_every_ten_seconds(count: int, start: datetime) -> Host:

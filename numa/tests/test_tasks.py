@@ -45,7 +45,7 @@ def test_dispatcher_sends_one_collect_per_worker_host_and_never_piles_up(redis_c
 
 
 def test_dispatcher_marks_silent_hosts(monkeypatch) -> None:
-    monkeypatch.setattr(services, "_notify_collector_silent", lambda host_id: None)
+    monkeypatch.setattr("console.alerts.publish", lambda events: [])
     host = services.register_host(hostname="gone", delivery=Host.Delivery.AGENT)
     Host.objects.filter(pk=host.pk).update(last_seen=timezone.now() - timedelta(hours=1))
     assert tasks.dispatch_collect()["silent"] == [host.pk]

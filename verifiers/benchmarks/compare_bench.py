@@ -17,7 +17,7 @@ from typing import Any
 
 import orjson
 
-from verifiers.masking import mask_document
+from console.masking import mask_document
 from verifiers.read.compare import CompiledRules, compare_documents, compare_responses, compile_rules
 
 BENCH_RULES: dict[str, Any] = {

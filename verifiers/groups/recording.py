@@ -9,7 +9,6 @@ set-based statements per batch, whatever the batch size.
 from __future__ import annotations
 
 import json
-import logging
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -17,8 +16,6 @@ from typing import Any, Callable
 
 from django.db import connection, transaction
 from django.utils import timezone
-
-logger = logging.getLogger(__name__)
 
 # Samples kept per group: enough to see the pattern, bounded so a storm cannot fill the disk.
 SAMPLES_PER_GROUP = 20
@@ -108,24 +105,8 @@ def record_verdicts(verdicts: list[Verdict], *, mask: Callable[[Any], Any] | Non
     return summary
 
 
-def alert_on_groups(summary: RecordSummary) -> None:
-    """Tell the alerting about new and reopened groups, after the batch is recorded.
-
-    A failure is logged, never raised: raising would leave the batch unacknowledged and replayed.
-    """
-    group_ids = summary.new_group_ids + summary.reopened_group_ids
-    if not group_ids:
-        return
-    from console.alerts import notify_new_groups
-
-    try:
-        notify_new_groups(group_ids)
-    except Exception:  # noqa: BLE001
-        logger.exception("alerting on groups %s failed", group_ids)
-
-
 def _default_mask() -> Callable[[Any], Any]:
-    from verifiers.masking import DEFAULT_MASKING_RULES, mask_document
+    from console.masking import DEFAULT_MASKING_RULES, mask_document
 
     return lambda value: mask_document(value, DEFAULT_MASKING_RULES)
 

@@ -6,6 +6,7 @@ from typing import Any
 
 from celery import shared_task
 
+from verifiers.groups import alerts as group_alerts
 from verifiers.groups import services
 
 
@@ -21,3 +22,9 @@ def reverify_group(group_id: int) -> dict[str, Any]:
 @shared_task(name="verifiers.groups.reverify_samples")
 def reverify_samples(sample_ids: list[int]) -> dict[str, Any]:
     return _result(services.reverify_samples(sample_ids=sample_ids))
+
+
+@shared_task(name="verifiers.groups.scan_group_activity")
+def scan_group_activity() -> int:
+    """Hold further occurrences of recently alerted groups for their digest; returns how many."""
+    return group_alerts.scan_group_activity()

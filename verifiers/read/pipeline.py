@@ -32,70 +32,24 @@ from zoneinfo import ZoneInfo
 import orjson
 import redis
 
-from verifiers.groups.fingerprint import describe_fingerprint, read_cause_fingerprint, read_causes, route_template
+from verifiers.groups.fingerprint import describe_fingerprint, read_cause_fingerprint, read_causes
 from verifiers.groups.recording import GroupMembership, Verdict
 from verifiers.read import exactjson, stream
 from verifiers.read.compare import (
-    CompiledRules,
     Difference,
     DiffKind,
     compare_responses,
-    compile_rules,
     noise_paths,
     secondary_unusable_reason,
     suppress,
     suppress_noise,
 )
+from verifiers.read.config import RouteSettings, VerifierConfig
 from verifiers.read.replay import Answer, SystemClient, SystemTarget
 
 logger = logging.getLogger(__name__)
 
 MAX_SHOWN_VALUE_CHARS = 2000
-DEFAULT_SEVERITY = "medium"
-
-
-@dataclass(frozen=True, slots=True)
-class RouteSettings:
-    """A Route row prepared for the hot path (rules compiled once)."""
-
-    route_id: int | None
-    method: str
-    template: str
-    enabled: bool = True
-    sampling_ratio: float = 1.0
-    active_from: clock_time | None = None
-    active_until: clock_time | None = None
-    severity: str = DEFAULT_SEVERITY
-    rules: CompiledRules = field(default_factory=compile_rules)
-    noise_rules: CompiledRules = field(default_factory=compile_rules)  # rules without ignore_paths
-    ignore_paths: tuple[str, ...] = ()
-
-    @property
-    def subject(self) -> str:
-        return f"{self.method} {self.template}"
-
-
-@dataclass(slots=True)
-class VerifierConfig:
-    """Systems and routes as the worker sees them (refreshed from the database periodically)."""
-
-    candidate: SystemTarget | None
-    secondary: SystemTarget | None
-    routes: dict[tuple[str, str], RouteSettings]
-    time_zone: ZoneInfo
-    default_rules: CompiledRules = field(default_factory=compile_rules)
-
-    @property
-    def templates(self) -> tuple[str, ...]:
-        return tuple(sorted({template for _, template in self.routes}))
-
-    def route_for(self, method: str, path: str) -> RouteSettings:
-        template = route_template(path, self.templates)
-        found = self.routes.get((method, template))
-        if found is None:  # unconfigured route: verified with default rules
-            found = RouteSettings(None, method, template, rules=self.default_rules,
-                                  noise_rules=self.default_rules)
-        return found
 
 
 @dataclass(slots=True)

@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from verifiers.models import NoiseSuggestion, OutcomeCount, Route, System
 from verifiers.read.compare import compile_rules
-from verifiers.read.pipeline import RouteSettings, VerifierConfig
+from verifiers.read.config import RouteSettings, VerifierConfig
 from verifiers.read.replay import SystemTarget
 
 _compiled_cache: dict[bytes, Any] = {}

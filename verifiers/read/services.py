@@ -12,7 +12,8 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
-from verifiers.groups.recording import RecordSummary, Verdict, alert_on_groups, record_verdicts
+from verifiers.groups.alerts import alert_on_groups
+from verifiers.groups.recording import RecordSummary, Verdict, record_verdicts
 from verifiers.models import NoiseSuggestion, Route, System
 from verifiers.read import stream
 from verifiers.read.ingest import ParsedBatch, encode_sample

@@ -11,6 +11,7 @@ from typing import Any
 
 from celery import shared_task
 
+from verifiers.read import alerts as read_alerts
 from verifiers.read import services, stream
 
 logger = logging.getLogger(__name__)
@@ -27,3 +28,9 @@ def check_workers() -> dict[str, Any]:
     if backlog and not workers:
         logger.warning("%d read samples queued and no verify_reads worker alive", backlog)
     return {"workers": len(workers), "backlog": backlog, "pending": pending, "forgotten_consumers": removed}
+
+
+@shared_task(name="verifiers.read.check_mismatch_rates")
+def check_mismatch_rates() -> int:
+    """Alert on routes over their mismatch-rate threshold in the last 5 minutes; returns how many."""
+    return len(read_alerts.check_mismatch_rates())

@@ -11,7 +11,6 @@ as a chord whose callback is ``finish_run``.
 
 from __future__ import annotations
 
-import importlib
 import json
 import logging
 import socket
@@ -29,6 +28,7 @@ from django.utils import timezone
 from psycopg import sql
 
 from verifiers.models import AccountDifference, Counterpart, LedgerSource, ReconciliationRun
+from verifiers.reconcile import alerts as reconcile_alerts
 from verifiers.reconcile import balances, engine, keeper, ledger_sql
 from verifiers.reconcile.selectors import counterpart_totals, cutoff_date_of, mapping_for
 
@@ -377,6 +377,7 @@ def finish_run(*, run_id: int, part_results: Iterable[Mapping[str, Any]]) -> str
             )
         except balances.PartialsError as exc:
             run_status_failed(run, _error_text(exc))
+            reconcile_alerts.alert_on_run(run)
             return "failed"
         counterpart = counterpart_totals(run.source, cutoff_date_of(run.source, run.cutoff))
         currency_differences = (
@@ -400,7 +401,7 @@ def finish_run(*, run_id: int, part_results: Iterable[Mapping[str, Any]]) -> str
             batch_size=2000,
         )
         if run.status != ReconciliationRun.Status.BALANCED:
-            transaction.on_commit(lambda: notify_alerts(run_id))
+            reconcile_alerts.alert_on_run(run)
     return run.status
 
 
@@ -433,7 +434,7 @@ def fail_run(*, run_id: int, error: str) -> bool:
         if run is None or run.status != ReconciliationRun.Status.RUNNING:
             return False
         run_status_failed(run, error)
-        transaction.on_commit(lambda: notify_alerts(run_id))
+        reconcile_alerts.alert_on_run(run)
     return True
 
 
@@ -443,23 +444,6 @@ def run_status_failed(run: ReconciliationRun, error: str) -> None:
     run.finished_at = timezone.now()
     run.duration_ms = _duration_ms(run)
     run.save(update_fields=["status", "error", "finished_at", "duration_ms"])
-
-
-def notify_alerts(run_id: int) -> None:
-    """Call console.alerts.notify_reconciliation(run_id) when the alerts package provides it."""
-    try:
-        alerts = importlib.import_module("console.alerts")
-    except ModuleNotFoundError as error:
-        if error.name in ("console.alerts", "console"):
-            return  # the alerts part is not installed
-        raise
-    hook = getattr(alerts, "notify_reconciliation", None)
-    if hook is None:
-        return
-    try:
-        hook(run_id)
-    except Exception:  # an alerting failure must not undo the recorded run
-        logger.exception("alert hook failed for reconciliation run %s", run_id)
 
 
 def _duration_ms(run: ReconciliationRun) -> int:

@@ -7,7 +7,7 @@ import copy
 import orjson
 import pytest
 
-from verifiers.masking import (
+from console.masking import (
     DEFAULT_MASKING_RULES,
     MaskingError,
     MaskStyle,

@@ -10,7 +10,7 @@ from __future__ import annotations
 import orjson
 import pytest
 
-from verifiers.masking import luhn_valid, mask_document, mask_text
+from console.masking import luhn_valid, mask_document, mask_text
 
 # (label, value as it appears in a string, secret that must disappear)
 IN_TEXT = [

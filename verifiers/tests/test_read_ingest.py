@@ -10,6 +10,7 @@ import orjson
 import pytest
 
 from verifiers.read.compare import compile_rules
+from verifiers.read.config import RouteSettings
 from verifiers.read.ingest import (
     MAX_SAMPLES_PER_REQUEST,
     BatchError,
@@ -18,7 +19,7 @@ from verifiers.read.ingest import (
     parse_batch,
     validate_sample,
 )
-from verifiers.read.pipeline import RouteSettings, judge, sampled, within_active_hours
+from verifiers.read.pipeline import judge, sampled, within_active_hours
 from verifiers.read.replay import Answer, target_url
 from verifiers.read.samplefiles import SampleFileError, detect_format, read_sample_file
 from verifiers.tests.read_support import make_sample

@@ -4,9 +4,7 @@
 from __future__ import annotations
 
 import json
-import sys
 import time as _time
-import types
 from datetime import date, time, timedelta
 from decimal import Decimal
 
@@ -38,10 +36,14 @@ def source(ledger) -> LedgerSource:
 
 @pytest.fixture
 def alerts_hook(monkeypatch):
+    """The runs whose alert events were published (run ids, from the event's link)."""
     calls: list[int] = []
-    fake = types.ModuleType("console.alerts")
-    fake.notify_reconciliation = calls.append  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "console.alerts", fake)
+
+    def publish(events):
+        calls.extend(int(event.url_path.rstrip("/").rsplit("/", 1)[1]) for event in events)
+        return []
+
+    monkeypatch.setattr("console.alerts.publish", publish)
     return calls
 
 

@@ -6,9 +6,7 @@ legacy flavor), so these tests also prove the demo's deliberate write difference
 
 from __future__ import annotations
 
-import sys
 import time
-import types
 
 import orjson
 import psycopg
@@ -174,17 +172,17 @@ def test_reverify_reruns_the_check_now(ledger_dsn, verified_db):
     assert sample.reverify_outcome == "match" and sample.reverified_at is not None
 
 
-def test_new_groups_are_handed_to_the_alerts_hook(ledger_dsn, verified_db, monkeypatch):
-    notified: list[list[int]] = []
-    fake = types.ModuleType("console.alerts")
-    fake.notify_new_groups = lambda group_ids: notified.append(list(group_ids))
-    monkeypatch.setitem(sys.modules, "console.alerts", fake)
+def test_new_groups_are_handed_to_the_alerts_hook(ledger_dsn, verified_db, monkeypatch,
+                                                  django_capture_on_commit_callbacks):
+    notified: list[list[str]] = []
+    monkeypatch.setattr("console.alerts.publish", lambda events: notified.append([e.key for e in events]))
     source, target = accounts_by_currency(ledger_dsn, "USD", minimum_balance=100)[4:6]
     capture = shadow_then_commit(ledger_dsn, source=source, target=target, amount="65", currency="USD")
     ingest(capture)
     commit(capture["id"])
-    services.process_due_work()
-    assert notified == [[MismatchGroup.objects.get(kind="write").pk]]
+    with django_capture_on_commit_callbacks(execute=True):
+        services.process_due_work()
+    assert notified == [[f"group:{MismatchGroup.objects.get(kind='write').pk}"]]
 
 
 def test_unreachable_database_stores_unconverted_and_reports_errors(verified_db):

@@ -22,9 +22,10 @@ import redis
 from django.conf import settings
 from django.utils import timezone as dj_timezone
 
+from console.masking import DEFAULT_MASKING_RULES, mask_document
+from verifiers.groups.alerts import alert_on_groups
 from verifiers.groups.fingerprint import write_fingerprint
-from verifiers.groups.recording import RecordSummary, Verdict, alert_on_groups, record_verdicts
-from verifiers.masking import DEFAULT_MASKING_RULES, mask_document
+from verifiers.groups.recording import RecordSummary, Verdict, record_verdicts
 from verifiers.models import MismatchSample, VerifiedDatabase
 from verifiers.write.checker import (
     CheckerError,

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from console.alerts.events import SUBSCRIBABLE_KINDS, AlertKind
 from console.alerts.models import AlertRecipient, AlertRule
-from console.alerts.rules import SUBSCRIBABLE_KINDS, AlertKind
 
 DEMO_RECIPIENT = "oncall@example.bank"
 DEMO_RATE_THRESHOLD = 0.05
