@@ -74,8 +74,11 @@ def secondary_unusable_by_route() -> list[dict[str, Any]]:
         reasons = client.hgetall(stream.SECONDARY_UNUSABLE_REASON_KEY)
     except redis.RedisError:
         return []
-    rows = [{"subject": subject.decode(), "count": int(count),
-             "reason": reasons.get(subject, b"").decode("utf-8", "replace")} for subject, count in counts.items()]
+    def text(value: bytes | str) -> str:
+        return value.decode("utf-8", "replace") if isinstance(value, bytes) else value
+
+    rows = [{"subject": text(subject), "count": int(count), "reason": text(reasons.get(subject, b""))}
+            for subject, count in counts.items()]
     return sorted(rows, key=lambda row: (-row["count"], row["subject"]))
 
 

@@ -7,16 +7,15 @@ own event loop; `answers` may be changed while it runs.
 
 from __future__ import annotations
 
-import asyncio
 import gzip
-import socket
-import threading
 import zlib
 from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
 from aiohttp import web
+
+from verifiers.benchmarks.support import CandidateServer
 
 
 @dataclass
@@ -41,22 +40,14 @@ def _encoded(body: bytes, encoding: str) -> bytes:
     return body
 
 
-class AnswerServer:
+class AnswerServer(CandidateServer):
+    """The benchmark's candidate server (thread, loop, start/stop) answering raw wire forms."""
+
     def __init__(self, answers: dict[str, RawAnswer] | None = None) -> None:
-        self.answers: dict[str, RawAnswer] = answers or {}
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            self.port = sock.getsockname()[1]
-        self._loop = asyncio.new_event_loop()
-        self._ready = threading.Event()
-        self._thread = threading.Thread(target=self._serve, daemon=True)
-        self._runner: web.AppRunner | None = None
+        super().__init__()
+        self.answers: dict[str, RawAnswer] = answers or {}  # type: ignore[assignment]
 
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    async def _handle(self, request: web.Request) -> web.StreamResponse:
+    async def _handle(self, request: web.Request) -> web.StreamResponse:  # type: ignore[override]
         answer = self.answers.get(request.path_qs) or self.answers.get(request.path)
         if answer is None:
             return web.Response(status=404, text="no answer configured")
@@ -75,27 +66,3 @@ class AnswerServer:
             await response.write(payload[start:start + step])
         await response.write_eof()
         return response
-
-    def _serve(self) -> None:
-        asyncio.set_event_loop(self._loop)
-        app = web.Application()
-        app.router.add_route("*", "/{tail:.*}", self._handle)
-        self._runner = web.AppRunner(app, access_log=None)
-        self._loop.run_until_complete(self._runner.setup())
-        self._loop.run_until_complete(web.TCPSite(self._runner, "127.0.0.1", self.port).start())
-        self._ready.set()
-        self._loop.run_forever()
-
-    def start(self) -> AnswerServer:
-        self._thread.start()
-        self._ready.wait(10)
-        return self
-
-    def stop(self) -> None:
-        async def shutdown() -> None:
-            if self._runner:
-                await self._runner.cleanup()
-
-        asyncio.run_coroutine_threadsafe(shutdown(), self._loop).result(10)
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(10)
