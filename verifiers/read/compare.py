@@ -904,7 +904,7 @@ def _parse_json(body: bytes) -> Any:
     if not body.strip():
         return _NOT_JSON
     try:
-        return exactjson.loads(body)  # big integers and long decimals stay exact
+        return exactjson.loads(body, keep_number_text=False)  # big integers and long decimals stay exact
     except ValueError:
         return _NOT_JSON
 

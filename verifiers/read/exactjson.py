@@ -28,8 +28,10 @@ _TRAILING_ZERO_FRACTION = re.compile(rb"\.[0-9]*0[,}\]\s]|\.[0-9]*0\Z")
 _INT64_MIN, _UINT64_MAX = -(2**63), 2**64 - 1
 
 
-def needs_exact_parse(data: bytes) -> bool:
-    return _LONG_NUMBER in data.translate(_DIGITS_AND_DOT) or _TRAILING_ZERO_FRACTION.search(data) is not None
+def needs_exact_parse(data: bytes, *, keep_number_text: bool = True) -> bool:
+    if _LONG_NUMBER in data.translate(_DIGITS_AND_DOT):
+        return True
+    return keep_number_text and _TRAILING_ZERO_FRACTION.search(data) is not None
 
 
 def _refuse_constant(name: str) -> Any:
@@ -43,10 +45,15 @@ def _exact_loads(data: bytes) -> Any:
         raise ValueError("JSON nested too deeply") from None
 
 
-def loads(data: bytes | bytearray | memoryview | str) -> Any:
-    """Parse JSON; raises ValueError (orjson's or json's JSONDecodeError are ValueErrors)."""
+def loads(data: bytes | bytearray | memoryview | str, *, keep_number_text: bool = True) -> Any:
+    """Parse JSON; raises ValueError (orjson's or json's JSONDecodeError are ValueErrors).
+
+    Values are always exact. keep_number_text=True also keeps how a number was written (`1.50`
+    stays `1.50` when written back): for ingest, where an embedded body is re-serialised. Comparing
+    and the worker's stream (bodies already text) pass False: the orjson fast path for `2.0`.
+    """
     raw = data.encode("utf-8") if isinstance(data, str) else bytes(data)
-    if needs_exact_parse(raw):
+    if needs_exact_parse(raw, keep_number_text=keep_number_text):
         return _exact_loads(raw)
     try:
         return orjson.loads(raw)

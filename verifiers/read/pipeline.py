@@ -285,7 +285,8 @@ class ReadVerifierWorker:
         work: list[tuple[dict[str, Any], RouteSettings]] = []
         for entry in entries:
             try:
-                sample = exactjson.loads(entry.payload)  # a gateway may XADD an embedded JSON body
+                # Exact values (a gateway may XADD an embedded JSON body); our ingest wrote bodies as text.
+                sample = exactjson.loads(entry.payload, keep_number_text=False)
                 from verifiers.read.ingest import validate_sample  # gateways XADD unvalidated samples
 
                 sample = validate_sample(sample)
