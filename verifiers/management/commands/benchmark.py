@@ -84,7 +84,7 @@ async def _offer_load(url: str, token: str, rate: float, seconds: float, batch: 
                       legacy_body: str) -> dict[str, int]:
     import aiohttp
 
-    sent = {"accepted": 0, "refused": 0}
+    sent: dict[str, int] = {"accepted": 0, "refused": 0}
     interval = batch / rate
     headers = {"Authorization": f"Token {token}", "Content-Type": "application/json"}
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as session:
@@ -96,7 +96,10 @@ async def _offer_load(url: str, token: str, rate: float, seconds: float, batch: 
         async def post(body: bytes, n: int) -> None:
             async with session.post(url, data=body, headers=headers) as response:
                 await response.read()
-                sent["accepted" if response.status == 202 else "refused"] += n
+                outcome = "accepted" if response.status == 202 else "refused"
+                sent[outcome] += n
+                if response.status != 202:
+                    sent[f"HTTP {response.status}"] = sent.get(f"HTTP {response.status}", 0) + n
 
         while loop.time() - started < seconds:
             body = orjson.dumps([_sample(tick * batch + i, legacy_body) for i in range(batch)])
@@ -124,8 +127,10 @@ def _run_read(command: BaseCommand, options: dict[str, Any]) -> None:
     answer = bench_body(int(options["answer_kb"] * 1024))
     legacy_body = orjson.dumps(answer).decode()
     answer_bytes = len(legacy_body)
-    # A POST stays under the ingest limit (413 above it): 500 samples of 100 KB would be 50 MB.
-    batch = max(1, min(options["batch"], int(MAX_BODY_BYTES * 0.9) // (answer_bytes + 400)))
+    # A POST stays under the ingest limit (413 above it): 500 samples of 100 KB would be 50 MB, and
+    # a body inside a JSON string grows by its escaped quotes.
+    sample_bytes = len(orjson.dumps(_sample(0, legacy_body))) + 1
+    batch = max(1, min(options["batch"], int(MAX_BODY_BYTES * 0.9) // sample_bytes))
     client = redis_client()
     # Start from an empty stream: a backlog left by an earlier run would be counted against this one.
     client.delete("mhc:read-lag", stream.STREAM_KEY)
@@ -169,7 +174,9 @@ def _run_read(command: BaseCommand, options: dict[str, Any]) -> None:
     verified = len(lags)
     command.stdout.write(f"answers of {answer_bytes:,} bytes, {batch} samples per POST")
     command.stdout.write(f"offered {sent['accepted'] + sent['refused']:,} samples in {offered_for:.1f} s "
-                         f"(accepted {sent['accepted']:,}, refused {sent['refused']:,})")
+                         f"(accepted {sent['accepted']:,}, refused {sent['refused']:,}"
+                         + "".join(f", {key} {value:,}" for key, value in sent.items() if key.startswith("HTTP"))
+                         + ")")
     command.stdout.write(f"verified {verified:,} samples; sustained {verified / finished_for:,.0f} samples/s, "
                          f"{verified * answer_bytes / finished_for / 1e6:,.1f} MB/s of candidate answers "
                          f"(over {finished_for:.1f} s incl. drain)")
