@@ -50,8 +50,10 @@ async def read_whole_body(response: aiohttp.ClientResponse, limit: int) -> bytes
     the body is read chunk by chunk to its end. Counting decoded bytes also bounds a gzip bomb.
     """
     declared = response.headers.get("Content-Length", "")
-    if not response.headers.get("Content-Encoding") and declared.isdigit() and int(declared) > limit:
-        raise AnswerTooLargeError
+    if not response.headers.get("Content-Encoding") and declared.isdigit():
+        if int(declared) > limit:
+            raise AnswerTooLargeError
+        return await response.read()  # the common case: the length is known and within the limit
     parts: list[bytes] = []
     size = 0
     async for chunk in response.content.iter_chunked(READ_CHUNK_BYTES):
