@@ -2,6 +2,8 @@
 #   make demo   the console with its demo world on http://127.0.0.1:8000
 #   make test   the whole test suite
 #   make bench BENCH="read --seconds 60"   a benchmark (see README), on a database of its own
+#   make supervise   the Procfile's processes (production's set), restarted when they crash
+#   make check       lint, typecheck, migrations-check and test: what CI runs (.ci/run)
 # Everything the project needs is installed from here; a fresh machine starts bare.
 
 VENV   := .venv
@@ -10,7 +12,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 PYTEST_ARGS ?=
 BENCH ?= compare
 
-.PHONY: demo test bench check-deploy clean
+.PHONY: demo test bench supervise lint typecheck migrations-check check check-deploy clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), f"Python 3.11 is required, found {sys.version.split()[0]} at {sys.executable}"'
@@ -28,6 +30,21 @@ test: $(VENV)/.installed
 
 bench: $(VENV)/.installed
 	$(PY) -m console.launcher bench $(BENCH)
+
+supervise: $(VENV)/.installed
+	$(PY) -m console.launcher supervise
+
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff check .
+
+typecheck: $(VENV)/.installed
+	$(VENV)/bin/mypy .
+
+# Fails when a model change has no migration; needs no database (--dry-run, no history check).
+migrations-check: $(VENV)/.installed
+	$(PY) manage.py makemigrations --check --dry-run
+
+check: lint typecheck migrations-check test
 
 check-deploy: $(VENV)/.installed
 	CONSOLE_ENV=production SECRET_KEY=$$($(PY) -c 'import secrets; print(secrets.token_urlsafe(50))') \

@@ -20,7 +20,8 @@ def _test_redis_url() -> str:
 
     url = settings.REDIS_URL
     # Never flush a Redis database that is not the tests' own (console.test_settings picks it).
-    if not getattr(settings, "TEST_REDIS_DB", None) or not url.endswith(f"/{settings.TEST_REDIS_DB}"):
+    test_db = getattr(settings, "TEST_REDIS_DB", None)  # only console.test_settings defines it
+    if not test_db or not url.endswith(f"/{test_db}"):
         pytest.exit(f"REDIS_URL={url} is not a test database; run tests with console.test_settings")
     return url
 
@@ -68,7 +69,7 @@ def _worker_env(database_name: str | None) -> dict[str, str]:
     env = dict(os.environ)
     env["DJANGO_SETTINGS_MODULE"] = "console.test_settings"
     env["REDIS_URL"] = settings.REDIS_URL
-    env["TEST_REDIS_DB"] = str(settings.TEST_REDIS_DB)
+    env["TEST_REDIS_DB"] = str(getattr(settings, "TEST_REDIS_DB"))  # noqa: B009 - only test settings have it
     if database_name:
         env["DATABASE_URL"] = url_for_database(settings.DATABASE_URL, database_name)
     return env

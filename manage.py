@@ -10,8 +10,12 @@ def main() -> None:
     from django.db.utils import OperationalError
     from redis.exceptions import ConnectionError as RedisConnectionError
 
+    from console.config import ConfigError
+
     try:
         execute_from_command_line(sys.argv)
+    except ConfigError as error:
+        sys.exit(str(error))  # a bad setting: the sentence names the variable
     except OperationalError as error:
         # One sentence naming the setting and the address, not a traceback.
         from django.conf import settings

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from django.conf import settings
 from django.db import connection
@@ -54,7 +55,7 @@ def health_report() -> dict:
     worker, workers = (None, []) if rds else celery_problem()
     if rds:
         worker = "Celery: not checked, Redis is down"
-    checks = {
+    checks: dict[str, dict[str, Any]] = {
         "database": {"ok": db is None, "problem": db},
         "redis": {"ok": rds is None, "problem": rds},
         "celery": {"ok": worker is None, "problem": worker, "workers": workers},

@@ -1,9 +1,11 @@
-"""The two README commands: `demo` runs the console with its demo world, `test` runs the suite.
+"""The two README commands: `demo` runs the console with its demo world, `test` runs the suite;
+`supervise` runs the Procfile's processes (the same definitions `demo` runs).
 
-Plain Python (no Django import) because it runs before Django can: it finds PostgreSQL and Redis
-(the configured URLs; else the default ports; else private instances started from the system's
-binaries in .state/ inside the checkout), then runs and supervises the processes. Ctrl-C stops
-everything it started.
+Plain Python (no Django import) because it runs before Django can: it finds PostgreSQL, Redis and
+MySQL/MariaDB (the configured URLs; else the default ports; else private instances started from
+the system's binaries in .state/ inside the checkout), then runs and supervises the processes: a
+child that crashes is restarted with back-off (console/supervision.py). Ctrl-C stops everything
+it started.
 """
 
 from __future__ import annotations
@@ -20,7 +22,15 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from console.services import postgres_problem, redis_problem
+from console.config import env_optional
+from console.services import mysql_problem, postgres_problem, redis_problem
+from console.supervision import (
+    ProcessDefinition,
+    RestartPolicy,
+    next_restart_delay,
+    read_procfile,
+    restart_message,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 STATE = ROOT / ".state"
@@ -29,6 +39,8 @@ DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/mhc"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 PRIVATE_PG_PORT = 54329
 PRIVATE_REDIS_PORT = 63799
+DEFAULT_MYSQL_URL = "mysql://root@127.0.0.1:3306/"
+PRIVATE_MYSQL_PORT = 33069
 DEMO_ADMIN = ("admin", "demo-admin-password")
 DEMO_OPERATOR = ("operator", "demo-operator-password")
 
@@ -53,32 +65,106 @@ def wait_for(check, what: str, seconds: float = 30.0) -> None:
 
 
 @dataclass
+class Child:
+    """One child process and what it takes to start it again."""
+
+    name: str
+    argv: list[str]
+    env: dict[str, str]
+    options: dict
+    restart: bool
+    proc: subprocess.Popen
+    started_at: float
+    delay_s: float | None = None  # back-off used before the current run (None: first run)
+    restart_at: float | None = None  # set while it waits to be restarted
+
+
+@dataclass
 class Supervisor:
-    """Child processes started by this run; all are stopped together."""
+    """Child processes started by this run; crashed ones are restarted, all are stopped together."""
 
-    children: list[tuple[str, subprocess.Popen]] = field(default_factory=list)
+    policy: RestartPolicy = field(default_factory=RestartPolicy)
+    children: list[Child] = field(default_factory=list)
 
-    def start(self, name: str, argv: list[str], env: dict[str, str], **kwargs) -> subprocess.Popen:
+    def _spawn(self, child: Child) -> None:
+        child.proc = subprocess.Popen(child.argv, env=child.env, cwd=ROOT, start_new_session=True, **child.options)
+        child.started_at = time.monotonic()
+        child.restart_at = None
+
+    def start(self, name: str, argv: list[str], env: dict[str, str], *, restart: bool = False,
+              **options) -> subprocess.Popen:
         say(f"starting {name}")
-        proc = subprocess.Popen(argv, env=env, cwd=ROOT, start_new_session=True, **kwargs)
-        self.children.append((name, proc))
+        proc = subprocess.Popen(argv, env=env, cwd=ROOT, start_new_session=True, **options)
+        self.children.append(Child(name, argv, env, options, restart, proc, time.monotonic()))
         return proc
 
+    def check(self) -> list[str]:
+        """Restart what is due and schedule crashed children; the names of those that died for good."""
+        dead = []
+        now = time.monotonic()
+        for child in self.children:
+            if child.restart_at is not None:
+                if now >= child.restart_at:
+                    self._spawn(child)
+                continue
+            code = child.proc.poll()
+            if code is None:
+                continue
+            if not child.restart:
+                dead.append(f"{child.name} exited with {code}")
+                continue
+            try:  # what the dead child left in its group (gunicorn's workers) would hold its port
+                os.killpg(child.proc.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+            child.delay_s = next_restart_delay(child.delay_s, now - child.started_at, self.policy)
+            child.restart_at = now + child.delay_s
+            say(restart_message(child.name, code, child.delay_s))
+        return dead
+
     def stop_all(self) -> None:
-        for name, proc in reversed(self.children):
-            if proc.poll() is None:
-                say(f"stopping {name}")
+        for child in reversed(self.children):
+            if child.restart_at is None and child.proc.poll() is None:
+                say(f"stopping {child.name}")
                 try:
-                    os.killpg(proc.pid, signal.SIGTERM)
+                    os.killpg(child.proc.pid, signal.SIGTERM)
                 except ProcessLookupError:
                     pass
         deadline = time.monotonic() + 15
-        for _, proc in self.children:
+        for child in self.children:
             try:
-                proc.wait(max(0.1, deadline - time.monotonic()))
+                child.proc.wait(max(0.1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
+                os.killpg(child.proc.pid, signal.SIGKILL)
         self.children.clear()
+
+
+def procfile_argv(definition: ProcessDefinition) -> list[str]:
+    # A shell, as honcho runs Procfile lines ($(hostname), ${PORT:-8000}); exec so signals and
+    # exit codes are the process's own.
+    return ["/bin/sh", "-c", f"exec {definition.command}"]
+
+
+def with_venv_on_path(env: dict[str, str]) -> dict[str, str]:
+    """`python` in Procfile lines is this interpreter (the venv's), as if the venv were activated."""
+    return {**env, "PATH": os.pathsep.join([str(Path(PYTHON).parent), env.get("PATH", os.defpath)])}
+
+
+def start_procfile(sup: Supervisor, env: dict[str, str], definitions: list[ProcessDefinition]) -> None:
+    child_env = with_venv_on_path(env)
+    for definition in definitions:
+        sup.start(definition.name, procfile_argv(definition), child_env, restart=True)
+
+
+def supervise_until_stopped(sup: Supervisor, stopping) -> int:
+    """Keep the children running until `stopping()` (Ctrl-C/SIGTERM) or one that may not restart dies."""
+    while not stopping():
+        dead = sup.check()
+        if dead:
+            say(f"{'; '.join(dead)}; stopping the rest")
+            return 1
+        time.sleep(0.2)
+    return 0
 
 
 def _find_pg_bin(name: str) -> str | None:
@@ -145,6 +231,74 @@ def start_private_redis(sup: Supervisor) -> str:
     return url
 
 
+def _find_mariadb_bin(*names: str) -> str | None:
+    for name in names:
+        found = shutil.which(name) or shutil.which(name, path="/usr/sbin:/usr/local/sbin")
+        if found:
+            return found
+    return None
+
+
+def start_private_mariadb(sup: Supervisor) -> str:
+    """A MariaDB of our own in .state/mariadb on PRIVATE_MYSQL_PORT, root without password on 127.0.0.1."""
+    server = _find_mariadb_bin("mariadbd", "mysqld")
+    install = _find_mariadb_bin("mariadb-install-db", "mysql_install_db")
+    client = _find_mariadb_bin("mariadb", "mysql")
+    if not (server and install and client):
+        raise SystemExit(
+            "Nothing answers on 127.0.0.1:3306 and MYSQL_URL is not set, and MariaDB's server is not "
+            "installed: install it (Debian: apt-get install mariadb-server) or set MYSQL_URL."
+        )
+    data = STATE / "mariadb"
+    socket_path = data / "mariadb.sock"
+    # mariadbd refuses to run as root; it switches to the 'mysql' system user itself then.
+    run_as = ["--user=mysql"] if os.geteuid() == 0 else []
+    if not (data / "mysql").is_dir():
+        data.mkdir(parents=True, exist_ok=True)
+        if run_as:
+            shutil.chown(data, "mysql")
+        say(f"initialising a private MariaDB in {data}")
+        installed = subprocess.run(
+            [install, f"--datadir={data}", "--auth-root-authentication-method=normal", "--skip-test-db",
+             *run_as], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        )
+        if installed.returncode != 0:
+            shutil.rmtree(data, ignore_errors=True)
+            last = installed.stdout.strip().splitlines()[-1:] or ["no output"]
+            raise SystemExit(f"Could not initialise a private MariaDB in {data} ({install} said: {last[0]}); "
+                             "set MYSQL_URL to a MySQL/MariaDB server instead.")
+    sup.start(
+        "private MariaDB",
+        [server, "--no-defaults", f"--datadir={data}", f"--port={PRIVATE_MYSQL_PORT}", "--bind-address=127.0.0.1",
+         f"--socket={socket_path}", f"--pid-file={data / 'mariadb.pid'}", "--skip-name-resolve",
+         "--innodb-buffer-pool-size=64M", *run_as],
+        env=dict(os.environ), stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
+    )
+    url = f"mysql://root@127.0.0.1:{PRIVATE_MYSQL_PORT}/"
+    wait_for(lambda: mysql_problem(url) is None and socket_path.exists(), "private MariaDB", seconds=60)
+    # The installer made root@localhost (the socket); the console connects over TCP to 127.0.0.1.
+    subprocess.run(
+        [client, "--no-defaults", f"--socket={socket_path}", "-uroot", "-e",
+         "CREATE USER IF NOT EXISTS 'root'@'127.0.0.1';"
+         " GRANT ALL PRIVILEGES ON *.* TO 'root'@'127.0.0.1' WITH GRANT OPTION;"],
+        check=True, stdout=subprocess.DEVNULL,
+    )
+    return url
+
+
+def resolve_mysql(sup: Supervisor, env: dict[str, str]) -> str:
+    """MYSQL_URL if set (it must answer), else what answers on 3306, else a private MariaDB."""
+    configured = env_optional("MYSQL_URL", environ=env)
+    if configured:
+        problem = mysql_problem(configured)
+        if problem:
+            raise SystemExit(problem)
+        return configured
+    if port_open(3306) and mysql_problem(DEFAULT_MYSQL_URL) is None:
+        return DEFAULT_MYSQL_URL
+    return start_private_mariadb(sup)
+
+
 def ensure_database_exists(url: str) -> None:
     """Create the console's database if the server is there but the database is not."""
     import psycopg
@@ -163,7 +317,7 @@ def resolve_services(sup: Supervisor, database_name: str | None = None) -> dict[
     env = dict(os.environ)
     # Importing the console package set this for the launcher itself; children choose their own.
     env.pop("DJANGO_SETTINGS_MODULE", None)
-    database_url = env.get("DATABASE_URL")
+    database_url = env_optional("DATABASE_URL", environ=env)
     if database_url:
         base = database_url.rsplit("/", 1)[0] + "/postgres"
         problem = postgres_problem(base)
@@ -177,7 +331,7 @@ def resolve_services(sup: Supervisor, database_name: str | None = None) -> dict[
         database_url = database_url.rsplit("/", 1)[0] + "/" + database_name
     ensure_database_exists(database_url)
 
-    redis_url = env.get("REDIS_URL")
+    redis_url = env_optional("REDIS_URL", environ=env)
     if redis_url:
         problem = redis_problem(redis_url)
         if problem:
@@ -187,8 +341,9 @@ def resolve_services(sup: Supervisor, database_name: str | None = None) -> dict[
     else:
         redis_url = start_private_redis(sup)
 
-    env.update(DATABASE_URL=database_url, REDIS_URL=redis_url)
-    env.setdefault("DEMO_LEDGER_URL", database_url.rsplit("/", 1)[0] + "/mhc_demo_ledger")
+    env.update(DATABASE_URL=database_url, REDIS_URL=redis_url, MYSQL_URL=resolve_mysql(sup, env))
+    if not env_optional("DEMO_LEDGER_URL", environ=env):
+        env["DEMO_LEDGER_URL"] = database_url.rsplit("/", 1)[0] + "/mhc_demo_ledger"
     return env
 
 
@@ -202,37 +357,38 @@ def manage(env: dict[str, str], *args: str, capture: bool = False) -> str:
     return (result.stdout or "").strip()
 
 
-def run_demo(args: argparse.Namespace) -> int:
-    sup = Supervisor()
-    stopping = False
+def _stop_on_signals() -> list[bool]:
+    """A flag set by Ctrl-C or SIGTERM."""
+    stopping = [False]
 
     def on_signal(signum, frame):
-        nonlocal stopping
-        stopping = True
+        stopping[0] = True
 
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
+    return stopping
+
+
+def run_demo(args: argparse.Namespace) -> int:
+    sup = Supervisor()
+    stopping = _stop_on_signals()
     try:
         env = resolve_services(sup)
         env.setdefault("CONSOLE_ENV", "development")
         env["CONSOLE_BASE_URL"] = f"http://127.0.0.1:{args.port}"
-        if not env.get("EMAIL_HOST") and not env.get("EMAIL_BACKEND"):
+        env["PORT"] = str(args.port)
+        env.setdefault("LOG_LEVEL", "WARNING")  # the terminal shows what goes wrong, not every request
+        if not env_optional("EMAIL_HOST", environ=env) and not env_optional("EMAIL_BACKEND", environ=env):
             # Demo alerts go to files rather than flooding this terminal.
             env["EMAIL_BACKEND"] = "django.core.mail.backends.filebased.EmailBackend"
         manage(env, "migrate", "--noinput", "-v", "0")
         token = manage(env, "setup_demo", "--admin", ":".join(DEMO_ADMIN),
                        "--operator", ":".join(DEMO_OPERATOR), capture=True).splitlines()[-1]
-        sup.start("web", [PYTHON, "-m", "gunicorn", "console.wsgi", "-b", f"127.0.0.1:{args.port}",
-                          "--workers", "2", "--threads", "4", "--access-logfile", "-",
-                          "--log-level", "warning"], env, stdout=subprocess.DEVNULL)
-        sup.start("celery worker", [PYTHON, "-m", "celery", "-A", "console", "worker", "-l", "warning",
-                                    "--concurrency", "2", "-n", "console@%h", "-Q",
-                                    f"celery,numa.{socket.gethostname()}"], env)
-        sup.start("celery beat", [PYTHON, "-m", "celery", "-A", "console", "beat", "-l", "warning",
-                                  "--schedule", str(STATE / "celerybeat-schedule")], env)
-        sup.start("read verifier", [PYTHON, "manage.py", "verify_reads", "--processes", "1"], env)
+        start_procfile(sup, env, read_procfile())
         sup.start("demo world", [PYTHON, "-m", "console.demo", "run", "--rate", str(args.rate),
-                                 "--console-url", f"http://127.0.0.1:{args.port}", "--token", token], env)
+                                 "--ledger-url", env["DEMO_LEDGER_URL"],
+                                 "--console-url", f"http://127.0.0.1:{args.port}", "--token", token],
+                  env, restart=True)
         wait_for(lambda: port_open(args.port), "the web server")
         say(f"console: http://127.0.0.1:{args.port}/   log in as {DEMO_ADMIN[0]} / {DEMO_ADMIN[1]}"
             f"   (operator: {DEMO_OPERATOR[0]} / {DEMO_OPERATOR[1]})")
@@ -240,14 +396,25 @@ def run_demo(args: argparse.Namespace) -> int:
         if env.get("EMAIL_BACKEND", "").endswith("filebased.EmailBackend"):
             say(f"alert e-mails are written to {env.get('EMAIL_FILE_PATH', STATE / 'mail')}/ (set EMAIL_HOST to send them)")
         say("Ctrl-C stops everything")
-        while not stopping:
-            for name, proc in sup.children:
-                if proc.poll() is not None:
-                    say(f"{name} exited with {proc.returncode}; stopping the rest")
-                    stopping = True
-                    break
-            time.sleep(0.5)
-        return 0
+        return supervise_until_stopped(sup, lambda: stopping[0])
+    finally:
+        sup.stop_all()
+
+
+def run_supervise(args: argparse.Namespace) -> int:
+    """The Procfile's processes (or the named ones), migrated first, restarted when they crash."""
+    sup = Supervisor()
+    stopping = _stop_on_signals()
+    definitions = read_procfile(Path(args.procfile))
+    unknown = set(args.names) - {d.name for d in definitions}
+    if unknown:
+        raise SystemExit(f"{args.procfile} defines no process named {', '.join(sorted(unknown))}")
+    try:
+        env = resolve_services(sup)
+        manage(env, "migrate", "--noinput", "-v", "0")
+        start_procfile(sup, env, [d for d in definitions if not args.names or d.name in args.names])
+        say("Ctrl-C stops everything")
+        return supervise_until_stopped(sup, lambda: stopping[0])
     finally:
         sup.stop_all()
 
@@ -284,6 +451,9 @@ def main(argv: list[str] | None = None) -> int:
     demo.add_argument("--rate", type=float, default=20.0, help="demo traffic, requests per second")
     test = sub.add_parser("test", help="run the test suite")
     test.add_argument("pytest_args", nargs="*", help="passed to pytest as they are")
+    supervise = sub.add_parser("supervise", help="run the Procfile's processes, restarting crashed ones")
+    supervise.add_argument("names", nargs="*", help="only these Procfile processes (default: all)")
+    supervise.add_argument("--procfile", default=str(ROOT / "Procfile"))
     bench = sub.add_parser("bench", help="run `manage.py benchmark` on a database of its own")
     bench.add_argument("benchmark_args", nargs="*", help="e.g. read --seconds 60")
     argv = sys.argv[1:] if argv is None else argv
@@ -292,7 +462,7 @@ def main(argv: list[str] | None = None) -> int:
     if argv[:1] == ["bench"]:
         return run_benchmark(argv[1:])
     args = parser.parse_args(argv)
-    return run_demo(args)
+    return run_supervise(args) if args.command == "supervise" else run_demo(args)
 
 
 if __name__ == "__main__":

@@ -21,6 +21,18 @@ class VerifierProgress:
     live_workers: int | None  # None: not asked (the dashboard does not ping Celery workers)
     stall_after_s: float
     unit: str = "samples"
+    # Accepted items a broker lost (Redis came back empty) within the last day; they are reported
+    # (here, on the dashboard, by an alert) but do not make the verifier unhealthy: it goes on.
+    lost: int = 0
+    lost_noticed_at: str | None = None  # ISO time
+
+    @property
+    def lost_text(self) -> str | None:
+        if not self.lost:
+            return None
+        unit = self.unit[:-1] if self.lost == 1 and self.unit.endswith("s") else self.unit
+        return (f"{self.verifier} verifier: {self.lost:,} accepted {unit} lost when Redis came back empty "
+                f"(noticed {self.lost_noticed_at})")
 
     @property
     def waiting(self) -> str:
@@ -38,4 +50,4 @@ class VerifierProgress:
         return None
 
     def as_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "ok": self.problem is None, "problem": self.problem}
+        return {**asdict(self), "ok": self.problem is None, "problem": self.problem, "lost_text": self.lost_text}

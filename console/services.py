@@ -5,6 +5,7 @@ No Django here: the launcher uses it before Django starts, and /healthz uses it 
 
 from __future__ import annotations
 
+import socket
 from urllib.parse import urlsplit
 
 import psycopg
@@ -48,3 +49,36 @@ def redis_problem(url: str, setting: str = "REDIS_URL", timeout_s: float = 2.0) 
 def url_for_database(url: str, database: str) -> str:
     """`url` (a PostgreSQL URL such as DATABASE_URL) naming another database on the same server."""
     return urlsplit(url)._replace(path=f"/{database}").geturl()
+
+
+def _receive_exactly(sock: socket.socket, count: int) -> bytes:
+    data = b""
+    while len(data) < count:
+        chunk = sock.recv(count - len(data))
+        if not chunk:
+            raise ConnectionError("the server closed the connection")
+        data += chunk
+    return data
+
+
+def mysql_problem(url: str, setting: str = "MYSQL_URL", timeout_s: float = 2.0) -> str | None:
+    """None if a MySQL/MariaDB server greets us at `url`, else a sentence naming the setting.
+
+    Reads the server's greeting packet only (no driver, no login): enough to tell a server that
+    answers from nothing, a refusal (e.g. host not allowed) or another service on the port.
+    """
+    parts = urlsplit(url)
+    if parts.scheme not in ("mysql", "mariadb"):
+        return f"{setting}: {url!r} is not a mysql:// URL"
+    host, port = parts.hostname or "127.0.0.1", parts.port or 3306
+    try:
+        with socket.create_connection((host, port), timeout=timeout_s) as sock:
+            header = _receive_exactly(sock, 4)
+            payload = _receive_exactly(sock, int.from_bytes(header[:3], "little"))
+    except OSError as error:
+        return f"{setting}: cannot reach MySQL/MariaDB at {host}:{port}: {error}"
+    if payload[:1] == b"\xff":  # error packet: 0xff, 2-byte code, message
+        return f"{setting}: MySQL/MariaDB at {host}:{port} refused us: {payload[3:].decode(errors='replace')}"
+    if payload[:1] != b"\x0a":  # protocol version 10 starts every greeting
+        return f"{setting}: what answers at {host}:{port} is not MySQL/MariaDB"
+    return None

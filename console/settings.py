@@ -7,63 +7,35 @@ for and refuses to start without the secrets.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
 from console.client_address import ProxySettingError, parse_networks
+from console.config import env_bool, env_int, env_list, env_optional, env_str, env_url
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 
-def env(name: str, default: str | None = None) -> str | None:
-    value = os.environ.get(name)
-    return default if value in (None, "") else value
-
-
-def env_bool(name: str, default: bool) -> bool:
-    value = env(name)
-    if value is None:
-        return default
-    if value.lower() in {"1", "true", "yes", "on"}:
-        return True
-    if value.lower() in {"0", "false", "no", "off"}:
-        return False
-    raise ImproperlyConfigured(f"{name}={value!r} is not a boolean (use true or false)")
-
-
-def env_int(name: str, default: int) -> int:
-    value = env(name)
-    if value is None:
-        return default
-    try:
-        return int(value)
-    except ValueError:
-        raise ImproperlyConfigured(f"{name}={value!r} is not a whole number") from None
-
-
-CONSOLE_ENV = env("CONSOLE_ENV", "development")
+CONSOLE_ENV = env_str("CONSOLE_ENV", "development")
 if CONSOLE_ENV not in {"development", "production", "test"}:
     raise ImproperlyConfigured(
         f"CONSOLE_ENV={CONSOLE_ENV!r} is not one of development, production, test"
     )
 PRODUCTION = CONSOLE_ENV == "production"
 
-SECRET_KEY = env("SECRET_KEY")
+SECRET_KEY = env_optional("SECRET_KEY")
 if not SECRET_KEY:
     if PRODUCTION:
         raise ImproperlyConfigured("SECRET_KEY must be set in production (50+ random characters)")
     SECRET_KEY = "dev-only-insecure-key-never-use-in-production-0123456789abcdefghijklmn"
 
 DEBUG = env_bool("DEBUG", not PRODUCTION and CONSOLE_ENV != "test")
-ALLOWED_HOSTS = [h.strip() for h in env("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]").split(",")]
-CSRF_TRUSTED_ORIGINS = [
-    o.strip() for o in (env("CSRF_TRUSTED_ORIGINS", "") or "").split(",") if o.strip()
-]
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 # The public base URL, used for links in alert e-mails.
-CONSOLE_BASE_URL = env("CONSOLE_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
+CONSOLE_BASE_URL = env_str("CONSOLE_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -121,25 +93,31 @@ TEMPLATES = [
 ]
 
 # --- Services -------------------------------------------------------------------------------
-DATABASE_URL = env("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/mhc")
-if not DATABASE_URL.startswith(("postgres://", "postgresql://")):
-    raise ImproperlyConfigured(
-        f"DATABASE_URL must be a postgresql:// URL (psycopg 3), got {DATABASE_URL.split(':')[0]}://"
-    )
+DATABASE_URL = env_url("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/mhc", ("postgresql", "postgres"))
 DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60, conn_health_checks=True)}
 DATABASES["default"]["OPTIONS"] = {"connect_timeout": 5, "application_name": "mhc-console"}
-DATABASES["default"]["TEST"] = {"NAME": env("TEST_DATABASE_NAME")}
+# The test database's name; console.test_settings picks a per-run one when this is unset.
+TEST_DATABASE_NAME = env_optional("TEST_DATABASE_NAME")
+DATABASES["default"]["TEST"] = {"NAME": TEST_DATABASE_NAME}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # One Redis for the Celery broker, the sample streams and the write-capture store.
-REDIS_URL = env("REDIS_URL", "redis://127.0.0.1:6379/0")
-if not REDIS_URL.startswith(("redis://", "rediss://", "unix://")):
-    raise ImproperlyConfigured(f"REDIS_URL must be a redis:// URL, got {REDIS_URL!r}")
+REDIS_URL = env_url("REDIS_URL", "redis://127.0.0.1:6379/0", ("redis", "rediss", "unix"))
 
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
 
+# MySQL/MariaDB server for MySQL-engine checks and the second demo ledger (the launcher exports the
+# one it found or started); verified MySQL databases themselves are configured in the admin.
+MYSQL_URL = env_url("MYSQL_URL", "mysql://root@127.0.0.1:3306/", ("mysql", "mariadb"))
+# The demo world's ledger database; default: mhc_demo_ledger on the console's own server.
+DEMO_LEDGER_URL = env_url(
+    "DEMO_LEDGER_URL", DATABASE_URL.rsplit("/", 1)[0] + "/mhc_demo_ledger", ("postgresql", "postgres")
+)
+
 # --- Celery ---------------------------------------------------------------------------------
 CELERY_BROKER_URL = REDIS_URL
+# kombu's Redis transport, repaired so a Redis restart cannot kill the worker (console/celery.py).
+CELERY_BROKER_TRANSPORT = "console.celery:RedisTransport"
 CELERY_RESULT_BACKEND = REDIS_URL
 # JSON only: tasks take primary keys and small dicts, never pickles from the network.
 CELERY_TASK_SERIALIZER = "json"
@@ -156,8 +134,22 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 # One task at a time per process: tasks are few and heavy (batches), not many and tiny.
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
-# Redis redelivers an unacked task after this; no countdown of ours is longer than it.
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+# Redis redelivers a task whose worker died (acks_late, unacknowledged) after the visibility
+# timeout: the longest a task may run (its hard time limit) plus a margin, so a live task is never
+# handed to a second worker and a killed one runs again within minutes, not an hour. Workers sweep
+# for such tasks every 10 s (kombu's default is every 100 s). No countdown or eta of ours is longer
+# (verifiers.write.services caps its countdown; test_celery_settings checks).
+TASK_REDELIVERY_MARGIN_S = env_int("TASK_REDELIVERY_MARGIN_S", 120)
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": CELERY_TASK_TIME_LIMIT + TASK_REDELIVERY_MARGIN_S,
+    "unacked_restore_interval": 10,
+    "unacked_restore_throttle": 1,
+}
+# A reconciliation run with no heartbeat for this long lost its worker: the watchdog fails it with
+# that reason. Every step of a run beats at least once per task time limit; the extra margin lets a
+# redelivered coordinator (after the visibility timeout) pick the run up first.
+RECONCILE_STALE_AFTER_S = env_int("RECONCILE_STALE_AFTER_S",
+                                  CELERY_TASK_TIME_LIMIT + 2 * TASK_REDELIVERY_MARGIN_S)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # Schedules live in the database so admins edit them (django-celery-beat).
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
@@ -167,17 +159,16 @@ CELERY_TASK_ALWAYS_EAGER = False
 def _beat_schedule() -> dict:
     # Each part declares its periodic tasks by name in a Django-free schedule module.
     from console.alerts.schedule import BEAT_SCHEDULE as alerts_beat
-    from numa.schedule import BEAT_SCHEDULE as numa_beat
+    from numa.schedule import beat_schedule as numa_beat
     from verifiers.groups.schedule import BEAT_SCHEDULE as groups_beat
     from verifiers.read.schedule import BEAT_SCHEDULE as read_beat
     from verifiers.reconcile.schedule import BEAT_SCHEDULE as reconcile_beat
     from verifiers.schedule import BEAT_SCHEDULE as verifiers_beat
     from verifiers.write.schedule import BEAT_SCHEDULE as write_beat
 
-    return {**verifiers_beat, **groups_beat, **read_beat, **write_beat, **reconcile_beat, **numa_beat, **alerts_beat}
+    return {**verifiers_beat, **groups_beat, **read_beat, **write_beat, **reconcile_beat,
+            **numa_beat(collect_interval_s=float(NUMA_COLLECT_INTERVAL_SECONDS)), **alerts_beat}
 
-
-CELERY_BEAT_SCHEDULE = _beat_schedule()
 
 # --- REST API -------------------------------------------------------------------------------
 REST_FRAMEWORK = {
@@ -196,10 +187,10 @@ READ_MAX_RESPONSE_BYTES = env_int("READ_MAX_RESPONSE_BYTES", 5 * 1024 * 1024)
 # Requests per client (token user) and endpoint; 429 with Retry-After beyond. Ingest is batched
 # for reads (a batch per request) and one request per write for captures and commits.
 INGEST_RATE_LIMITS = {
-    "read_samples": env("RATE_LIMIT_READ_SAMPLES", "1200/min"),
-    "write_captures": env("RATE_LIMIT_WRITE_CAPTURES", "600000/min"),
-    "write_commits": env("RATE_LIMIT_WRITE_COMMITS", "600000/min"),
-    "numa_samples": env("RATE_LIMIT_NUMA_SAMPLES", "120/min"),
+    "read_samples": env_str("RATE_LIMIT_READ_SAMPLES", "1200/min"),
+    "write_captures": env_str("RATE_LIMIT_WRITE_CAPTURES", "600000/min"),
+    "write_commits": env_str("RATE_LIMIT_WRITE_COMMITS", "600000/min"),
+    "numa_samples": env_str("RATE_LIMIT_NUMA_SAMPLES", "120/min"),
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Migration health console API",
@@ -225,7 +216,7 @@ SESSION_COOKIE_AGE = 12 * 3600  # one working shift
 LOGIN_RATE_LIMIT = env_int("LOGIN_RATE_LIMIT", 10)
 # Reverse proxies (addresses or networks) whose X-Forwarded-For is believed; from anyone else the
 # header is ignored, since a client can write any address into it.
-TRUSTED_PROXIES = [p.strip() for p in (env("TRUSTED_PROXIES", "") or "").split(",") if p.strip()]
+TRUSTED_PROXIES = env_list("TRUSTED_PROXIES", [])
 try:
     TRUSTED_PROXY_NETWORKS = parse_networks(TRUSTED_PROXIES)
 except ProxySettingError as error:
@@ -235,9 +226,31 @@ except ProxySettingError as error:
 # dashboard, alert): well above a normal batch's seconds, well below an operator's patience.
 VERIFIER_STALL_SECONDS = env_int("VERIFIER_STALL_SECONDS", 120)
 
+# --- Retention -----------------------------------------------------------------------------
+# Stored (masked) mismatch samples, the ids that make a redelivered sample count once (must outlast
+# any redelivery: hours), and the per-minute counts behind the charts; pruned daily at 04:30.
+SAMPLE_RETENTION_DAYS = env_int("SAMPLE_RETENTION_DAYS", 30, minimum=1)
+VERIFIED_ID_RETENTION_DAYS = env_int("VERIFIED_ID_RETENTION_DAYS", 3, minimum=1)
+OUTCOME_RETENTION_DAYS = env_int("OUTCOME_RETENTION_DAYS", 400, minimum=1)
+
+# --- NUMA collection (numa/conf.py documents each; it checks the values again where used) ---
+NUMA_COLLECT_INTERVAL_SECONDS = env_int("NUMA_COLLECT_INTERVAL_SECONDS", 10, minimum=1)
+NUMA_SILENT_AFTER_INTERVALS = env_int("NUMA_SILENT_AFTER_INTERVALS", 3, minimum=1)
+NUMA_RAW_RETENTION_HOURS = env_int("NUMA_RAW_RETENTION_HOURS", 48, minimum=1)
+NUMA_MINUTE_RETENTION_DAYS = env_int("NUMA_MINUTE_RETENTION_DAYS", 14, minimum=1)
+NUMA_HOUR_RETENTION_DAYS = env_int("NUMA_HOUR_RETENTION_DAYS", 400, minimum=1)
+NUMA_EXTRAS_SECONDS = env_int("NUMA_EXTRAS_SECONDS", 2, minimum=1)
+NUMA_TOP_PROCESSES = env_int("NUMA_TOP_PROCESSES", 5, minimum=0, maximum=50)
+NUMA_CGROUP_ROOT = env_str("NUMA_CGROUP_ROOT", "")
+NUMA_KUBELET_CONFIGZ_URL = env_str("NUMA_KUBELET_CONFIGZ_URL", "")
+NUMA_KUBELET_TOKEN_FILE = env_str("NUMA_KUBELET_TOKEN_FILE", "")
+NUMA_KUBELET_CA_FILE = env_str("NUMA_KUBELET_CA_FILE", "")
+
+CELERY_BEAT_SCHEDULE = _beat_schedule()
+
 # --- Time -----------------------------------------------------------------------------------
 LANGUAGE_CODE = "en-us"
-TIME_ZONE = env("TIME_ZONE", "Asia/Seoul")
+TIME_ZONE = env_str("TIME_ZONE", "Asia/Seoul")
 USE_I18N = False
 USE_TZ = True
 
@@ -255,25 +268,25 @@ STATICFILES_FINDERS = [
 ]
 
 # --- E-mail ---------------------------------------------------------------------------------
-EMAIL_BACKEND = env(
+EMAIL_BACKEND = env_str(
     "EMAIL_BACKEND",
     "django.core.mail.backends.smtp.EmailBackend"
-    if PRODUCTION or env("EMAIL_HOST")
+    if PRODUCTION or env_optional("EMAIL_HOST")
     else "django.core.mail.backends.console.EmailBackend",
 )
-EMAIL_FILE_PATH = env("EMAIL_FILE_PATH", str(BASE_DIR / ".state" / "mail"))  # filebased backend
-EMAIL_HOST = env("EMAIL_HOST", "127.0.0.1")
+EMAIL_FILE_PATH = env_str("EMAIL_FILE_PATH", str(BASE_DIR / ".state" / "mail"))  # filebased backend
+EMAIL_HOST = env_str("EMAIL_HOST", "127.0.0.1")
 EMAIL_PORT = env_int("EMAIL_PORT", 25)
-EMAIL_HOST_USER = env("EMAIL_HOST_USER", "")
-EMAIL_HOST_PASSWORD = env("EMAIL_HOST_PASSWORD", "")
+EMAIL_HOST_USER = env_str("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD", "")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
 EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 10)
-DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", "Migration health console <mhc@localhost>")
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Migration health console <mhc@localhost>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
 # --- Production hardening (what check --deploy asks for) ------------------------------------
 if PRODUCTION:
-    if ALLOWED_HOSTS == ["localhost", "127.0.0.1", "[::1]"] and not env("ALLOWED_HOSTS"):
+    if ALLOWED_HOSTS == ["localhost", "127.0.0.1", "[::1]"] and not env_optional("ALLOWED_HOSTS"):
         raise ImproperlyConfigured("ALLOWED_HOSTS must be set in production")
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)
@@ -294,6 +307,6 @@ LOGGING = {
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": env("LOG_LEVEL", "INFO")},
+    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }

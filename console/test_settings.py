@@ -9,6 +9,8 @@ import os
 
 import redis
 
+from console.config import env_int, env_optional
+
 os.environ.setdefault("CONSOLE_ENV", "test")
 
 from console.settings import *  # noqa: E402,F403
@@ -28,8 +30,9 @@ def _pid_alive(pid: int) -> bool:
 
 
 def _allocate_redis_test_db(base_url: str) -> int:
-    if os.environ.get("TEST_REDIS_DB"):
-        return int(os.environ["TEST_REDIS_DB"])
+    inherited = env_int("TEST_REDIS_DB", -1, minimum=0, maximum=15)
+    if inherited >= 0:  # a worker process the tests started uses its parent's database
+        return inherited
     try:
         client = redis.Redis.from_url(f"{base_url}/0", socket_connect_timeout=2)
         for db in REDIS_TEST_DBS:
@@ -52,6 +55,7 @@ os.environ["TEST_REDIS_DB"] = str(TEST_REDIS_DB)  # inherited by worker processe
 REDIS_URL = f"{_REDIS_BASE}/{TEST_REDIS_DB}"
 CELERY_BROKER_URL = CELERY_RESULT_BACKEND = REDIS_URL
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
-DATABASES["default"]["TEST"] = {"NAME": os.environ.get("TEST_DATABASE_NAME") or f"test_mhc_{os.getpid()}"}
+TEST_DATABASE_NAME = env_optional("TEST_DATABASE_NAME") or f"test_mhc_{os.getpid()}"
+DATABASES["default"]["TEST"] = {"NAME": TEST_DATABASE_NAME}
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast logins in tests

@@ -94,7 +94,8 @@ def host_series_figure(
     ]
     # Stacked by hand, one trace per node and stretch between collector outages: Plotly's fills
     # (and its stackgroup) bridge a gap, which would draw CPU use nobody measured.
-    stretches, current = [], []
+    stretches: list[list[int]] = []
+    current: list[int] = []
     for index, point in enumerate(points):
         if set(point) == {"t"}:  # a gap marker from with_gaps()
             stretches.append(current)

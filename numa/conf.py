@@ -1,5 +1,5 @@
-"""NUMA collection and retention knobs: defaults in code, each overridable by an environment
-variable of the same name (or a Django setting of that name, which wins, for tests).
+"""NUMA collection and retention knobs: Django settings of these names (console/settings.py reads
+them from environment variables of the same names), checked here where they are used.
 
 Whole numbers (numa_setting):
 NUMA_COLLECT_INTERVAL_SECONDS   how often beat asks each host to collect (default 10)
@@ -50,18 +50,11 @@ class NumaConfigError(ValueError):
 
 
 def _raw_value(name: str) -> object:
-    """Django setting of that name when configured and set, else the environment (or None)."""
-    value: object = None
-    try:
-        from django.conf import settings
+    """The Django setting of that name, or None when unset or empty (the default applies)."""
+    from django.conf import settings
 
-        if settings.configured:
-            value = getattr(settings, name, None)
-    except ImportError:  # used from the Django-free schedule module
-        value = None
-    if value is None:
-        value = os.environ.get(name) or None
-    return value
+    value = getattr(settings, name, None)
+    return None if value in (None, "") else value
 
 
 def _whole_number(name: str, value: object) -> int:

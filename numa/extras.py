@@ -69,6 +69,11 @@ class _HostView:
     is_root: bool
 
 
+def _process_search_path() -> str:
+    # This process's own PATH (where tools are found), not configuration: no setting for it.
+    return os.pathsep.join(os.get_exec_path())
+
+
 def _host_view(
     path: str | None,
     kallsyms_path: str,
@@ -77,7 +82,7 @@ def _host_view(
     is_root: bool | None,
 ) -> _HostView:
     return _HostView(
-        path=path if path is not None else os.environ.get("PATH", ""),
+        path=path if path is not None else _process_search_path(),
         kallsyms_path=kallsyms_path,
         tracefs_roots=tracefs_roots,
         perf_event_paranoid_path=perf_event_paranoid_path,
@@ -356,7 +361,7 @@ def measure_extras(
         statuses = probe_extras(
             path, kallsyms_path, tracefs_roots, perf_event_paranoid_path, is_root
         )
-        search_path = path if path is not None else os.environ.get("PATH", "")
+        search_path = path if path is not None else _process_search_path()
         bpftrace = shutil.which("bpftrace", path=search_path)
         perf = shutil.which("perf", path=search_path)
         for name, status in statuses.items():

@@ -336,7 +336,7 @@ def host_gain(
     # slot -> stratum key -> [before cpu, denominator, points, after cpu, denominator, points]
     cells_by_slot: dict[str, dict[str, list[float]]] = {}
     for side, slot, cpu, work in aligned:
-        key = f"L{bisect_right(edges, work)}" if uses_work else slot
+        key = f"L{bisect_right(edges, work or 0.0)}" if uses_work else slot  # work > 0 when uses_work
         sums = cells_by_slot.setdefault(slot, {}).setdefault(key, [0.0, 0.0, 0, 0.0, 0.0, 0])
         offset = 0 if side == "before" else 3
         sums[offset] += cpu

@@ -7,10 +7,10 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from django.conf import settings
 from django.db.models import Avg, QuerySet
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.timezone import get_default_timezone
 
 from numa.gains import SeriesPoint, cluster_gain, host_gain
 from numa.models import Host, HourRollup, MinuteRollup, PinningEvent, RawSample
@@ -41,7 +41,7 @@ class GainRequestError(ValueError):
 
 
 def console_zone() -> ZoneInfo:
-    return ZoneInfo(settings.TIME_ZONE)
+    return get_default_timezone()
 
 
 # Per-host JSON only the host page reads: left out of lists (a host may carry 200 containers).
@@ -65,6 +65,7 @@ def host_series(*, host: Host, since: datetime, until: datetime | None = None) -
     """
     until = until or timezone.now()
     span = until - since
+    rows: QuerySet[Any]
     if span <= RAW_SERIES_MAX_SPAN:
         resolution, rows = (
             "raw",
@@ -183,7 +184,7 @@ def _gain_series(
 
 
 def _window_means(
-    host: Host, model: type, start: datetime, end: datetime
+    host: Host, model: type[MinuteRollup] | type[HourRollup], start: datetime, end: datetime
 ) -> dict[str, float | None]:
     return model.objects.filter(host=host, bucket_start__gte=start, bucket_start__lt=end).aggregate(
         **{name: Avg(name) for name in KERNEL_CHECK_FIELDS}
@@ -233,7 +234,7 @@ def event_gain_report(
     )
     model = HourRollup if window >= timedelta(days=1) else MinuteRollup
     control_candidates = Host.objects.exclude(pk__in=pinned_in_span | set(treated_hosts)).filter(
-        pk__in=model.objects.filter(bucket_start__gte=start, bucket_start__lt=end).values("host_id")
+        pk__in=model.objects.filter(bucket_start__gte=start, bucket_start__lt=end).values_list("host_id", flat=True)
     )
     # Demo hosts are compared only with demo hosts, live ones only with live ones.
     control_candidates = (

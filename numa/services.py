@@ -608,7 +608,7 @@ def _floor(moment: datetime, unit: str) -> datetime:
 def _upsert_rollups(
     model: type[MinuteRollup] | type[HourRollup], host_id: int, buckets: dict[datetime, dict]
 ) -> int:
-    rows = [
+    rows: list[Any] = [  # all of `model`; mypy cannot tie a union of classes to its instances
         model(host_id=host_id, bucket_start=start, **values)
         for start, values in buckets.items()
         if values["samples"]

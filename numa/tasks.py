@@ -97,7 +97,7 @@ def dispatch_collect() -> dict[str, Any]:
     for host, waiting in zip(targets, pending):
         if waiting:
             continue  # the previous ask is still queued: the worker is busy or gone
-        collect.apply_async(args=[host.pk], queue=host.queue_name, expires=interval * 3)
+        collect.apply_async(args=(host.pk,), queue=host.queue_name, expires=interval * 3)
         sent.append(host.hostname)
     silent = services.mark_silent_hosts()
     return {"sent": sent, "silent": silent}

@@ -25,7 +25,7 @@ def _check_write_table(entry: dict[str, Any]) -> None:
     from verifiers.write.checker import compile_write_rules
     from verifiers.write.introspect import override_from_dict
 
-    override_from_dict(entry.get("table"), entry.get("key_columns", []), entry.get("version_column", ""),
+    override_from_dict(entry.get("table", ""), entry.get("key_columns", []), entry.get("version_column", ""),
                        entry.get("excluded_columns", []))
     compile_write_rules(entry.get("rules") or {})
 

@@ -6,43 +6,30 @@ Deletes in bounded chunks so a large backlog never holds long locks on tables th
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
 CHUNK_ROWS = 10_000
 
 
-def _days(name: str, default: int) -> int:
-    value = os.environ.get(name)
-    if not value:
-        return default
-    try:
-        days = int(value)
-    except ValueError:
-        raise ValueError(f"{name}={value!r} is not a whole number of days") from None
-    if days < 1:
-        raise ValueError(f"{name}={value!r} must be at least 1 day")
-    return days
-
-
 @dataclass(frozen=True, slots=True)
 class RetentionPolicy:
-    """How long each kind of row is kept (environment variables in README "Configuration")."""
+    """How long each kind of row is kept (settings; README "Configuration")."""
 
     samples_days: int  # stored mismatch samples, including their masked payloads
     verified_ids_days: int  # must outlast any redelivery (stream reclaim, capture TTL): hours
     outcome_counts_days: int  # per-minute counts behind the charts
 
     @classmethod
-    def from_environment(cls) -> "RetentionPolicy":
+    def from_settings(cls) -> "RetentionPolicy":
         return cls(
-            samples_days=_days("SAMPLE_RETENTION_DAYS", 30),
-            verified_ids_days=_days("VERIFIED_ID_RETENTION_DAYS", 3),
-            outcome_counts_days=_days("OUTCOME_RETENTION_DAYS", 400),
+            samples_days=settings.SAMPLE_RETENTION_DAYS,
+            verified_ids_days=settings.VERIFIED_ID_RETENTION_DAYS,
+            outcome_counts_days=settings.OUTCOME_RETENTION_DAYS,
         )
 
 
@@ -63,7 +50,7 @@ def _delete_older(table: str, column: str, before: datetime) -> int:
 
 def prune_verification_data(*, policy: RetentionPolicy | None = None, now: datetime | None = None) -> dict[str, int]:
     """Delete what the policy no longer keeps; returns the rows deleted per kind."""
-    policy = policy or RetentionPolicy.from_environment()
+    policy = policy or RetentionPolicy.from_settings()
     now = now or timezone.now()
     samples = _delete_older("verifiers_mismatchsample", "recorded_at", now - timedelta(days=policy.samples_days))
     if samples:

@@ -91,7 +91,8 @@ def match_rate_series(*, kind: str, hours: float, now: datetime | None = None, b
                    sum(stale)::bigint
             FROM w WHERE subject IN (SELECT subject FROM chosen) GROUP BY bucket, subject
             """,  # noqa: S608 - `having` is one of two constants above
-            [bucket or bucket_for(hours), kind, since, now, top_subjects],
+            # psycopg adapts the timedelta bucket; django-stubs' parameter union omits timedelta
+            [bucket or bucket_for(hours), kind, since, now, top_subjects],  # type: ignore[list-item]
         )
         rows = cursor.fetchall()
     series = RateSeries(kind=kind)

@@ -25,6 +25,7 @@ class AlertKind(StrEnum):
     RECONCILIATION = "reconciliation"  # a run with differences, or a failed run
     COLLECTOR_SILENT = "collector_silent"
     VERIFIER_STALLED = "verifier_stalled"  # work waits and verification makes no progress
+    SAMPLES_LOST = "samples_lost"  # accepted read samples lost with a Redis that came back empty
     GROUP_ACTIVITY = "group_activity"  # more occurrences of an alerted group: digest only
 
     @property
@@ -38,6 +39,7 @@ ALERT_KIND_LABELS: dict[AlertKind, str] = {
     AlertKind.RECONCILIATION: "Reconciliation with differences or failed",
     AlertKind.COLLECTOR_SILENT: "NUMA collector silent",
     AlertKind.VERIFIER_STALLED: "Verifier stalled",
+    AlertKind.SAMPLES_LOST: "Read samples lost (Redis came back empty)",
     AlertKind.GROUP_ACTIVITY: "More occurrences of an alerted group",
 }
 # Which subscription (and rule) a kind is delivered under (group activity goes to new-group subscribers).
@@ -48,10 +50,11 @@ SUBSCRIPTION_OF: dict[AlertKind, AlertKind] = {
     AlertKind.RECONCILIATION: AlertKind.RECONCILIATION,
     AlertKind.COLLECTOR_SILENT: AlertKind.COLLECTOR_SILENT,
     AlertKind.VERIFIER_STALLED: AlertKind.VERIFIER_STALLED,
+    AlertKind.SAMPLES_LOST: AlertKind.SAMPLES_LOST,
 }
 SUBSCRIBABLE_KINDS: tuple[AlertKind, ...] = (
     AlertKind.NEW_GROUP, AlertKind.MISMATCH_RATE, AlertKind.RECONCILIATION, AlertKind.COLLECTOR_SILENT,
-    AlertKind.VERIFIER_STALLED,
+    AlertKind.VERIFIER_STALLED, AlertKind.SAMPLES_LOST,
 )
 
 # Characters a path keeps as they are: its separators, and '%' of what reverse() already encoded.

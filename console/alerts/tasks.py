@@ -12,7 +12,7 @@ from console.alerts import services
 from console.alerts.events import AlertEvent
 
 # Mail servers go away for a while: retry with back-off and jitter rather than lose the alert.
-_SMTP_RETRY = {
+_SMTP_RETRY: dict[str, Any] = {
     "autoretry_for": (smtplib.SMTPException, OSError),
     "retry_backoff": 10,
     "retry_backoff_max": 600,

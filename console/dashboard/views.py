@@ -5,14 +5,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import redis
-from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.timezone import get_default_timezone
 from django.views.decorators.cache import never_cache
 
 from console.dashboard import charts, selectors
@@ -32,7 +31,7 @@ def _hours(request: HttpRequest) -> int:
 
 
 def _rates_context(hours: int) -> dict[str, Any]:
-    zone = ZoneInfo(settings.TIME_ZONE)
+    zone = get_default_timezone()
     read = match_rate_series(kind="read", hours=hours)
     write = match_rate_series(kind="write", hours=hours)
     now = timezone.now()

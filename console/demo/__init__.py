@@ -8,8 +8,6 @@ writes to the console. It imports no Django so it runs as its own processes.
 
 from __future__ import annotations
 
-import os
-
 DEFAULT_LEDGER_URL = "postgresql://postgres@127.0.0.1:5432/mhc_demo_ledger"
 DEFAULT_LEGACY_PORT = 8101
 DEFAULT_CANDIDATE_PORT = 8102
@@ -18,8 +16,3 @@ BIND_HOST = "127.0.0.1"
 
 class DemoWorldError(Exception):
     """Bad input or an unusable environment for the demo world (the message says which)."""
-
-
-def ledger_url_from_env() -> str:
-    """The ledger DSN: DEMO_LEDGER_URL if set, else the default local database."""
-    return os.environ.get("DEMO_LEDGER_URL") or DEFAULT_LEDGER_URL

@@ -23,9 +23,9 @@ from aiohttp import web
 from console.demo import (
     BIND_HOST,
     DEFAULT_CANDIDATE_PORT,
+    DEFAULT_LEDGER_URL,
     DEFAULT_LEGACY_PORT,
     DemoWorldError,
-    ledger_url_from_env,
 )
 from console.demo.candidate import create_candidate_app
 from console.demo.legacy import DEFAULT_POOL_MAX_SIZE, create_legacy_app, start_app
@@ -260,20 +260,20 @@ def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(
         "--ledger-url",
-        default=ledger_url_from_env(),
-        help="ledger database DSN (env DEMO_LEDGER_URL)",
+        default=DEFAULT_LEDGER_URL,
+        help="ledger database DSN (the launcher passes DEMO_LEDGER_URL)",
     )
     traffic_options = argparse.ArgumentParser(add_help=False)
     traffic_options.add_argument("--rate", type=float, default=20.0, help="requests per second")
     traffic_options.add_argument(
         "--console-url",
-        default=os.environ.get("DEMO_CONSOLE_URL", DEFAULT_CONSOLE_URL),
+        default=DEFAULT_CONSOLE_URL,
         help="console base URL; '' runs without mirroring",
     )
     traffic_options.add_argument(
         "--token",
-        default=os.environ.get("DEMO_CONSOLE_TOKEN", ""),
-        help="console API token (env DEMO_CONSOLE_TOKEN)",
+        default="",
+        help="console API token",
     )
     traffic_options.add_argument(
         "--seed", type=int, default=None, help="random seed of the traffic"

@@ -69,7 +69,7 @@ def smtp_inbox():
 
 
 def parts(message: Message) -> dict[str, str]:
-    return {part.get_content_type(): part.get_payload(decode=True).decode()
+    return {part.get_content_type(): part.get_payload(decode=True).decode()  # type: ignore[union-attr]  # bytes when decode=True
             for part in message.walk() if not part.is_multipart()}
 
 

@@ -1,15 +1,22 @@
-"""The launcher's fallback: private PostgreSQL and Redis from the system's binaries, in a state
-folder of their own, stopped with everything else; or one sentence saying what to install."""
+"""The launcher's fallback: private PostgreSQL, Redis and MariaDB from the system's binaries, in a
+state folder of their own, stopped with everything else; or one sentence saying what to install.
+And its supervision: a crashed child is restarted with back-off, and the launcher says so."""
 
+import os
 import shutil
+import signal
 import socket
+import subprocess
+import sys
 import tempfile
+import time
 from pathlib import Path
 
 import pytest
 
 from console import launcher
-from console.services import postgres_problem, redis_problem
+from console.services import mysql_problem, postgres_problem, redis_problem
+from console.supervision import ProcessDefinition, RestartPolicy
 
 pytestmark = pytest.mark.integration
 
@@ -69,3 +76,88 @@ def test_a_configured_database_url_that_does_not_answer_is_one_sentence(monkeypa
     monkeypatch.setenv("DATABASE_URL", "postgresql://postgres@127.0.0.1:1/mhc")
     with pytest.raises(SystemExit, match=r"^DATABASE_URL: cannot use PostgreSQL at 127\.0\.0\.1:1"):
         launcher.resolve_services(launcher.Supervisor())
+
+
+# ------------------------------------------------------------------ supervision
+
+
+def _wait(condition, seconds: float = 20.0) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_a_killed_child_is_restarted_with_back_off_and_the_launcher_says_so(capsys):
+    supervisor = launcher.Supervisor(policy=RestartPolicy(initial_delay_s=0.2, max_delay_s=0.4))
+    launcher.start_procfile(supervisor, {"PATH": "/usr/bin:/bin"},
+                            [ProcessDefinition("sleeper", "sleep 600")])
+    try:
+        child = supervisor.children[0]
+        for expected_delay in ("0.2", "0.4"):
+            first_pid = child.proc.pid
+            os.kill(first_pid, signal.SIGKILL)
+            assert _wait(lambda pid=first_pid: supervisor.check() == [] and child.proc.pid != pid
+                         and child.proc.poll() is None)
+            assert f"restarting sleeper after exit code -9 in {expected_delay} s" in capsys.readouterr().out
+    finally:
+        supervisor.stop_all()
+
+
+def test_a_child_that_may_not_restart_stops_the_run():
+    supervisor = launcher.Supervisor()
+    supervisor.start("one-shot", ["sh", "-c", "exit 3"], {"PATH": "/usr/bin:/bin"})
+    try:
+        assert _wait(lambda: supervisor.children[0].proc.poll() is not None)
+        assert supervisor.check() == ["one-shot exited with 3"]
+        assert launcher.supervise_until_stopped(supervisor, lambda: False) == 1
+    finally:
+        supervisor.stop_all()
+
+
+def test_procfile_lines_run_in_a_shell_with_the_venv_python_first():
+    env = launcher.with_venv_on_path({"PATH": "/usr/bin:/bin"})
+    result = subprocess.run(launcher.procfile_argv(ProcessDefinition("x", "python -c 'import sys; print(sys.prefix)'")),
+                            env=env, capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == sys.prefix
+
+
+# ------------------------------------------------------------------ MySQL/MariaDB
+
+
+def test_a_configured_mysql_url_that_does_not_answer_is_one_sentence():
+    with pytest.raises(SystemExit, match=r"^MYSQL_URL: cannot reach MySQL/MariaDB at 127\.0\.0\.1:1: "):
+        launcher.resolve_mysql(launcher.Supervisor(), {"MYSQL_URL": "mysql://root@127.0.0.1:1/"})
+
+
+def test_mysql_url_answering_is_used_as_it_is():
+    url = "mysql://root@127.0.0.1:3306/"
+    assert launcher.resolve_mysql(launcher.Supervisor(), {"MYSQL_URL": url}) == url
+
+
+def test_missing_mariadb_binaries_say_what_to_install(private_state, monkeypatch):
+    monkeypatch.setattr(launcher, "_find_mariadb_bin", lambda *names: None)
+    with pytest.raises(SystemExit, match=r"install it \(Debian: apt-get install mariadb-server\) or set MYSQL_URL\.$"):
+        launcher.start_private_mariadb(launcher.Supervisor())
+
+
+@pytest.mark.skipif(not launcher._find_mariadb_bin("mariadbd", "mysqld"), reason="MariaDB server not installed")
+def test_private_mariadb_starts_in_the_state_folder_and_stops_with_the_rest(private_state, monkeypatch):
+    private_state.chmod(0o755)  # mariadbd runs as 'mysql' when we are root; mkdtemp's folder is private
+    port = _free_port()
+    monkeypatch.setattr(launcher, "PRIVATE_MYSQL_PORT", port)
+    supervisor = launcher.Supervisor()
+    try:
+        url = launcher.start_private_mariadb(supervisor)
+        assert url == f"mysql://root@127.0.0.1:{port}/"
+        assert (private_state / "mariadb" / "mysql").is_dir()
+        client = launcher._find_mariadb_bin("mariadb", "mysql")
+        # root logs in over TCP without a password, as on the shared server
+        answer = subprocess.run([client, "--no-defaults", "-h127.0.0.1", f"-P{port}", "-uroot", "-N", "-e",
+                                 "SELECT 1"], capture_output=True, text=True, timeout=30)
+        assert answer.stdout.strip() == "1", answer.stderr
+    finally:
+        supervisor.stop_all()
+    assert mysql_problem(url, timeout_s=1) is not None

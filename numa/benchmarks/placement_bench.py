@@ -32,6 +32,7 @@ from numa.placement import (
     top_process_rows,
 )
 from numa.rates import rates_between
+from numa.sources import HostSample
 
 INTERVAL_S = 10.0
 ROUNDS = 3
@@ -93,7 +94,7 @@ def run(samples: int = 50, pods: int = 110) -> dict[str, float]:
         root = Path(directory)
         leaves = build_node_tree(root, pods)
 
-        def collect() -> object:
+        def collect() -> HostSample:
             return collect_configured_sample(top_processes=5, cgroup_root=str(root))
 
         previous = collect()

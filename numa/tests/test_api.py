@@ -27,9 +27,9 @@ def _token(group: str = MACHINE_CLIENTS) -> str:
 
 
 def _post(path: str, body, token: str | None) -> tuple[int, dict]:
-    headers = {"HTTP_AUTHORIZATION": f"Token {token}"} if token else {}
+    headers = {"Authorization": f"Token {token}"} if token else {}
     data = body if isinstance(body, str) else json.dumps(body)
-    response = Client().post(path, data=data, content_type="application/json", **headers)
+    response = Client().post(path, data=data, content_type="application/json", headers=headers)
     return response.status_code, response.json()
 
 

@@ -235,26 +235,26 @@ def test_cgroup_v2_root_is_recognised_by_cgroup_controllers(tmp_path: Path) -> N
     assert not is_cgroup_v2_root(str(tmp_path))
 
 
-def test_cgroup_root_setting_off_path_and_auto(monkeypatch) -> None:
-    monkeypatch.setenv("NUMA_CGROUP_ROOT", "off")
+def test_cgroup_root_setting_off_path_and_auto(settings) -> None:
+    settings.NUMA_CGROUP_ROOT = "off"
     assert cgroup_root() is None
-    monkeypatch.setenv("NUMA_CGROUP_ROOT", "/custom/cgroup")
+    settings.NUMA_CGROUP_ROOT = "/custom/cgroup"
     assert cgroup_root() == "/custom/cgroup"
-    monkeypatch.delenv("NUMA_CGROUP_ROOT")
+    settings.NUMA_CGROUP_ROOT = ""
     expected = "/sys/fs/cgroup" if is_cgroup_v2_root("/sys/fs/cgroup") else None
     assert cgroup_root() == expected
 
 
-def test_top_processes_setting_defaults_to_five_and_allows_zero(monkeypatch) -> None:
-    monkeypatch.delenv("NUMA_TOP_PROCESSES", raising=False)
+def test_top_processes_setting_defaults_to_five_and_allows_zero(settings) -> None:
+    del settings.NUMA_TOP_PROCESSES
     assert numa_count_setting("NUMA_TOP_PROCESSES") == 5
-    monkeypatch.setenv("NUMA_TOP_PROCESSES", "0")
+    settings.NUMA_TOP_PROCESSES = 0
     assert numa_count_setting("NUMA_TOP_PROCESSES") == 0
 
 
 @pytest.mark.parametrize("value", ["-1", "500", "many"])
-def test_bad_top_processes_setting_is_a_clear_error(monkeypatch, value: str) -> None:
-    monkeypatch.setenv("NUMA_TOP_PROCESSES", value)
+def test_bad_top_processes_setting_is_a_clear_error(settings, value: str) -> None:
+    settings.NUMA_TOP_PROCESSES = value
     with pytest.raises(NumaConfigError, match="NUMA_TOP_PROCESSES"):
         numa_count_setting("NUMA_TOP_PROCESSES")
 
@@ -286,6 +286,7 @@ def test_host_row_keeps_only_compact_counters_between_samples() -> None:
 
     services.record_sample(sample=_two_node_sample())
     counters = Host.objects.get().last_counters
+    assert counters is not None
     assert set(counters["cgroups"][0]["memory_stat"]) <= set(CGROUP_RATE_KEYS)
     assert "anon" not in counters["cgroups"][0]["memory_stat"]
 

@@ -238,7 +238,7 @@ def test_difference_in_differences_subtracts_the_control_change() -> None:
     assert result.treated_gain == pytest.approx(0.13, abs=0.01)
     assert result.control_gain == pytest.approx(0.05, abs=0.01)
     assert result.gain == pytest.approx(0.08, abs=0.015)
-    assert result.ci_low is not None and result.ci_high is not None
+    assert result.ci_low is not None and result.ci_high is not None and result.gain is not None
     assert result.ci_low <= result.gain <= result.ci_high
 
 

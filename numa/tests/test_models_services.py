@@ -201,7 +201,7 @@ def test_rollup_makes_interval_weighted_minutes_and_hours() -> None:
     assert minutes[-1].remote_share == pytest.approx(0.25)
     hour = HourRollup.objects.get(host=host)
     assert hour.samples == 12
-    assert 0.1 < hour.remote_share < 0.25
+    assert hour.remote_share is not None and 0.1 < hour.remote_share < 0.25
 
 
 def test_rollup_rerun_changes_nothing() -> None:

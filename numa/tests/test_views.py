@@ -110,6 +110,7 @@ def test_operator_can_recompute_a_gain_with_other_windows(
     )
     assert response.status_code == 302
     event.refresh_from_db()
+    assert event.last_gain is not None
     assert event.last_gain["window_s"] == timedelta(days=3).total_seconds()
     assert event.last_gain["gap_s"] == 12 * 3600
 

@@ -39,7 +39,8 @@ class Highlights:
 def highlights_for(differences: Iterable[Mapping[str, Any]], side: str) -> Highlights:
     """The highlights of one side ('legacy' or 'candidate') for a sample's stored differences."""
     kinds = LEGACY_SIDE_KINDS if side == "legacy" else CANDIDATE_SIDE_KINDS
-    subtrees, openers = set(), set()
+    subtrees: set[str] = set()
+    openers: set[str] = set()
     for difference in differences:
         path, kind = str(difference.get("path", "")), str(difference.get("kind", ""))
         if not path.startswith("$") or kind not in kinds:

@@ -10,6 +10,7 @@ from verifiers.models.outcomes import (
     MismatchSample,
     NoiseSuggestion,
     OutcomeCount,
+    ReadStreamEpoch,
     VerificationKind,
     VerifiedSample,
 )
@@ -24,6 +25,7 @@ __all__ = [
     "MismatchSample",
     "NoiseSuggestion",
     "OutcomeCount",
+    "ReadStreamEpoch",
     "ReconciliationRun",
     "Route",
     "System",

@@ -137,3 +137,26 @@ class NoiseSuggestion(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["subject", "pattern"], name="noise_subject_pattern_unique")]
+
+
+class ReadStreamEpoch(models.Model):
+    """One incarnation of the read sample stream in Redis, and what it took in and gave out.
+
+    `accepted` counts samples the ingest API queued in it, `finished` those the workers judged or
+    skipped and acknowledged. When Redis comes back empty a new epoch starts and the old one is
+    closed: what it accepted and never finished is `lost` (samples a gateway XADDed directly are not
+    counted in `accepted`, so they cannot show up as lost).
+    """
+
+    epoch = models.CharField(max_length=64, unique=True)
+    started_at = models.DateTimeField(auto_now_add=True)
+    accepted = models.BigIntegerField(default=0)
+    finished = models.BigIntegerField(default=0)
+    ended_at = models.DateTimeField(null=True, blank=True)
+    lost = models.BigIntegerField(null=True, blank=True, help_text="Accepted and never judged; set when the epoch ended.")
+
+    class Meta:
+        ordering = ["-started_at"]
+
+    def __str__(self) -> str:
+        return f"read stream epoch {self.epoch}"

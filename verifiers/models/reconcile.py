@@ -87,6 +87,9 @@ class ReconciliationRun(models.Model):
     snapshot_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     duration_ms = models.PositiveIntegerField(null=True, blank=True)
+    # Each step of a running run (coordinator, snapshot keeper, parts) updates this; the watchdog
+    # fails a run whose heartbeat is older than RECONCILE_STALE_AFTER_S (its worker died).
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
     workers = models.PositiveSmallIntegerField(default=1)
     accounts_checked = models.PositiveBigIntegerField(default=0)
     accounts_with_differences = models.PositiveBigIntegerField(default=0)

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import os
-
 from django.core.exceptions import ValidationError
 from django.db import models
+
+from console.config import ConfigError, secret_from_environment
 
 
 class System(models.Model):
@@ -82,10 +82,10 @@ class DsnMixin(models.Model):
 
     def resolved_dsn(self) -> str:
         if self.dsn_env_var:
-            value = os.environ.get(self.dsn_env_var)
-            if not value:
-                raise ValidationError(f"Environment variable {self.dsn_env_var} is not set.")
-            return value
+            try:
+                return secret_from_environment(self.dsn_env_var)
+            except ConfigError as error:
+                raise ValidationError(str(error)) from None
         return self.dsn
 
     def clean(self) -> None:

@@ -186,6 +186,8 @@ class ReadVerifierWorker:
         self._config_loaded_at = 0.0
         self._next_reclaim_at = 0.0
         self._clients: dict[str, SystemClient] = {}
+        # The stream incarnation this worker reads (stream.EPOCH_KEY); None: (re)create it first.
+        self.epoch: str | None = None
         self._loop = asyncio.new_event_loop()
 
     # --- configuration -------------------------------------------------------------------------
@@ -211,10 +213,15 @@ class ReadVerifierWorker:
     def stop(self, *_: Any) -> None:
         self.stopping = True
 
-    def heartbeat(self) -> None:
+    def heartbeat(self) -> str:
+        """Say this worker lives; returns the stream's current epoch ("" when Redis has none)."""
         state = {"consumer": self.consumer, "pid": os.getpid(), "host": socket.gethostname(),
                  "at": time.time(), "processed": self.processed}
-        self.client.set(stream.HEARTBEAT_PREFIX + self.consumer, orjson.dumps(state), ex=30)
+        pipe = self.client.pipeline(transaction=False)
+        pipe.set(stream.HEARTBEAT_PREFIX + self.consumer, orjson.dumps(state), ex=30)
+        pipe.get(stream.EPOCH_KEY)
+        _, epoch = pipe.execute()
+        return epoch.decode() if epoch else ""
 
     def next_entries(self) -> list[stream.StreamEntry]:
         now = time.monotonic()
@@ -232,12 +239,12 @@ class ReadVerifierWorker:
         if install_signals:
             signal.signal(signal.SIGTERM, self.stop)
             signal.signal(signal.SIGINT, self.stop)
-        stream.ensure_group(self.client)
         idle = 0
         retry_own = True  # first, whatever this consumer name had pending (a restart)
         while not self.stopping:
             try:
-                self.heartbeat()
+                if self.heartbeat() != self.epoch:  # first loop, or Redis lost the stream
+                    self.recreate_stream()
                 entries = (stream.own_pending(self.client, self.consumer, count=self.batch_size)
                            if retry_own else [])
                 retry_own = bool(entries)
@@ -251,12 +258,20 @@ class ReadVerifierWorker:
                 idle = 0
                 self.process(entries)
             except redis.RedisError as error:
+                retry_own = True
+                if isinstance(error, redis.ResponseError) and stream.is_missing_group(error):
+                    logger.warning("read sample stream or its group is gone (%s; Redis came back empty?): "
+                                   "recreating it", error)
+                    self.epoch = None
+                    continue
                 logger.warning("Redis unavailable (%s); retrying in 2 s", error)
                 time.sleep(2)
-                retry_own = True
             except Exception:
                 # Database down or a bug: the batch stays pending and is retried, never lost.
                 logger.exception("batch failed; it stays pending and is retried")
+                from django.db import close_old_connections
+
+                close_old_connections()  # a connection broken by a database restart is reopened
                 time.sleep(2)
                 retry_own = True
         for client in self._clients.values():
@@ -264,12 +279,21 @@ class ReadVerifierWorker:
         self._loop.close()
         return self.processed
 
+    def recreate_stream(self) -> None:
+        """Stream, group and epoch exist again; a new epoch closes the old one and reports its loss."""
+        from verifiers.read.services import note_epoch
+
+        epoch = stream.ensure_group(self.client)
+        note_epoch(epoch=epoch)
+        self.epoch = epoch  # only once the database knows it, so a failure here is retried
+
     def process(self, entries: list[stream.StreamEntry]) -> BatchOutcome:
         outcome = self.verify(entries)
         from verifiers.read.services import record_read_batch
 
         record_read_batch(verdicts=outcome.verdicts, noise=outcome.noise, skipped=outcome.skipped,
-                          secondary_unusable=outcome.secondary_unusable)
+                          secondary_unusable=outcome.secondary_unusable, epoch=self.epoch,
+                          finished=len(entries))
         stream.ack(self.client, [entry.entry_id for entry in entries])
         done_ms = time.time() * 1000
         outcome.lags_ms = [done_ms - entry.ingested_at_ms for entry in entries]
@@ -322,6 +346,7 @@ class ReadVerifierWorker:
 
     async def _replay_all(self, work: list[tuple[dict[str, Any], RouteSettings]],
                           config: VerifierConfig) -> list[tuple[Answer, Answer | None]]:
+        assert config.candidate is not None  # the caller checked: samples stay queued without one
         candidate = self._client_for(config.candidate)
         secondary = self._client_for(config.secondary) if config.secondary else None
 

@@ -59,7 +59,7 @@ class LocatedSample(dict):
         self.where = where
 
 
-def read_jsonl(path: Path) -> Iterator[dict[str, Any] | SampleFileError]:
+def read_jsonl(path: Path) -> Iterator[LocatedSample | SampleFileError]:
     with path.open("rb") as handle:
         for number, line in enumerate(handle, start=1):
             if not line.strip():
@@ -97,7 +97,7 @@ def _har_body(content: Any) -> str:
     return text
 
 
-def read_har(path: Path) -> Iterator[dict[str, Any] | SampleFileError]:
+def read_har(path: Path) -> Iterator[LocatedSample | SampleFileError]:
     try:
         document = exactjson.loads(path.read_bytes())
         entries = document["log"]["entries"]
@@ -198,7 +198,7 @@ def _text(body: bytes) -> str:
     return body.decode("utf-8", "replace")
 
 
-def read_goreplay(path: Path) -> Iterator[dict[str, Any] | SampleFileError]:
+def read_goreplay(path: Path) -> Iterator[LocatedSample | SampleFileError]:
     """Join `1` (request) and `2` (original response) payloads by their id; `3` is ignored.
 
     Read as bytes, never as text lines: a body's CR, LF and CRLF stay as they were.
@@ -263,7 +263,7 @@ def _goreplay_sample(path: Path, record_id: str, request: tuple[str, str, dict[s
 READERS = {"jsonl": read_jsonl, "har": read_har, "gor": read_goreplay}
 
 
-def read_sample_file(path: Path, file_format: str | None = None) -> Iterator[dict[str, Any] | SampleFileError]:
+def read_sample_file(path: Path, file_format: str | None = None) -> Iterator[LocatedSample | SampleFileError]:
     """Raw samples (or per-record errors) of a file in any supported format."""
     chosen = file_format or detect_format(path)
     if chosen not in READERS:

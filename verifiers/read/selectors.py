@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from datetime import timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import orjson
 from django.conf import settings
 from django.db.models import DateTimeField, ExpressionWrapper, F, OuterRef, QuerySet, Subquery, Sum
 from django.db.models.functions import Coalesce
 from django.utils import timezone
+from django.utils.timezone import get_default_timezone
 
 from verifiers.models import NoiseSuggestion, OutcomeCount, Route, System
 from verifiers.read.compare import compile_rules
@@ -57,7 +57,7 @@ def verifier_config() -> VerifierConfig:
     return VerifierConfig(
         candidate=system_target(candidate) if candidate else None,
         secondary=system_target(secondary) if secondary else None,
-        routes=routes, time_zone=ZoneInfo(settings.TIME_ZONE),
+        routes=routes, time_zone=get_default_timezone(),
     )
 
 

@@ -5,16 +5,18 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 import redis
 from django.conf import settings
 from django.db import connection, transaction
+from django.db.models import BigIntegerField, Case, F, When
 from django.utils import timezone
 
 from verifiers.groups.alerts import alert_on_groups
 from verifiers.groups.recording import RecordSummary, Verdict, record_verdicts
-from verifiers.models import NoiseSuggestion, Route, System
+from verifiers.models import NoiseSuggestion, ReadStreamEpoch, Route, System
 from verifiers.read import stream
 from verifiers.read.ingest import ParsedBatch, encode_sample
 
@@ -55,9 +57,15 @@ def ingest_samples(*, batch: ParsedBatch, client: redis.Redis | None = None,
                    max_backlog: int | None = None) -> IngestResult:
     """Queue a validated batch atomically; raises stream.StreamFullError or redis.RedisError."""
     client = client or shared_redis()
-    appended = stream.append_samples(
-        client, [(sample["id"], encode_sample(sample)) for sample in batch.samples],
-        max_backlog=max_backlog or stream.DEFAULT_MAX_BACKLOG)
+    pairs = [(sample["id"], encode_sample(sample)) for sample in batch.samples]
+    bound = max_backlog or stream.DEFAULT_MAX_BACKLOG
+    try:
+        appended = stream.append_samples(client, pairs, max_backlog=bound)
+    except stream.NoEpochError:  # Redis came back empty: start a new epoch (and report the old one)
+        note_epoch(epoch=stream.ensure_group(client))
+        appended = stream.append_samples(client, pairs, max_backlog=bound)
+    if appended.accepted:
+        count_in_epoch(epoch=appended.epoch, accepted=appended.accepted)
     rejected = [{batch.index_name: r.index, "reason": r.reason} for r in batch.rejected]
     return IngestResult(accepted=appended.accepted,
                         duplicates=appended.duplicates + batch.repeated_in_batch, rejected=rejected)
@@ -68,9 +76,16 @@ def ingest_samples(*, batch: ParsedBatch, client: redis.Redis | None = None,
 
 def record_read_batch(*, verdicts: list[Verdict], noise: Counter | None = None,
                       skipped: Counter | None = None,
-                      secondary_unusable: dict[str, tuple[int, str]] | None = None) -> RecordSummary:
-    """Record a batch's verdicts, noise observations, skipped and unusable-secondary counts; alert."""
-    summary = record_verdicts(verdicts)
+                      secondary_unusable: dict[str, tuple[int, str]] | None = None, epoch: str | None = None,
+                      finished: int = 0) -> RecordSummary:
+    """Record a batch's verdicts, noise observations, skipped and unusable-secondary counts; alert.
+
+    `finished` entries of stream `epoch` are counted done in the same transaction as the verdicts.
+    """
+    with transaction.atomic():
+        summary = record_verdicts(verdicts)
+        if epoch and finished:
+            count_in_epoch(epoch=epoch, finished=finished)
     if noise:
         record_noise(noise=noise)
     if skipped or secondary_unusable:
@@ -104,6 +119,82 @@ def record_noise(*, noise: Counter) -> None:
               NoiseSuggestion.Status.ACCEPTED if covered else NoiseSuggestion.Status.SUGGESTED)
              for (route_id, subject, pattern, covered), count in rows],
         )
+
+
+# --- stream epochs ---------------------------------------------------------------------------
+
+_known_epoch: str | None = None
+
+
+def note_epoch(*, epoch: str) -> list[ReadStreamEpoch]:
+    """Make `epoch` the current one; close the epochs before it and return those that lost samples.
+
+    Cheap when nothing changed (a per-process memo). Closing is done under row locks, so of several
+    processes noticing the same new epoch, exactly one closes (and alerts on) each old epoch.
+    """
+    global _known_epoch
+    if not epoch or epoch == _known_epoch:
+        return []
+    now = timezone.now()
+    closed: list[ReadStreamEpoch] = []
+    with transaction.atomic():
+        ReadStreamEpoch.objects.get_or_create(epoch=epoch)
+        for old in ReadStreamEpoch.objects.select_for_update().filter(ended_at__isnull=True).exclude(epoch=epoch):
+            old.ended_at = now
+            old.lost = max(0, old.accepted - old.finished)
+            old.save(update_fields=["ended_at", "lost"])
+            closed.append(old)
+    _known_epoch = epoch
+    lost = [old for old in closed if old.lost]
+    for old in lost:
+        logger.error("read sample stream epoch %s ended with %d accepted samples never judged "
+                     "(Redis came back empty)", old.epoch, old.lost)
+        _alert_samples_lost(old)
+    return lost
+
+
+def count_in_epoch(*, epoch: str, accepted: int = 0, finished: int = 0) -> None:
+    """Add to an epoch's counts (creating its row if this process has not seen it yet)."""
+    note_epoch(epoch=epoch)
+    counts: dict[str, Any] = {"accepted": F("accepted") + accepted, "finished": F("finished") + finished}
+    if finished:  # a batch judged after its epoch was closed (in flight when Redis went) was not lost
+        counts["lost"] = Case(When(ended_at__isnull=False, lost__gte=finished, then=F("lost") - finished),
+                              default=F("lost"), output_field=BigIntegerField())
+    if not ReadStreamEpoch.objects.filter(epoch=epoch).update(**counts):
+        # The row is gone under our memo (a restored database, a test rollback): register it again.
+        reset_epoch_memo()
+        note_epoch(epoch=epoch)
+        ReadStreamEpoch.objects.filter(epoch=epoch).update(**counts)
+
+
+def _alert_samples_lost(epoch: ReadStreamEpoch) -> None:
+    """The one place the read verifier raises the lost-samples alert (publish never raises)."""
+    from django.urls import reverse
+
+    from console import alerts
+
+    lost = epoch.lost or 0
+    alerts.publish([alerts.AlertEvent(
+        kind=alerts.AlertKind.SAMPLES_LOST, key="samples-lost:read", occurred_at=epoch.ended_at or timezone.now(),
+        subject="read verifier", severity="high", url_path=reverse("overview"),
+        title=f"{lost:,} accepted read samples were lost: Redis came back empty",
+        facts={"Lost (accepted, never judged)": f"{lost:,}", "Accepted": f"{epoch.accepted:,}",
+               "Judged or skipped": f"{epoch.finished:,}", "Stream since": alerts.local_time(epoch.started_at),
+               "Noticed at": alerts.local_time(epoch.ended_at),
+               "What to do": "Ask the gateways to resend the samples of that period; verification goes on."},
+    )])
+
+
+def recent_loss(*, hours: int = 24) -> ReadStreamEpoch | None:
+    """The latest epoch that ended with lost samples within `hours`, for health and the dashboard."""
+    since = timezone.now() - timedelta(hours=hours)
+    return ReadStreamEpoch.objects.filter(lost__gt=0, ended_at__gte=since).order_by("-ended_at").first()
+
+
+def reset_epoch_memo() -> None:
+    """Forget the current epoch (tests that flush Redis between cases)."""
+    global _known_epoch
+    _known_epoch = None
 
 
 # --- noise suggestions -----------------------------------------------------------------------
@@ -152,7 +243,7 @@ def forget_dead_consumers(*, client: redis.Redis | None = None) -> list[str]:
     """Remove consumers with no heartbeat and nothing pending from the group (tidy XINFO)."""
     client = client or shared_redis()
     alive = {beat["consumer"] for beat in worker_heartbeats(client=client)}
-    removed = []
+    removed: list[str] = []
     try:
         consumers = client.xinfo_consumers(stream.STREAM_KEY, stream.CONSUMER_GROUP)
     except redis.ResponseError:

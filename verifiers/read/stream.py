@@ -14,6 +14,7 @@ recorder still counts a sample id once.
 from __future__ import annotations
 
 import time
+import uuid
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,15 +33,26 @@ SKIPPED_KEY = "mhc:read-skipped"
 # Per route: second legacy answers that were no usable noise evidence, and the last reason why.
 SECONDARY_UNUSABLE_KEY = "mhc:read-secondary-unusable"
 SECONDARY_UNUSABLE_REASON_KEY = "mhc:read-secondary-unusable-reason"
+# Names this Redis's incarnation of the stream. It lives beside the stream, so a Redis that comes
+# back empty has none: whoever notices creates a new epoch, and the database's per-epoch counts of
+# accepted and finished samples then say how many the old one lost.
+EPOCH_KEY = "mhc:read-epoch"
+
+
+class NoEpochError(Exception):
+    """The stream has no epoch (Redis came back empty): call ensure_group, then retry."""
 
 # One atomic step per batch: refuse the whole batch if the backlog bound would be passed,
 # otherwise claim each unseen id (SET NX EX) and XADD it. Nothing is half-written.
 _INGEST_LUA = """
+if not redis.call('GET', KEYS[2]) then
+  return {-2, 0, false}
+end
 local backlog = redis.call('XLEN', KEYS[1])
 local max_backlog = tonumber(ARGV[1])
 local n = (#ARGV - 3) / 2
 if backlog + n > max_backlog then
-  return {-1, backlog}
+  return {-1, backlog, false}
 end
 local accepted, duplicates = 0, 0
 for i = 0, n - 1 do
@@ -53,7 +65,20 @@ for i = 0, n - 1 do
     duplicates = duplicates + 1
   end
 end
-return {accepted, duplicates}
+return {accepted, duplicates, redis.call('GET', KEYS[2])}
+"""
+
+# Epoch and group together, atomically: every process that finds them missing agrees on one epoch.
+_ENSURE_LUA = """
+local epoch = redis.call('GET', KEYS[2])
+local created = 0
+if not epoch then
+  redis.call('SET', KEYS[2], ARGV[2])
+  epoch = ARGV[2]
+  created = 1
+end
+redis.pcall('XGROUP', 'CREATE', KEYS[1], ARGV[1], '0', 'MKSTREAM')
+return {epoch, created}
 """
 
 
@@ -69,6 +94,7 @@ class StreamFullError(Exception):
 class AppendResult:
     accepted: int
     duplicates: int
+    epoch: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,26 +110,50 @@ class StreamEntry:
 def append_samples(client: redis.Redis, samples: list[tuple[str, bytes]], *,
                    max_backlog: int = DEFAULT_MAX_BACKLOG, dedupe_ttl_s: int = DEFAULT_DEDUPE_TTL_S,
                    stream_key: str = STREAM_KEY) -> AppendResult:
-    """Append (sample id, JSON payload) pairs atomically; raises StreamFullError or RedisError."""
+    """Append (sample id, JSON payload) pairs atomically to the current epoch.
+
+    Raises StreamFullError, NoEpochError (nothing written) or RedisError.
+    """
     if not samples:
         return AppendResult(0, 0)
     argv: list[Any] = [max_backlog, dedupe_ttl_s, DEDUPE_PREFIX]
     for sample_id, payload in samples:
         argv.extend((sample_id, payload))
     argv.append(int(time.time() * 1000))
-    first, second = client.eval(_INGEST_LUA, 1, stream_key, *argv)
+    first, second, epoch = client.eval(_INGEST_LUA, 2, stream_key, EPOCH_KEY, *argv)
     if first == -1:
         raise StreamFullError(int(second), max_backlog)
-    return AppendResult(int(first), int(second))
+    if first == -2:
+        raise NoEpochError("read sample stream has no epoch")
+    return AppendResult(int(first), int(second), _text(epoch))
 
 
-def ensure_group(client: redis.Redis, *, stream_key: str = STREAM_KEY, group: str = CONSUMER_GROUP) -> None:
-    """Create the consumer group (and the stream) if missing; new groups start at the beginning."""
-    try:
-        client.xgroup_create(stream_key, group, id="0", mkstream=True)
-    except redis.ResponseError as error:
-        if "BUSYGROUP" not in str(error):
-            raise
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value or "")
+
+
+def new_epoch_name() -> str:
+    """Sortable and unique enough: start time in ms and a random suffix."""
+    return f"{int(time.time() * 1000)}-{uuid.uuid4().hex[:8]}"
+
+
+def ensure_group(client: redis.Redis, *, stream_key: str = STREAM_KEY, group: str = CONSUMER_GROUP) -> str:
+    """Create the epoch, the stream and its consumer group if missing; returns the current epoch.
+
+    New groups start at the beginning, so entries XADDed before the group existed are read too.
+    """
+    epoch, _ = client.eval(_ENSURE_LUA, 2, stream_key, EPOCH_KEY, group, new_epoch_name())
+    return _text(epoch)
+
+
+def current_epoch(client: redis.Redis) -> str | None:
+    value = client.get(EPOCH_KEY)
+    return _text(value) if value else None
+
+
+def is_missing_group(error: redis.ResponseError) -> bool:
+    """XREADGROUP/XAUTOCLAIM on a stream or group that is gone (Redis came back empty)."""
+    return str(error).startswith("NOGROUP")
 
 
 def _entries(raw: list[tuple[Any, dict[bytes, bytes]]]) -> list[StreamEntry]:
@@ -129,7 +179,8 @@ def _entries(raw: list[tuple[Any, dict[bytes, bytes]]]) -> list[StreamEntry]:
 def read_batch(client: redis.Redis, consumer: str, *, count: int = 500, block_ms: int = 1000,
                stream_key: str = STREAM_KEY, group: str = CONSUMER_GROUP) -> list[StreamEntry]:
     """New entries for this consumer (XREADGROUP >); empty after block_ms without any."""
-    answer = client.xreadgroup(group, consumer, {stream_key: ">"}, count=count, block=block_ms)
+    # redis-py types every reply as the union of all commands' replies; XREADGROUP's is this list.
+    answer: Any = client.xreadgroup(group, consumer, {stream_key: ">"}, count=count, block=block_ms)
     if not answer:
         return []
     return _entries(answer[0][1])
@@ -150,7 +201,7 @@ def reclaim_stale(client: redis.Redis, consumer: str, *, min_idle_ms: int = 30_0
 def own_pending(client: redis.Redis, consumer: str, *, count: int = 500, stream_key: str = STREAM_KEY,
                 group: str = CONSUMER_GROUP) -> list[StreamEntry]:
     """Entries delivered to this consumer name and not acked (a restart under the same name)."""
-    answer = client.xreadgroup(group, consumer, {stream_key: "0"}, count=count)
+    answer: Any = client.xreadgroup(group, consumer, {stream_key: "0"}, count=count)
     if not answer:
         return []
     return _entries(answer[0][1])

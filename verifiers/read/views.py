@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from zoneinfo import ZoneInfo
 
-from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.timezone import get_default_timezone
 from django.views.decorators.http import require_POST
 
 from console.dashboard import charts
@@ -24,7 +23,7 @@ def read_page(request: HttpRequest) -> HttpResponse:
                                top_subjects=None)
     context = {
         "active": "read",
-        "chart": charts.figure_json(charts.match_rate_figure(series.subjects, ZoneInfo(settings.TIME_ZONE)))
+        "chart": charts.figure_json(charts.match_rate_figure(series.subjects, get_default_timezone()))
         if series.subjects else "",
         "totals": selectors.totals_since(kind="read"),
         "groups": group_selectors.mismatch_groups(kind="read")[:100],

@@ -30,7 +30,8 @@ class LedgerSourceForm(forms.ModelForm):
         return name
 
     def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
+        super().clean()
+        cleaned = self.cleaned_data
         if self.errors:
             return cleaned  # fix the fields first; the ledger check needs them all
         problems = services.ledger_source_problems(self.instance_with(cleaned))
@@ -83,7 +84,8 @@ class RunNowForm(forms.Form):
     )
 
     def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
+        super().clean()
+        cleaned = self.cleaned_data
         source: LedgerSource | None = cleaned.get("source")
         if source is None:
             return cleaned

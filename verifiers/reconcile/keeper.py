@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 
 import redis as redis_lib
 
@@ -54,14 +55,27 @@ def keep_snapshot_open(
     parts: int,
     redis_url: str,
     hold_limit_s: float = SNAPSHOT_HOLD_LIMIT_S,
+    on_tick: Callable[[], None] | None = None,
+    tick_every_s: float = 10.0,
 ) -> threading.Thread:
-    """Start the daemon thread that closes ``handle`` once ``parts`` parts have settled."""
+    """Start the daemon thread that closes ``handle`` once ``parts`` parts have settled.
+
+    ``on_tick`` is called every ``tick_every_s`` while it holds (the run's heartbeat: a worker
+    that dies takes this thread with it, and the heartbeat stops).
+    """
 
     def hold() -> None:
         client = redis_lib.Redis.from_url(redis_url)
         deadline = time.monotonic() + hold_limit_s
+        next_tick = time.monotonic()
         try:
             while time.monotonic() < deadline:
+                if on_tick is not None and time.monotonic() >= next_tick:
+                    next_tick = time.monotonic() + tick_every_s
+                    try:
+                        on_tick()
+                    except Exception:  # noqa: BLE001 - a missed heartbeat must not drop the snapshot
+                        logger.warning("run %s: heartbeat failed", run_id, exc_info=True)
                 try:
                     if settled_count(client, run_id) >= parts:
                         return

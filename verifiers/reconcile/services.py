@@ -235,6 +235,7 @@ def start_run(
     with transaction.atomic():
         run = ReconciliationRun.objects.create(
             source=source, cutoff=cutoff, triggered_by=triggered_by[:150], workers=source.workers,
+            heartbeat_at=timezone.now(),
         )
         if queue:
             transaction.on_commit(lambda: tasks.coordinate.apply_async((run.pk,), {"queue": queue}, queue=queue))
@@ -279,6 +280,7 @@ def coordinate_run(*, run_id: int, queue: str | None = None) -> str:
         # A redelivered coordinator: its snapshot died with the first attempt.
         fail_run(run_id=run_id, error="The coordinator was interrupted after opening the snapshot; start a new run.")
         return "failed: interrupted"
+    beat(run_id=run_id)
     source = run.source
     try:
         mapping = mapping_for(source)
@@ -297,7 +299,8 @@ def coordinate_run(*, run_id: int, queue: str | None = None) -> str:
             snapshot_at=handle.snapshot_time, workers=len(handle.key_ranges)
         )
         keeper.keep_snapshot_open(
-            handle, run_id=run_id, parts=len(handle.key_ranges), redis_url=settings.REDIS_URL
+            handle, run_id=run_id, parts=len(handle.key_ranges), redis_url=settings.REDIS_URL,
+            on_tick=lambda: beat(run_id=run_id, close_connection=True), tick_every_s=_beat_every_s(),
         )
     except BaseException as exc:
         handle.close()
@@ -308,7 +311,7 @@ def coordinate_run(*, run_id: int, queue: str | None = None) -> str:
     from verifiers.reconcile import tasks
 
     payload = handle.to_dict()
-    options = {"queue": queue} if queue else {}
+    options: dict[str, Any] = {"queue": queue} if queue else {}
     chord(
         tasks.compute_part.s(run_id, payload["snapshot_id"], key_range).set(**options)
         for key_range in payload["key_ranges"]
@@ -346,10 +349,12 @@ def compute_part(*, run_id: int, snapshot_id: str, key_range: Mapping[str, Any])
         run = ReconciliationRun.objects.select_related("source").filter(pk=run_id).first()
         if run is None or run.status != ReconciliationRun.Status.RUNNING:
             return {"error": f"{part.describe()}: the run is no longer running"}
+        beat(run_id=run_id)
         result = engine.compute_range(
             run.source.resolved_dsn(), snapshot_id, mapping_for(run.source), run.cutoff, part,
             DIFFERENCE_CAP, on_snapshot_imported=imported,
         )
+        beat(run_id=run_id)
         return {**result.to_dict(), "worker": socket.gethostname()}
     except Exception as exc:  # recorded on the run; the chord must still reach its callback
         logger.exception("run %s %s failed", run_id, part.describe())
@@ -436,6 +441,46 @@ def fail_run(*, run_id: int, error: str) -> bool:
         run_status_failed(run, error)
         reconcile_alerts.alert_on_run(run)
     return True
+
+
+def beat(*, run_id: int, close_connection: bool = False) -> None:
+    """Record that a running run is making progress (see ReconciliationRun.heartbeat_at)."""
+    from django.db import connection
+
+    try:
+        ReconciliationRun.objects.filter(pk=run_id, status=ReconciliationRun.Status.RUNNING).update(
+            heartbeat_at=timezone.now())
+    finally:
+        if close_connection:  # called from the keeper thread: do not leave its connection open
+            connection.close()
+
+
+def _beat_every_s() -> float:
+    return max(1.0, min(10.0, settings.RECONCILE_STALE_AFTER_S / 3))
+
+
+def fail_stale_runs(*, now: datetime | None = None, stale_after_s: float | None = None) -> list[int]:
+    """Watchdog: fail running runs whose heartbeat stopped (their worker died); returns their ids.
+
+    Every step beats at least once per task time limit, so a silence longer than
+    RECONCILE_STALE_AFTER_S means nobody is working on the run any more. Safe to run twice.
+    """
+    now = now or timezone.now()
+    stale_after_s = settings.RECONCILE_STALE_AFTER_S if stale_after_s is None else stale_after_s
+    limit = now - timedelta(seconds=stale_after_s)
+    failed = []
+    for run in ReconciliationRun.objects.filter(status=ReconciliationRun.Status.RUNNING).only(
+            "pk", "heartbeat_at", "started_at"):
+        last = run.heartbeat_at or run.started_at
+        if last >= limit:
+            continue
+        error = (f"No progress for over {stale_after_s:,.0f} s (last heartbeat "
+                 f"{timezone.localtime(last):%Y-%m-%d %H:%M:%S %Z}): the worker running it stopped. "
+                 "Start a new run.")
+        if fail_run(run_id=run.pk, error=error):
+            logger.warning("reconciliation run %s failed by the watchdog: %s", run.pk, error)
+            failed.append(run.pk)
+    return failed
 
 
 def run_status_failed(run: ReconciliationRun, error: str) -> None:

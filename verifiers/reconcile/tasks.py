@@ -39,3 +39,9 @@ def scheduled_run(source_id: int) -> int | None:
     """Beat entry point of a source's nightly run (its PeriodicTask passes the source id)."""
     run = services.start_scheduled_run(source_id=source_id)
     return run.pk if run else None
+
+
+@shared_task(name="verifiers.reconcile.fail_stale_runs")
+def fail_stale_runs() -> list[int]:
+    """Watchdog (beat, every minute): fail runs whose worker died, with that reason."""
+    return services.fail_stale_runs()

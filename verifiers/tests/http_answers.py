@@ -47,6 +47,10 @@ class AnswerServer(CandidateServer):
         super().__init__()
         self.answers: dict[str, RawAnswer] = answers or {}  # type: ignore[assignment]
 
+    def start(self) -> AnswerServer:
+        super().start()
+        return self
+
     async def _handle(self, request: web.Request) -> web.StreamResponse:  # type: ignore[override]
         answer = self.answers.get(request.path_qs) or self.answers.get(request.path)
         if answer is None:

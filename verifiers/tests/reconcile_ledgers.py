@@ -75,8 +75,8 @@ def create_ledger(prefix: str = "recon_test", accounts: int = 200, seed: int = 7
                     copy.write_row(row)
             # Entries of the past: an hour ago, well before any cut-off a test picks.
             with cur.copy("COPY buchung (konto, betrag) FROM STDIN") as copy:
-                for row in entry_rows:
-                    copy.write_row(row)
+                for entry in entry_rows:
+                    copy.write_row(entry)
         conn.execute("UPDATE buchung SET valuta = now() - interval '1 hour'")
         conn.execute("ANALYZE konto, buchung")
     return ThrowawayLedger(name, dsn)

@@ -129,14 +129,14 @@ def demo_world() -> Iterator[DemoWorld]:
 
 
 @pytest.fixture
-def demo_console(demo_world: DemoWorld, transactional_db, monkeypatch) -> DemoWorld:
+def demo_console(demo_world: DemoWorld, transactional_db, settings) -> Iterator[DemoWorld]:
     """The console as `manage.py setup_demo` leaves it, pointed at this test's demo world."""
     command = types.SimpleNamespace(stdout=io.StringIO())
     read_demo.setup_demo(command)
-    by_role = {System.Role.CANDIDATE: demo_world.candidate_url, System.Role.LEGACY_SECONDARY: demo_world.legacy_url}
+    by_role: dict[Any, str] = {System.Role.CANDIDATE: demo_world.candidate_url, System.Role.LEGACY_SECONDARY: demo_world.legacy_url}
     for spec in read_demo.DEMO_SYSTEMS:
         System.objects.filter(name=spec["name"]).update(base_url=by_role[spec["role"]])
-    monkeypatch.setenv("DEMO_LEDGER_URL", demo_world.dsn)
+    settings.DEMO_LEDGER_URL = demo_world.dsn
     write_demo.setup_demo(command)
     forget_targets()
     yield demo_world

@@ -92,6 +92,7 @@ def test_http_ingest_to_verdict_end_to_end(db, client, user_with_role, redis_cli
 def test_a_gateway_xadding_an_embedded_body_keeps_every_digit(db, redis_client, server):
     configure_systems(server.url)
     server.answers[PATH] = RawAnswer(body=SAME_TEXT)
+    stream.ensure_group(redis_client)  # the stream, its group and epoch, as a running worker leaves them
     stream.append_samples(redis_client, [("x1", embedded_sample("x1"))])
     read_worker(redis_client).run(max_idle_batches=2, install_signals=False)
     assert _verdicts() == {"matched": 1, "mismatched": 0, "groups": []}

@@ -226,3 +226,44 @@ def test_sigkilled_worker_loses_nothing_and_counts_nothing_twice(transactional_d
     assert sums["total"] == total
     assert stream.pending_count(redis_client) == 0
     assert len(slow.requests) > total  # some samples really were replayed twice, yet counted once
+
+
+def test_redis_that_comes_back_empty_is_recreated_and_the_lost_backlog_reported(
+        db, redis_client, candidate, eager_celery, client, user_with_role, mailoutbox):
+    from console.alerts.models import AlertRecipient
+    from console.health import health_report
+    from verifiers.models import ReadStreamEpoch
+
+    AlertRecipient.objects.create(email="oncall@bank.example", kinds=["samples_lost"])
+    configure_systems(candidate.url)
+    services.reset_epoch_memo()
+    services.ingest_samples(batch=parsed_batch([make_sample(f"e{n}") for n in range(5)]), client=redis_client)
+    read_worker(redis_client).run(max_idle_batches=1, install_signals=False)
+    services.ingest_samples(batch=parsed_batch([make_sample(f"lost{n}") for n in range(3)]), client=redis_client)
+    redis_client.flushdb()  # Redis restarted without persistence: stream, group and epoch are gone
+    # Whoever touches the stream first starts a new epoch: here the ingest, then a worker that had
+    # the old epoch in hand goes on with the new one.
+    services.ingest_samples(batch=parsed_batch([make_sample(f"after{n}") for n in range(2)]), client=redis_client)
+    read_worker(redis_client).run(max_idle_batches=1, install_signals=False)
+
+    old, new = ReadStreamEpoch.objects.order_by("started_at", "pk")
+    assert (old.accepted, old.finished, old.lost) == (8, 5, 3) and old.ended_at is not None
+    assert (new.accepted, new.finished, new.lost) == (2, 2, None)
+    assert VerifiedSample.objects.count() == 7
+    read = health_report()["checks"]["read_verifier"]
+    assert read["lost"] == 3 and "3 accepted samples lost" in read["lost_text"]
+    client.force_login(user_with_role(VIEWERS, "viewer"))
+    assert "3 accepted samples lost" in client.get("/overview/partials/queues/").content.decode()
+    assert [m.subject for m in mailoutbox if "lost" in m.subject]
+
+
+def test_worker_recreates_a_missing_group_and_reads_what_a_gateway_added_directly(db, redis_client, candidate):
+    configure_systems(candidate.url)
+    read_worker(redis_client).run(max_idle_batches=1, install_signals=False)
+    redis_client.flushdb()
+    redis_client.xadd(stream.STREAM_KEY, {"id": "g1", "sample": orjson.dumps(make_sample("g1"))})
+    worker = read_worker(redis_client)
+    worker.epoch = ""  # as if it had seen no epoch: its first XREADGROUP answers NOGROUP
+    worker.run(max_idle_batches=2, install_signals=False)  # recreate the group, read from the start
+    assert VerifiedSample.objects.filter(sample_id="g1").count() == 1
+    assert stream.current_epoch(redis_client) == worker.epoch

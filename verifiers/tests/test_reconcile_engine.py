@@ -419,7 +419,9 @@ class LockMonitor(threading.Thread):
             dsn(self.database), autocommit=True, application_name="recon-test-monitor"
         ) as conn:
             while not self.stop.is_set():
-                reconcilers, blocked = conn.execute(self.QUERY).fetchone()
+                row = conn.execute(self.QUERY).fetchone()
+                assert row is not None
+                reconcilers, blocked = row
                 self.samples += 1
                 self.samples_with_reconcile += reconcilers > 0
                 self.blocked.extend(blocked)
@@ -429,7 +431,7 @@ class LockMonitor(threading.Thread):
 def test_live_writers_get_exact_cutoff_balances_and_are_never_blocked(ledger_copy) -> None:
     database, _ = ledger_copy
     with psycopg.connect(dsn(database)) as conn:
-        initial = dict(conn.execute("SELECT id, balance FROM accounts").fetchall())
+        initial: dict[int, Decimal] = dict(conn.execute("SELECT id, balance FROM accounts").fetchall())
     stop_writers, stop_monitor = threading.Event(), threading.Event()
     writers = [TransferWriter(database, seed, stop_writers) for seed in (1, 2)]
     monitor = LockMonitor(database, stop_monitor)

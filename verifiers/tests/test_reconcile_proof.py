@@ -95,7 +95,7 @@ class LockMonitor:
                 for row in conn.execute(self.QUERY, {"db": self.database}):
                     if row[3] == "mhc-reconcile":
                         self.blocked_by_reconcile.append(row)
-                (seen,) = conn.execute(
+                (seen,) = conn.execute(  # type: ignore[misc]  # count(*) always returns one row
                     "SELECT count(*) FROM pg_stat_activity WHERE datname = %s AND application_name = 'mhc-reconcile'",
                     (self.database,),
                 ).fetchone()

@@ -315,3 +315,40 @@ def test_a_part_error_fails_the_run_with_the_range_named(source):
     services.finish_run(run_id=run.pk, part_results=[{"error": "range 2/2 [60, +inf): boom"}])
     run.refresh_from_db()
     assert run.status == "failed" and "range 2/2" in run.error
+
+
+# --- a run whose worker died -----------------------------------------------------------------
+
+
+def test_the_watchdog_fails_a_run_whose_heartbeat_stopped_with_the_reason(source, alerts_hook):
+    now = timezone.now()
+    silent = ReconciliationRun.objects.create(source=source, cutoff=recent_cutoff(),
+                                              heartbeat_at=now - timedelta(seconds=600))
+    busy = ReconciliationRun.objects.create(source=source, cutoff=recent_cutoff(), heartbeat_at=now)
+    assert services.fail_stale_runs(now=now, stale_after_s=480) == [silent.pk]
+    assert services.fail_stale_runs(now=now, stale_after_s=480) == []  # safe to run twice
+    silent.refresh_from_db()
+    busy.refresh_from_db()
+    assert silent.status == "failed" and "No progress for over 480 s" in silent.error
+    assert busy.status == "running"
+
+
+def test_every_step_of_a_run_beats(source, ledger, eager_celery, django_capture_on_commit_callbacks):
+    run = run_to_end(source, django_capture_on_commit_callbacks)
+    assert run.status == "balanced" and run.heartbeat_at is not None and run.heartbeat_at >= run.started_at
+
+
+def test_a_redelivered_coordinator_after_the_snapshot_fails_the_run_instead_of_running_twice(source):
+    run = ReconciliationRun.objects.create(source=source, cutoff=recent_cutoff(), snapshot_at=timezone.now())
+    assert services.coordinate_run(run_id=run.pk) == "failed: interrupted"
+    assert services.coordinate_run(run_id=run.pk) == "skipped: not running"
+
+
+def test_visibility_timeout_covers_the_longest_task_and_no_countdown_outlives_it(settings):
+    from verifiers.write import services as write_services
+
+    visibility = settings.CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"]
+    assert visibility == settings.CELERY_TASK_TIME_LIMIT + settings.TASK_REDELIVERY_MARGIN_S
+    assert settings.CELERY_TASK_SOFT_TIME_LIMIT < settings.CELERY_TASK_TIME_LIMIT < visibility
+    assert write_services.MAX_DRAIN_COUNTDOWN_S < visibility
+    assert settings.RECONCILE_STALE_AFTER_S >= settings.CELERY_TASK_TIME_LIMIT

@@ -13,7 +13,7 @@ from console.models import ApiToken
 from console.roles import MACHINE_CLIENTS, OPERATORS, ensure_roles
 from verifiers.groups.recording import Verdict, record_verdicts
 from verifiers.models import MismatchGroup, VerifiedDatabase
-from verifiers.write import services
+from verifiers.write import services, verdicts
 from verifiers.write.targets import forget_targets
 
 pytestmark = pytest.mark.django_db
@@ -78,7 +78,7 @@ def test_unverifiable_statement_is_answered_with_its_reason(machine):
 
 @pytest.mark.parametrize(("body", "message"), [
     (b"{not json", "not valid JSON"),
-    ([1, 2], "must be a JSON object"),
+    (b"7", "must be a JSON object"),
     ({"dialect": "postgres", "statements": [{"sql": "x"}]}, "missing field 'id'"),
     (capture(extra=1), "unknown field(s) extra"),
     (capture(id="bad id with spaces"), "'id' must be"),
@@ -147,7 +147,7 @@ def test_write_page_shows_groups_reasons_and_chart(admin_client):
         Verdict(kind="write", sample_id="a#1", subject="accounts", captured_at=now, verdict="unverifiable",
                 fingerprint="f2", title="Unverifiable on accounts: 2 statements in one string"),
         Verdict(kind="write", sample_id="a#1.0", subject="accounts", captured_at=now, verdict="match"),
-        Verdict(kind="write", sample_id="z#commit", subject=services.NO_CAPTURE_SUBJECT, captured_at=now,
+        Verdict(kind="write", sample_id="z#commit", subject=verdicts.NO_CAPTURE_SUBJECT, captured_at=now,
                 verdict="orphaned", fingerprint="f3", title="Commit without a capture"),
     ])
     page = admin_client.get(reverse("write"))
@@ -169,7 +169,7 @@ def test_unreachable_capture_store_answers_503(machine, monkeypatch):
     def down(*args, **kwargs):
         raise redis.ConnectionError("connection refused")
 
-    monkeypatch.setattr(services.WriteCaptureStore, "add_capture", down)
+    monkeypatch.setattr(services.WriteCaptureStore, "add_captures", down)
     answer = post(machine, CAPTURES, capture())
     assert answer.status_code == 503 and "capture store" in answer.json()["error"]
 
@@ -196,14 +196,14 @@ def test_write_tables_config_names_a_bad_entry(tmp_path):
         call_command("apply_config", str(config))
 
 
-def test_demo_setup_is_idempotent(monkeypatch):
+def test_demo_setup_is_idempotent(settings):
     import io
     import types as _types
 
     from console.demo.setup.write import DEMO_DATABASE_NAME, setup_demo
     from verifiers.models import WriteTableRule
 
-    monkeypatch.setenv("DEMO_LEDGER_URL", "postgresql://postgres@127.0.0.1:5432/some_ledger")
+    settings.DEMO_LEDGER_URL = "postgresql://postgres@127.0.0.1:5432/some_ledger"
     command = _types.SimpleNamespace(stdout=io.StringIO())
     setup_demo(command)
     setup_demo(command)
@@ -211,3 +211,34 @@ def test_demo_setup_is_idempotent(monkeypatch):
     assert database.dsn.endswith("/some_ledger") and database.enabled
     assert WriteTableRule.objects.get(table="entries").key_columns == ["transfer_id", "account_id"]
     assert WriteTableRule.objects.count() == 4
+
+
+def test_decimal_literal_is_accepted_not_a_500(machine):
+    answer = post(machine, CAPTURES, capture(statements=[
+        {"sql": "UPDATE accounts SET balance = 10.50 WHERE id = 1", "params": None}]))
+    assert answer.status_code == 202 and answer.json()["row_checks"] == 1
+
+
+def test_unknown_database_is_a_400_naming_the_known_ones(machine):
+    answer = post(machine, CAPTURES, capture(database="nope"))
+    assert answer.status_code == 400 and "known: 'ledger'" in answer.json()["error"]
+
+
+def test_a_batch_of_captures_is_answered_item_by_item(machine):
+    body = [capture("b-1"), capture("bad id"), capture("b-1"), capture("b-2")]
+    answer = post(machine, CAPTURES, body)
+    assert answer.status_code == 202, answer.json()
+    result = answer.json()
+    assert (result["accepted"], result["duplicates"]) == (2, 1)
+    assert result["rejected"][0]["index"] == 1 and "'id' must be" in result["rejected"][0]["reason"]
+    assert [item["status"] for item in result["results"]] == ["stored", "duplicate", "stored"]
+
+
+def test_ndjson_commits_are_answered_line_by_line(machine):
+    post(machine, CAPTURES, [capture("n-1"), capture("n-2")])
+    body = b'{"id": "n-1"}\n{"id": "n-2"}\nnot json\n'
+    answer = machine.post(COMMITS, data=body, content_type="application/x-ndjson")
+    assert answer.status_code == 202
+    result = answer.json()
+    assert [item["status"] for item in result["results"]] == ["scheduled", "scheduled"]
+    assert result["rejected"][0]["line"] == 3

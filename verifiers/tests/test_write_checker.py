@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
+from typing import Any
 
 import pytest
 
@@ -22,7 +23,7 @@ SELECT_ACCOUNT = 'SELECT "id", "balance", "version" FROM "accounts" WHERE "id" =
 
 
 def account_check(**overrides) -> RowCheck:
-    fields = dict(table="accounts", kind=StatementKind.UPDATE, select_sql=SELECT_ACCOUNT, select_params=(5,),
+    fields: dict[str, Any] = dict(table="accounts", kind=StatementKind.UPDATE, select_sql=SELECT_ACCOUNT, select_params=(5,),
                   key={"id": 5}, expected={"balance": "100.0000", "version": 3}, unverified={},
                   version_column="version")
     fields.update(overrides)

@@ -162,14 +162,14 @@ def test_converted_capture_is_stored_without_its_after_images(monkeypatch):
 
     stored: dict[str, bytes] = {}
 
-    def add_capture(self, capture_id, data, **kwargs):
-        stored[capture_id] = data
-        return "stored"
+    def add_captures(self, captures, **kwargs):
+        stored.update({capture_id: data for capture_id, data, *_ in captures})
+        return ["stored"] * len(captures)
 
     monkeypatch.setattr(services, "default_database", lambda *a, **k: type("Db", (), {
         "pk": 1, "capture_ttl_s": 60, "commit_delay_ms": 0})())
     monkeypatch.setattr(services, "target_for", lambda database: FakeTarget())
-    monkeypatch.setattr(WriteCaptureStore, "add_capture", add_capture)
+    monkeypatch.setattr(WriteCaptureStore, "add_captures", add_captures)
     body = {"id": "c1", "dialect": "postgres",
             "statements": [{"sql": "UPDATE accounts SET memo = %s WHERE id = %s", "params": ["m", 1]}],
             "after_images": [{"table": "accounts", "key": {"id": 1}, "row": {"memo": "m"}}]}

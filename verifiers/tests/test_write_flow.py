@@ -15,7 +15,7 @@ import pytest
 from console.demo.setup.write import DEMO_TABLE_RULES
 from verifiers.models import MismatchGroup, MismatchSample, OutcomeCount, VerifiedDatabase, WriteTableRule
 from verifiers.tests.write_ledgers import accounts_by_currency, shadow_then_commit
-from verifiers.write import services
+from verifiers.write import services, verdicts
 from verifiers.write.targets import forget_targets
 
 pytestmark = pytest.mark.django_db
@@ -115,7 +115,7 @@ def test_commit_without_capture_is_reported(verified_db):
     summary = services.process_due_work(now=time.time() + 31)
     assert verdicts_of(summary) == {"orphaned": 1}
     group = MismatchGroup.objects.get(kind="write")
-    assert group.subject == services.NO_CAPTURE_SUBJECT
+    assert group.subject == verdicts.NO_CAPTURE_SUBJECT
     assert group.title.startswith("Commit without a capture")
 
 
@@ -202,3 +202,95 @@ def test_unreachable_database_stores_unconverted_and_reports_errors(verified_db)
 def test_no_verified_database_refuses_the_capture():
     with pytest.raises(services.CaptureNotAccepted, match="no enabled verified database"):
         ingest({"id": "c", "dialect": "postgres", "statements": [{"sql": "DELETE FROM t WHERE id = 1"}]})
+
+
+def test_capture_with_a_nul_does_not_delay_the_good_ones(ledger_dsn, verified_db):
+    bad = {"id": "nul-1", "dialect": "postgres",
+           "statements": [{"sql": "UPDATE accounts SET memo = 'a\x00b' WHERE id = 1", "params": None}]}
+    ingest(bad)
+    commit("nul-1")
+    good = []
+    for pair in (accounts_by_currency(ledger_dsn, "JPY", minimum_balance=100)[2:4],
+                 accounts_by_currency(ledger_dsn, "JPY", minimum_balance=100)[4:6]):
+        capture = shadow_then_commit(ledger_dsn, source=pair[0], target=pair[1], amount="100", currency="JPY")
+        ingest(capture)
+        commit(capture["id"])
+        good.append(capture["id"])
+    summary = services.process_due_work()  # one drain: every capture gets its verdict now
+    assert summary.claimed == 3 and summary.verdicts["match"] == 12, dict(summary.verdicts)
+    assert services.write_store().counts().processing == 0
+    assert MismatchSample.objects.filter(group__kind="write", sample_id__startswith="nul-1#").exists()
+
+
+def test_a_capture_whose_check_fails_is_its_own_error(ledger_dsn, verified_db, monkeypatch):
+    source, target = accounts_by_currency(ledger_dsn, "JPY", minimum_balance=100)[6:8]
+    good = shadow_then_commit(ledger_dsn, source=source, target=target, amount="100", currency="JPY")
+    broken = {"id": "broken-1", "dialect": "postgres",
+              "statements": [{"sql": "UPDATE accounts SET memo = %s WHERE id = %s", "params": ["m", 1]}]}
+    for capture in (broken, good):
+        ingest(capture)
+        commit(capture["id"])
+    real = services.row_verdict
+
+    def failing(capture, *args, **kwargs):
+        if capture["id"] == "broken-1":
+            raise RuntimeError("boom")
+        return real(capture, *args, **kwargs)
+
+    monkeypatch.setattr(services, "row_verdict", failing)
+    summary = services.process_due_work()
+    assert verdicts_of(summary) == {"match": 6, "error": 1}
+    sample = MismatchSample.objects.get(group__kind="write", sample_id="broken-1#failed")
+    assert "boom" in sample.request["reason"]
+
+
+def test_a_capture_whose_recording_fails_is_recorded_as_its_error(ledger_dsn, verified_db, monkeypatch):
+    source, target = accounts_by_currency(ledger_dsn, "JPY", minimum_balance=100)[8:10]
+    good = shadow_then_commit(ledger_dsn, source=source, target=target, amount="100", currency="JPY")
+    odd = {"id": "odd-1", "dialect": "postgres", "statements": [{"sql": "TRUNCATE accounts", "params": None}]}
+    for capture in (odd, good):
+        ingest(capture)
+        commit(capture["id"])
+    real = services.record_verdicts
+
+    def refusing(verdicts, **kwargs):
+        if any(v.sample_id.startswith("odd-1#") and v.verdict == "unverifiable" for v in verdicts):
+            raise ValueError("cannot store this one")
+        return real(verdicts, **kwargs)
+
+    monkeypatch.setattr(services, "record_verdicts", refusing)
+    summary = services.process_due_work()
+    assert verdicts_of(summary) == {"match": 6, "error": 1}
+    assert "cannot store this one" in MismatchSample.objects.get(sample_id="odd-1#failed").request["reason"]
+
+
+def test_transaction_touching_a_row_twice_is_checked_on_its_net_effect(ledger_dsn, verified_db):
+    account = accounts_by_currency(ledger_dsn, "KRW")[12]
+    transfer = "00000000-0000-0000-0000-00000000beef"
+    statements = [
+        ("UPDATE accounts SET memo = %s WHERE id = %s", ["first", account]),
+        ("UPDATE accounts SET memo = %s, balance = 10.50 WHERE id = %s", ["second", account]),
+        ("INSERT INTO audit_log (transfer_id, action) VALUES (%s, %s)", [transfer, "tmp"]),
+        ("DELETE FROM audit_log WHERE transfer_id = %s AND action = %s", [transfer, "tmp"]),
+    ]
+    with psycopg.connect(ledger_dsn, autocommit=True) as conn:  # the legacy commits the same transaction
+        with conn.transaction():
+            for sql, params in statements:
+                conn.execute(sql, params)
+    capture = {"id": "twice-1", "dialect": "postgres",
+               "statements": [{"sql": sql, "params": params} for sql, params in statements]}
+    assert ingest(capture).row_checks == 2
+    commit("twice-1")
+    assert verdicts_of(services.process_due_work()) == {"match": 2}
+
+
+def test_unknown_database_is_named_and_a_disabled_one_conflicts(verified_db):
+    body = {"id": "c", "dialect": "postgres", "statements": [{"sql": "DELETE FROM t WHERE id = 1"}]}
+    with pytest.raises(services.CaptureError, match="unknown verified database 'nope'; known: 'ledger'") as error:
+        ingest({**body, "database": "nope"})
+    assert error.value.status == 400
+    verified_db.enabled = False
+    verified_db.save()
+    forget_targets()
+    with pytest.raises(services.CaptureConflict, match="disabled"):
+        ingest({**body, "database": "ledger"})

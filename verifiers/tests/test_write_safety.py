@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import time
+from collections.abc import Iterator
 
 import orjson
 import psycopg
@@ -55,7 +56,7 @@ class RecordingCursor(psycopg.Cursor):
 
 
 @pytest.fixture
-def recorded(ledger_dsn, monkeypatch) -> list[str]:
+def recorded(ledger_dsn, monkeypatch) -> Iterator[list[str]]:
     RecordingCursor.sent = []
     connect = functools.partial(psycopg.connect, cursor_factory=RecordingCursor)
     monkeypatch.setattr(targets, "open_verification_connection",
@@ -69,7 +70,7 @@ def recorded(ledger_dsn, monkeypatch) -> list[str]:
 
 def ledger_fingerprint(dsn: str) -> tuple:
     with psycopg.connect(dsn) as conn:
-        return conn.execute(
+        return conn.execute(  # type: ignore[return-value]  # one row: SELECT of aggregates only
             "SELECT (SELECT count(*) FROM accounts), (SELECT sum(balance) FROM accounts),"
             " (SELECT string_agg(memo, ',' ORDER BY id) FROM accounts), (SELECT count(*) FROM entries),"
             " (SELECT count(*) FROM information_schema.tables WHERE table_schema = 'public')"

@@ -32,12 +32,14 @@ from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 from typing import Any, Final
 
+import orjson
 import psycopg
 from psycopg.rows import dict_row
 
 from verifiers.groups.fingerprint import describe_write_fingerprint, write_fingerprint
 from verifiers.read.compare import CompiledRules, Difference, DiffKind, compare_documents, compile_rules, parse_pattern
 from verifiers.write.sqlcheck import Expectation, RowCheck, StatementKind
+from verifiers.write.values import decode, encode
 
 APPLICATION_NAME: Final = "mhc-write-verifier"
 CONNECT_TIMEOUT_S: Final = 5
@@ -87,13 +89,14 @@ class RowOutcome:
 
 
 def row_check_to_json(check: RowCheck) -> dict[str, Any]:
+    """The check as JSON; values in the tagged form of verifiers/write/values.py (Decimal, bytes ... survive)."""
     return {
         "table": check.table,
         "kind": check.kind.value,
         "select_sql": check.select_sql,
-        "select_params": list(check.select_params),
-        "key": check.key,
-        "expected": None if check.expected is Expectation.ROW_ABSENT else check.expected,
+        "select_params": encode(check.select_params),
+        "key": encode(check.key),
+        "expected": None if check.expected is Expectation.ROW_ABSENT else encode(check.expected),
         "unverified": check.unverified,
         "version_column": check.version_column,
     }
@@ -102,20 +105,41 @@ def row_check_to_json(check: RowCheck) -> dict[str, Any]:
 _STATEMENT_KINDS: Final = {kind.value: kind for kind in StatementKind}
 
 
-def row_check_from_json(data: Mapping[str, Any]) -> RowCheck:
+def _as_is(value: Any) -> Any:
+    return value
+
+
+def row_check_from_json(data: Mapping[str, Any], *, tagged: bool = True) -> RowCheck:
+    """The check ``row_check_to_json`` wrote; ``tagged=False`` when its JSON holds no tag at all (faster)."""
+    read = decode if tagged else _as_is
     try:
         return RowCheck(
             table=str(data["table"]),
             kind=_STATEMENT_KINDS[data["kind"]],
             select_sql=str(data["select_sql"]),
-            select_params=tuple(data["select_params"]),
-            key=dict(data["key"]),
-            expected=Expectation.ROW_ABSENT if data["expected"] is None else dict(data["expected"]),
+            select_params=tuple(read(data["select_params"])),
+            key=dict(read(data["key"])),
+            expected=Expectation.ROW_ABSENT if data["expected"] is None else dict(read(data["expected"])),
             unverified=dict(data.get("unverified") or {}),
             version_column=data.get("version_column"),
         )
     except (KeyError, TypeError, ValueError) as error:
         raise CheckerError(f"stored row check is malformed: {error!r}") from None
+
+
+def union_select(first: str, second: str) -> str | None:
+    """One generated row SELECT reading the columns of both (same table and key), else None.
+
+    Used when a transaction touches one row with statements of different column lists:
+    the row is checked once, for every column any of them set.
+    """
+    if first == second:
+        return first
+    a, b = ROW_SELECT_SHAPE.match(first), ROW_SELECT_SHAPE.match(second)
+    if a is None or b is None or (a.group("table"), a.group("where")) != (b.group("table"), b.group("where")):
+        return None
+    columns = list(dict.fromkeys([*re.findall(_IDENT, a.group("columns")), *re.findall(_IDENT, b.group("columns"))]))
+    return f"SELECT {', '.join(columns)} FROM {a.group('table')} WHERE {a.group('where')}"
 
 
 # --- the SQL we run ---------------------------------------------------------------------------------
@@ -396,8 +420,9 @@ def _hand_back(plan: BatchSelect, groups: list[list[int]], cursor: psycopg.Curso
         return
     names = plan.key_names
     type_codes = {column.name: column.type_code for column in cursor.description or ()}
-    readers = [_EXACT_KEY_TYPES.get(type_codes.get(name)) for name in names]
-    if any(reader is None for reader in readers):
+    known = [_EXACT_KEY_TYPES.get(type_codes.get(name, -1)) for name in names]
+    readers = [reader for reader in known if reader is not None]
+    if len(readers) != len(known):
         unresolved.extend(index for indexes in groups for index in indexes)
         return
     python_types = tuple(reader[0] for reader in readers)
@@ -430,6 +455,8 @@ def _hand_back(plan: BatchSelect, groups: list[list[int]], cursor: psycopg.Curso
         elif plan.added_names:
             for index in indexes:  # every check gets its own dict, without the columns added for this
                 found[index] = {name: value for name, value in matched[0].items() if name not in plan.added_names}
+        elif len(indexes) == 1:
+            found[indexes[0]] = matched[0]  # one check of this key: the row itself, no copy
         else:
             for index in indexes:
                 found[index] = dict(matched[0])
@@ -479,6 +506,37 @@ def _aligned(actual: Any, expected: Any) -> Any:
     if isinstance(actual, date) and not isinstance(actual, datetime) and isinstance(expected, str):
         return expected if expected == actual.isoformat() else actual.isoformat()
     return json_value(actual)
+
+
+def _comparable(actual: Any, expected: Any, numbers_by_value: bool = True) -> tuple[Any, Any]:
+    """(legacy, candidate) forms of one column for the rules engine: equal when they mean the same.
+
+    JSON columns compare as JSON (text bound to a json/jsonb column is parsed), bytes as hex
+    (a ``\\x...`` text is PostgreSQL's bytea form), timestamps as instants, numbers as decimals
+    when the rules compare them by value (``numbers_by_value``, DEFAULT_WRITE_RULES).
+    """
+    if isinstance(actual, (dict, list)):
+        if isinstance(expected, str):
+            try:
+                return json_value(actual), orjson.loads(expected)
+            except orjson.JSONDecodeError:
+                return json_value(actual), expected
+        return json_value(actual), json_value(expected)
+    if isinstance(actual, (bytes, bytearray, memoryview)):
+        hex_text = bytes(actual).hex()
+        if isinstance(expected, str) and expected[:2].lower() == "\\x":
+            return ("\\x" + hex_text, "\\x" + expected[2:].lower())
+        return hex_text, json_value(expected)
+    if numbers_by_value and type(actual) is Decimal and type(expected) in (str, int, Decimal):
+        number = _as_number(expected)
+        if number is not None and number == actual:  # 100.5 == "100.5000": the same number
+            return expected, expected
+    if isinstance(actual, datetime) and isinstance(expected, datetime):
+        same = (actual.tzinfo is None) == (expected.tzinfo is None) and actual == expected
+        return (json_value(expected) if same else json_value(actual)), json_value(expected)
+    if isinstance(expected, str):
+        return _aligned(actual, expected), expected
+    return json_value(actual), json_value(expected)
 
 
 def _as_number(value: Any) -> Decimal | None:
@@ -552,24 +610,42 @@ def judge_row(check: RowCheck, actual: RowResult, *, rules: CompiledRules | None
         return _outcome(check, "mismatch", [(ROW_PATH, DiffKind.MISSING.value)], [difference], shown,
                         "the candidate deleted this row; the legacy still has it")
     if actual is None:
+        if check.version_column and check.kind is StatementKind.UPDATE:
+            # The row existed before the transaction (it was updated, not created) and its table
+            # tracks changes: gone now means deleted after the commit, not written differently.
+            return RowOutcome("stale", actual=None,
+                              reason=f"the row is gone: deleted after the commit ({check.version_column} table)")
         difference = {"path": "$", "pattern": "$", "kind": DiffKind.EXTRA.value, "legacy": None,
-                      "candidate": check.expected}
+                      "candidate": json_value(check.expected)}
         return _outcome(check, "mismatch", [(ROW_PATH, DiffKind.EXTRA.value)], [difference], None,
                         "the candidate wrote this row; the legacy has no row with this key")
-    shown = {k: json_value(v) for k, v in actual.items()}
     stale_reason = _moved_on(check, actual, committed_at)
     if stale_reason:
-        return RowOutcome("stale", actual=shown, reason=stale_reason)
+        return RowOutcome("stale", actual={k: json_value(v) for k, v in actual.items()}, reason=stale_reason)
     expected = check.expected
-    by_lower = {name.lower(): name for name in actual}
+    rules = rules or _DEFAULT_RULES
+    numbers_by_value = rules.rules.decimal_equivalence
     legacy_doc: dict[str, Any] = {}
+    expected_doc: dict[str, Any] = {}
+    by_lower: dict[str, str] | None = None
     for column, value in expected.items():
-        name = by_lower.get(column.lower())
-        if name is not None:
-            legacy_doc[column] = _aligned(actual[name], value)
-    found: list[Difference] = compare_documents(legacy_doc, expected, rules or _DEFAULT_RULES)
+        name = column if column in actual else None
+        if name is None:
+            by_lower = by_lower or {key.lower(): key for key in actual}
+            name = by_lower.get(column.lower())
+        if name is None:
+            expected_doc[column] = json_value(value)
+        else:
+            legacy_doc[column], expected_doc[column] = _comparable(actual[name], value, numbers_by_value)
+    # Equal documents match under any rules; only differing ones need the rules engine.
+    if len(legacy_doc) == len(expected_doc) and all(
+            type(value) is type(expected_doc[column]) and value == expected_doc[column]
+            for column, value in legacy_doc.items()):
+        return RowOutcome("match", actual=None)
+    found: list[Difference] = compare_documents(legacy_doc, expected_doc, rules)
     if not found:
-        return RowOutcome("match", actual=shown)
+        return RowOutcome("match", actual=None)
+    shown = {k: json_value(v) for k, v in actual.items()}
     differences = [
         {"path": d.path, "pattern": d.pattern(), "kind": d.kind.value,
          "legacy": json_value(d.legacy), "candidate": json_value(d.candidate)}

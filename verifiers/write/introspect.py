@@ -127,7 +127,8 @@ def _matching_facts(override_table: str, facts: Mapping[str, TableFacts]) -> Tab
         return next((f for name, f in facts.items() if name.lower() == lowered), None)
     bare = [f for f in facts.values() if f.name.lower() == lowered]
     public = [f for f in bare if f.schema == "public"]
-    return (public or bare or [None])[0]
+    candidates = public or bare
+    return candidates[0] if candidates else None
 
 
 def build_schema(facts: Mapping[str, TableFacts], overrides: Iterable[TableOverride] = ()) -> Schema:
@@ -144,8 +145,8 @@ def build_schema(facts: Mapping[str, TableFacts], overrides: Iterable[TableOverr
         name = matched.qualified_name if matched else override.table
         override_by_table[name.lower()] = override
     for qualified, table in facts.items():
-        override = override_by_table.pop(qualified.lower(), None)
-        meta = _table_meta(table.primary_key, table.column_types, override)
+        table_override = override_by_table.pop(qualified.lower(), None)
+        meta = _table_meta(table.primary_key, table.column_types, table_override)
         if meta is None:
             continue
         by_name[qualified] = meta

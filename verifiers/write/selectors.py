@@ -12,7 +12,7 @@ from django.db.models.functions import Lower
 from django.utils import timezone
 
 from verifiers.models import MismatchGroup, OutcomeCount
-from verifiers.write.services import KIND, NO_CAPTURE_SUBJECT
+from verifiers.write.verdicts import KIND, NO_CAPTURE_SUBJECT
 
 COUNT_FIELDS = ("matched", "mismatched", "errored", "stale", "orphaned", "unverifiable")
 
@@ -25,7 +25,7 @@ def totals(*, hours: float = 24.0) -> dict[str, int]:
     """Outcome totals over the last hours, with commits without a capture counted apart."""
     base = OutcomeCount.objects.filter(kind=KIND, minute__gte=_since(hours))
     summed = base.aggregate(**{name: Sum(name) for name in COUNT_FIELDS})
-    result = {name: int(summed[name] or 0) for name in COUNT_FIELDS}
+    result: dict[str, Any] = {name: int(summed[name] or 0) for name in COUNT_FIELDS}
     lone = base.filter(subject=NO_CAPTURE_SUBJECT).aggregate(n=Sum("orphaned"))["n"] or 0
     result["commits_without_capture"] = int(lone)
     result["orphaned_captures"] = result["orphaned"] - int(lone)

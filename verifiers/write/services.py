@@ -1,18 +1,18 @@
-"""Write-verifier use cases: ingest a capture, note a commit, check due captures, reverify.
+"""Write-verifier use cases: ingest captures, note commits, check due captures, reverify.
 
 Every entry point (API, tasks, management commands, admin actions) calls one function here.
-Outcomes are written only through ``verifiers.groups.recording.record_verdicts``.
+This module does the I/O (Redis store, verified database, recording); validation is in
+validation.py, conversion and the net effect per row in conversion.py, verdict building in
+verdicts.py (all three pure). Outcomes are written only through ``record_verdicts``.
 """
 
 from __future__ import annotations
 
 import logging
-import re
 import time
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from functools import lru_cache
 from typing import Any, Final
 
@@ -24,71 +24,61 @@ from django.utils import timezone as dj_timezone
 
 from console.masking import DEFAULT_MASKING_RULES, mask_document
 from verifiers.groups.alerts import alert_on_groups
-from verifiers.groups.fingerprint import write_fingerprint
-from verifiers.groups.recording import RecordSummary, Verdict, record_verdicts
+from verifiers.groups.recording import RecordSummary, record_verdicts
+from verifiers.groups.verdict import Verdict
 from verifiers.models import MismatchSample, VerifiedDatabase
-from verifiers.write.checker import (
-    CheckerError,
-    RowOutcome,
-    fetch_rows,
-    json_value,
-    judge_row,
-    row_check_from_json,
-    row_check_to_json,
-)
+from verifiers.write.checker import CheckerError, fetch_rows, json_value, judge_row, row_check_from_json
+from verifiers.write.conversion import convert_capture
 from verifiers.write.gcpause import cyclic_gc_paused
-from verifiers.write.sqlcheck import Expectation, RowCheck, StatementKind, UnverifiableStatement
+from verifiers.write.sqlcheck import Expectation, RowCheck, StatementKind
 from verifiers.write.store import TASK_CHECK, TASK_NO_CAPTURE, TASK_ORPHAN, WriteCaptureStore
 from verifiers.write.targets import (
     DATABASE_LOOKUP_TTL_S,
+    DisabledVerifiedDatabase,
     NoVerifiedDatabase,
+    UnknownVerifiedDatabase,
     WriteTarget,
     default_database,
     target_for,
 )
+from verifiers.write.validation import (
+    MAX_CAPTURE_BYTES,
+    MAX_STATEMENTS,
+    CaptureConflict,
+    CaptureError,
+    CaptureNotAccepted,
+    CaptureTooLarge,
+    parse_body,
+    validate_capture,
+    validate_commit,
+)
+from verifiers.write.values import decode
+from verifiers.write.verdicts import (
+    KIND,
+    capture_failed_verdict,
+    error_without_check,
+    expired_verdict,
+    first_table,
+    moment,
+    no_capture_verdict,
+    orphan_verdict,
+    row_verdict,
+    sample_statements,
+    unverifiable_verdicts,
+    write_mask,
+)
+
+__all__ = [
+    "KIND", "MAX_CAPTURE_BYTES", "MAX_STATEMENTS", "CaptureConflict", "CaptureError", "CaptureNotAccepted",
+    "CaptureTooLarge", "CommitResult", "IngestResult", "ProcessSummary", "drain", "ingest_capture",
+    "ingest_captures", "process_due_work", "register_commit", "register_commits", "reverify_write_samples",
+]
 
 logger = logging.getLogger(__name__)
 
-KIND: Final = "write"
-# Bodies above this are refused with 413 before parsing; a single statement above
-# sqlcheck.MAX_STATEMENT_CHARS (256 KB) still fits and is reported unverifiable with its reason.
-MAX_CAPTURE_BYTES: Final = 2 * 1024 * 1024
-MAX_STATEMENTS: Final = 500
-MAX_AFTER_IMAGES: Final = 5000
-CAPTURE_ID_PATTERN: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:\-]{0,79}\Z")
-CAPTURE_FIELDS: Final = frozenset({"id", "dialect", "statements", "after_images", "database"})
-REQUIRED_CAPTURE_FIELDS: Final = ("id", "dialect", "statements")
-STATEMENT_FIELDS: Final = frozenset({"sql", "params"})
-AFTER_IMAGE_FIELDS: Final = frozenset({"table", "key", "row"})
-# Stored with each mismatch sample (masked) so the group page shows what the candidate ran.
-SAMPLE_SQL_CHARS: Final = 4000
-SAMPLE_STATEMENTS: Final = 50
 BATCH_SIZE: Final = 500
-NO_CAPTURE_SUBJECT: Final = "(commit without capture)"
-UNKNOWN_TABLE: Final = "(unknown table)"
 # Debounce of the drain task queued on commits: at most one queued per this many ms.
 DRAIN_DEBOUNCE_MS: Final = 200
-_SEVERITY: Final = {"mismatch": "high", "error": "medium", "unverifiable": "low", "orphaned": "medium"}
-_TABLE_GUESS: Final = re.compile(
-    r"^\s*(?:insert\s+(?:ignore\s+)?into|update|delete\s+from)\s+((?:[A-Za-z_][\w$]*\.)?[A-Za-z_][\w$]*)",
-    re.IGNORECASE,
-)
-
-
-class CaptureError(ValueError):
-    """A capture or commit body we refuse; ``status`` is the HTTP status to answer."""
-
-    status = 400
-
-
-class CaptureTooLarge(CaptureError):
-    status = 413
-
-
-class CaptureNotAccepted(CaptureError):
-    """Nothing can verify the capture right now (no verified database): retry later."""
-
-    status = 503
 
 
 # --- the store --------------------------------------------------------------------------------------
@@ -109,126 +99,6 @@ def _store_for(url: str) -> WriteCaptureStore:
     return WriteCaptureStore(_redis_client(url))
 
 
-# --- validation --------------------------------------------------------------------------------------
-
-
-def _loads(body: bytes) -> Any:
-    if len(body) > MAX_CAPTURE_BYTES:
-        raise CaptureTooLarge(f"body is {len(body):,} bytes; the limit is {MAX_CAPTURE_BYTES:,}")
-    try:
-        return orjson.loads(body)
-    except orjson.JSONDecodeError as error:
-        raise CaptureError(f"body is not valid JSON: {error}") from None
-
-
-def _capture_id(value: Any) -> str:
-    if not isinstance(value, str) or not CAPTURE_ID_PATTERN.match(value):
-        raise CaptureError(
-            "'id' must be a string of 1-80 letters, digits, '.', '_', ':' or '-' starting with a letter or "
-            f"digit, got {str(value)[:100]!r}"
-        )
-    return value
-
-
-def _unknown(found: Iterable[str], allowed: frozenset[str], where: str) -> None:
-    unknown = sorted(set(found) - allowed)
-    if unknown:
-        raise CaptureError(f"{where}: unknown field(s) {', '.join(map(str, unknown))}; allowed: {', '.join(sorted(allowed))}")
-
-
-def parse_capture(body: bytes) -> dict[str, Any]:
-    """Validate a POST /api/v1/write-captures body; CaptureError names what is wrong."""
-    capture = _loads(body)
-    if not isinstance(capture, dict):
-        raise CaptureError("body must be a JSON object {id, dialect, statements, after_images}")
-    _unknown(capture, CAPTURE_FIELDS, "capture")
-    for name in REQUIRED_CAPTURE_FIELDS:
-        if name not in capture:
-            raise CaptureError(f"capture: missing field '{name}'")
-    capture_id = _capture_id(capture["id"])
-    dialect = capture["dialect"]
-    if not isinstance(dialect, str) or not dialect.strip() or len(dialect) > 40:
-        raise CaptureError(f"'dialect' must be a dialect name like postgres, mysql or oracle, got {dialect!r}")
-    statements = capture["statements"]
-    if not isinstance(statements, list) or not statements:
-        raise CaptureError("'statements' must be a non-empty list of {sql, params}")
-    if len(statements) > MAX_STATEMENTS:
-        raise CaptureTooLarge(f"{len(statements)} statements in one capture; the limit is {MAX_STATEMENTS}")
-    for index, statement in enumerate(statements):
-        where = f"statements[{index}]"
-        if not isinstance(statement, dict):
-            raise CaptureError(f"{where} must be an object {{sql, params}}")
-        _unknown(statement, STATEMENT_FIELDS, where)
-        if not isinstance(statement.get("sql"), str) or not statement["sql"].strip():
-            raise CaptureError(f"{where}.sql must be a non-empty string")
-        params = statement.get("params")
-        if params is not None and not isinstance(params, (list, dict)):
-            raise CaptureError(f"{where}.params must be a list (positional), an object (named) or null")
-    after_images = capture.get("after_images", [])
-    if after_images is None:
-        after_images = []
-    if not isinstance(after_images, list):
-        raise CaptureError("'after_images' must be a list of {table, key, row}")
-    if len(after_images) > MAX_AFTER_IMAGES:
-        raise CaptureTooLarge(f"{len(after_images)} after-images; the limit is {MAX_AFTER_IMAGES}")
-    for index, image in enumerate(after_images):
-        where = f"after_images[{index}]"
-        if not isinstance(image, dict):
-            raise CaptureError(f"{where} must be an object {{table, key, row}}")
-        _unknown(image, AFTER_IMAGE_FIELDS, where)
-        if not isinstance(image.get("table"), str) or not image["table"].strip():
-            raise CaptureError(f"{where}.table must be a table name")
-        for part in ("key", "row"):
-            if not isinstance(image.get(part), dict):
-                raise CaptureError(f"{where}.{part} must be an object of column -> value")
-    database = capture.get("database")
-    if database is not None and (not isinstance(database, str) or not database.strip()):
-        raise CaptureError("'database' must be the name of a verified database")
-    return {"id": capture_id, "dialect": dialect.strip(), "statements": statements, "after_images": after_images,
-            "database": database}
-
-
-def parse_commit(body: bytes) -> str:
-    """Validate a POST /api/v1/write-commits body {id}; returns the capture id."""
-    commit = _loads(body)
-    if not isinstance(commit, dict):
-        raise CaptureError("body must be a JSON object {id}")
-    _unknown(commit, frozenset({"id"}), "commit")
-    if "id" not in commit:
-        raise CaptureError("commit: missing field 'id'")
-    return _capture_id(commit["id"])
-
-
-# --- conversion -------------------------------------------------------------------------------------
-
-
-def _guess_table(sql: str) -> str:
-    """For display only: the table a statement names, or a placeholder (never trusted)."""
-    match = _TABLE_GUESS.match(sql[:300])
-    return match.group(1).lower() if match else UNKNOWN_TABLE
-
-
-def convert_capture(capture: Mapping[str, Any], target: WriteTarget) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """(row checks, unverifiable statements) of a capture, through the target's template cache."""
-    checks: list[dict[str, Any]] = []
-    unverifiable: list[dict[str, Any]] = []
-    images = capture.get("after_images") or []
-    for index, statement in enumerate(capture["statements"]):
-        sql = statement["sql"]
-        try:
-            rows = target.cache.check_rows(sql, capture["dialect"], statement.get("params"), images)
-        except UnverifiableStatement as error:
-            unverifiable.append({"statement": index, "table": _guess_table(sql), "reason": error.reason})
-            continue
-        except (TypeError, ValueError, KeyError, IndexError) as error:  # malformed params for the template
-            unverifiable.append({"statement": index, "table": _guess_table(sql),
-                                 "reason": f"parameters do not fit the statement: {error}"})
-            continue
-        for row_index, row in enumerate(rows):
-            checks.append({"statement": index, "row": row_index, "check": row_check_to_json(row)})
-    return checks, unverifiable
-
-
 # --- ingest ----------------------------------------------------------------------------------------------
 
 
@@ -240,37 +110,110 @@ class IngestResult:
     unverifiable: list[dict[str, Any]]
     converted: bool  # False: metadata unreachable, converted when checked
 
+    def as_dict(self) -> dict[str, Any]:
+        return {"id": self.capture_id, "status": self.status, "row_checks": self.row_checks,
+                "unverifiable": self.unverifiable, "converted": self.converted}
 
-def ingest_capture(*, body: bytes, now: float | None = None, store: WriteCaptureStore | None = None) -> IngestResult:
-    """Validate, convert now and keep a capture in Redis until its commit (or orphan deadline)."""
-    capture = parse_capture(body)
+
+def _database_for(name: str | None) -> VerifiedDatabase:
+    """The verified database a capture names (or the default); CaptureError says what is wrong."""
     try:
-        database = default_database(capture["database"], max_age_s=DATABASE_LOOKUP_TTL_S)
+        return default_database(name, max_age_s=DATABASE_LOOKUP_TTL_S)
+    except UnknownVerifiedDatabase as error:
+        raise CaptureError(str(error)) from None
+    except DisabledVerifiedDatabase as error:
+        raise CaptureConflict(str(error)) from None
     except NoVerifiedDatabase as error:
         raise CaptureNotAccepted(str(error)) from None
-    now = time.time() if now is None else now
+
+
+def _prepared(raw: Any, now: float, targets: dict[int, WriteTarget | None]) -> tuple[dict[str, Any], VerifiedDatabase]:
+    """A validated capture converted against its database (CaptureError if refused).
+
+    What is stored keeps the statements and after-images as received (valid JSON, values in
+    their tagged form); conversion uses the values they stand for.
+    """
+    capture = validate_capture(raw)
+    database = _database_for(capture["database"])
+    if database.pk not in targets:
+        try:
+            targets[database.pk] = target_for(database)
+        except CheckerError as error:
+            logger.warning("write captures for %s stored unconverted: %s", database.name, error)
+            targets[database.pk] = None
+    target = targets[database.pk]
     checks: list[dict[str, Any]] | None = None
     unverifiable: list[dict[str, Any]] = []
-    try:
-        target = target_for(database)
-    except CheckerError as error:
-        logger.warning("write capture %s stored unconverted: %s", capture["id"], error)
-    else:
-        checks, unverifiable = convert_capture(capture, target)
-    stored = {
-        **capture, "database_id": database.pk, "received_at": now, "capture_ttl_s": database.capture_ttl_s,
-        "checks": checks, "unverifiable": unverifiable,
-    }
+    if target is not None:
+        checks, unverifiable = _converted(capture, target)
+    stored = {**capture, "statements": raw["statements"], "after_images": raw.get("after_images") or [],
+              "database_id": database.pk, "received_at": now, "capture_ttl_s": database.capture_ttl_s,
+              "checks": checks, "unverifiable": unverifiable}
     if checks is not None:
         # Converted: the expected rows are in the checks; the after-images were only conversion input.
         del stored["after_images"]
-    status = (store or write_store()).add_capture(
-        capture["id"], orjson.dumps(stored), ttl_s=database.capture_ttl_s, commit_delay_ms=database.commit_delay_ms,
-        now=now,
-    )
-    if status == "committed":
-        _queue_drain(database.commit_delay_ms)  # its commit came first
-    return IngestResult(capture["id"], status, len(checks or ()), unverifiable, checks is not None)
+    return stored, database
+
+
+def _converted(capture: dict[str, Any], target: WriteTarget) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """convert_capture, with any failure reported on the capture instead of raised."""
+    try:
+        return convert_capture(capture, target.cache)
+    except Exception as error:  # noqa: BLE001 - one capture's failure never refuses its batch
+        logger.exception("write capture %s could not be converted", capture["id"])
+        return [], [{"statement": "all", "table": "(unknown table)",
+                     "reason": f"conversion failed: {type(error).__name__}: {error}"[:500]}]
+
+
+def ingest_captures(raw_items: list[Any], *, now: float | None = None,
+                    store: WriteCaptureStore | None = None) -> list[IngestResult | CaptureError]:
+    """Validate, convert and keep many captures (one Redis round trip); a result or error per item.
+
+    Redis errors are raised (nothing is acknowledged; a retried batch counts its stored
+    captures as duplicates).
+    """
+    now = time.time() if now is None else now
+    outcomes: list[IngestResult | CaptureError | None] = [None] * len(raw_items)
+    targets: dict[int, WriteTarget | None] = {}
+    to_store: list[tuple[int, dict[str, Any], VerifiedDatabase]] = []
+    seen: set[str] = set()
+    for position, raw in enumerate(raw_items):
+        try:
+            if isinstance(raw, CaptureError):  # an NDJSON line that was not JSON
+                raise raw
+            stored, database = _prepared(raw, now, targets)
+        except CaptureError as error:
+            outcomes[position] = error
+            continue
+        if stored["id"] in seen:
+            outcomes[position] = IngestResult(stored["id"], "duplicate", 0, [], True)
+            continue
+        seen.add(stored["id"])
+        to_store.append((position, stored, database))
+    statuses = (store or write_store()).add_captures(
+        [(stored["id"], orjson.dumps(stored), database.capture_ttl_s, database.commit_delay_ms)
+         for _, stored, database in to_store], now=now)
+    committed_delays = []
+    for (position, stored, database), status in zip(to_store, statuses):
+        checks = stored["checks"]
+        outcomes[position] = IngestResult(stored["id"], status, len(checks or ()), stored["unverifiable"],
+                                          checks is not None)
+        if status == "committed":
+            committed_delays.append(database.commit_delay_ms)
+    if committed_delays:
+        _queue_drain(max(committed_delays))  # their commits came first
+    return [outcome for outcome in outcomes if outcome is not None]
+
+
+def ingest_capture(*, body: bytes, now: float | None = None, store: WriteCaptureStore | None = None) -> IngestResult:
+    """One capture body (a JSON object); CaptureError names what is wrong."""
+    parsed = parse_body(body)
+    if not parsed.single:
+        raise CaptureError("body must be a JSON object {id, dialect, statements, after_images}")
+    outcome = ingest_captures([parsed.items[0][1]], now=now, store=store)[0]
+    if isinstance(outcome, CaptureError):
+        raise outcome
+    return outcome
 
 
 @dataclass(frozen=True, slots=True)
@@ -279,16 +222,38 @@ class CommitResult:
     status: str  # scheduled | waiting | late | duplicate
 
 
-def register_commit(*, body: bytes, now: float | None = None, store: WriteCaptureStore | None = None,
-                    queue_drain: bool = True) -> CommitResult:
-    """Note the legacy commit of a capture; its check runs after the database's commit delay."""
-    capture_id = parse_commit(body)
+def register_commits(raw_items: list[Any], *, now: float | None = None, store: WriteCaptureStore | None = None,
+                     queue_drain: bool = True) -> list[CommitResult | CaptureError]:
+    """Note many legacy commits (one Redis round trip); each check runs after its database's commit delay."""
     store = store or write_store()
     now = time.time() if now is None else now
-    status = store.add_commit(capture_id, now=now)
-    if status == "scheduled" and queue_drain:
+    outcomes: list[CommitResult | CaptureError | None] = [None] * len(raw_items)
+    ids: list[tuple[int, str]] = []
+    for position, raw in enumerate(raw_items):
+        try:
+            if isinstance(raw, CaptureError):  # an NDJSON line that was not JSON
+                raise raw
+            ids.append((position, validate_commit(raw)))
+        except CaptureError as error:
+            outcomes[position] = error
+    statuses = store.add_commits([capture_id for _, capture_id in ids], now=now)
+    for (position, capture_id), status in zip(ids, statuses):
+        outcomes[position] = CommitResult(capture_id, status)
+    if queue_drain and "scheduled" in statuses:
         queue_drain_for_next_due(store=store, now=now)
-    return CommitResult(capture_id, status)
+    return [outcome for outcome in outcomes if outcome is not None]
+
+
+def register_commit(*, body: bytes, now: float | None = None, store: WriteCaptureStore | None = None,
+                    queue_drain: bool = True) -> CommitResult:
+    """Note the legacy commit of one capture (body {id})."""
+    parsed = parse_body(body)
+    if not parsed.single:
+        raise CaptureError("body must be a JSON object {id}")
+    outcome = register_commits([parsed.items[0][1]], now=now, store=store, queue_drain=queue_drain)[0]
+    if isinstance(outcome, CaptureError):
+        raise outcome
+    return outcome
 
 
 def queue_drain_for_next_due(*, store: WriteCaptureStore | None = None, now: float | None = None,
@@ -314,6 +279,9 @@ def release_drain_debounce() -> None:
         pass
 
 
+MAX_DRAIN_COUNTDOWN_S = 60.0
+
+
 def _queue_drain(delay_ms: int) -> None:
     """Queue one drain task for soon (debounced); the periodic drain is the backstop."""
     try:
@@ -322,7 +290,8 @@ def _queue_drain(delay_ms: int) -> None:
             return
         from verifiers.write.tasks import process_due
 
-        process_due.apply_async(countdown=delay_ms / 1000 + 0.05)
+        # Capped far below the broker's visibility timeout: the periodic drain covers longer delays.
+        process_due.apply_async(countdown=min(delay_ms / 1000 + 0.05, MAX_DRAIN_COUNTDOWN_S))
     except Exception as error:  # noqa: BLE001 - the periodic drain picks the capture up anyway
         logger.warning("could not queue the write drain task: %s", error)
 
@@ -342,96 +311,6 @@ class ProcessSummary:
                 "new_groups": len(self.new_group_ids)}
 
 
-def _moment(epoch: float | None) -> datetime:
-    return datetime.fromtimestamp(epoch, tz=timezone.utc) if epoch else dj_timezone.now()
-
-
-def _sample_statements(capture: Mapping[str, Any]) -> list[dict[str, Any]]:
-    return [
-        {"sql": s["sql"][:SAMPLE_SQL_CHARS] + ("…" if len(s["sql"]) > SAMPLE_SQL_CHARS else ""),
-         "params": s.get("params")}
-        for s in capture["statements"][:SAMPLE_STATEMENTS]
-    ]
-
-
-def _sample_request(capture: Mapping[str, Any], database_name: str, *,
-                    statements: list[dict[str, Any]] | None = None, **extra: Any) -> dict[str, Any]:
-    """What a sample shows of its capture; ``statements`` passes ``_sample_statements`` already made.
-
-    The row verdicts of one capture share one statements list (recording masks a copy).
-    """
-    return {"capture_id": capture["id"], "database": database_name, "dialect": capture["dialect"],
-            "statements": _sample_statements(capture) if statements is None else statements, **extra}
-
-
-def _first_table(capture: Mapping[str, Any]) -> str:
-    for item in capture.get("checks") or ():
-        return item["check"]["table"]
-    for item in capture.get("unverifiable") or ():
-        return item["table"]
-    return _guess_table(capture["statements"][0]["sql"]) if capture.get("statements") else UNKNOWN_TABLE
-
-
-def _unverifiable_verdicts(capture: Mapping[str, Any], database_name: str) -> list[Verdict]:
-    verdicts = []
-    captured_at = _moment(capture.get("received_at"))
-    for item in capture.get("unverifiable") or ():
-        reason = str(item["reason"])
-        verdicts.append(Verdict(
-            kind=KIND, sample_id=f"{capture['id']}#{item['statement']}", subject=item["table"],
-            captured_at=captured_at, verdict="unverifiable",
-            fingerprint=write_fingerprint(item["table"], "unverifiable", [("reason", reason[:200])]),
-            title=f"Unverifiable on {item['table']}: {reason}"[:300], severity=_SEVERITY["unverifiable"],
-            request=_sample_request(capture, database_name, statement_index=item["statement"], reason=reason),
-        ))
-    return verdicts
-
-
-def _row_verdict(capture: Mapping[str, Any], item: Mapping[str, Any], check: RowCheck, outcome: RowOutcome,
-                 database_name: str, *, statements: list[dict[str, Any]] | None = None,
-                 captured_at: datetime | None = None) -> Verdict:
-    expected = {} if check.expected is Expectation.ROW_ABSENT else check.expected
-    return Verdict(
-        kind=KIND, sample_id=f"{capture['id']}#{item['statement']}.{item['row']}", subject=check.table,
-        captured_at=captured_at or _moment(capture.get("received_at")), verdict=outcome.verdict,
-        fingerprint=outcome.fingerprint, title=outcome.title, severity=_SEVERITY.get(outcome.verdict, "medium"),
-        differences=outcome.differences,
-        request=_sample_request(
-            capture, database_name, statements=statements, statement_index=item["statement"], table=check.table,
-            statement_kind=check.kind.value, key=check.key, select_params=list(check.select_params),
-            expect_absent=check.expected is Expectation.ROW_ABSENT, version_column=check.version_column,
-            unverified_columns=check.unverified, reason=outcome.reason,
-        ),
-        legacy=outcome.actual or {}, candidate={**{k: json_value(v) for k, v in check.key.items()}, **expected},
-        select_sql=check.select_sql,
-    )
-
-
-def _orphan_verdict(capture_id: str, capture: Mapping[str, Any] | None, database_name: str) -> Verdict:
-    if capture is None:
-        subject, request, captured_at = UNKNOWN_TABLE, {"capture_id": capture_id}, dj_timezone.now()
-    else:
-        subject = _first_table(capture)
-        request = _sample_request(capture, database_name)
-        captured_at = _moment(capture.get("received_at"))
-    ttl = capture.get("capture_ttl_s") if capture else None
-    return Verdict(
-        kind=KIND, sample_id=f"{capture_id}#orphaned", subject=subject, captured_at=captured_at,
-        verdict="orphaned", fingerprint=write_fingerprint(subject, "capture", [("(commit)", "missing")]),
-        title=f"{subject}: capture orphaned, its commit never came" + (f" (within {ttl} s)" if ttl else ""),
-        severity=_SEVERITY["orphaned"], request=request,
-    )
-
-
-def _no_capture_verdict(capture_id: str, now: float) -> Verdict:
-    return Verdict(
-        kind=KIND, sample_id=f"{capture_id}#commit", subject=NO_CAPTURE_SUBJECT, captured_at=_moment(now),
-        verdict="orphaned", fingerprint=write_fingerprint(NO_CAPTURE_SUBJECT, "commit", [("(capture)", "missing")]),
-        title="Commit without a capture: the legacy committed a write the candidate never captured",
-        severity=_SEVERITY["orphaned"], request={"capture_id": capture_id},
-    )
-
-
 def _database_name(database_id: int | None, names: dict[int, str]) -> str:
     if database_id is None:
         return ""
@@ -442,11 +321,17 @@ def _database_name(database_id: int | None, names: dict[int, str]) -> str:
     return names[database_id]
 
 
-def _check_captures(captures: list[dict[str, Any]], database_id: int, names: dict[int, str]) -> list[Verdict]:
-    """Row verdicts (and unverifiable ones) of committed captures of one database."""
+def _failed(capture_id: str, subject: str, what: str, error: BaseException, now: float) -> list[Verdict]:
+    logger.exception("write capture %s: %s failed", capture_id, what)
+    return [capture_failed_verdict(capture_id, subject, f"{what} failed: {type(error).__name__}: {error}", now)]
+
+
+def _check_captures(captures: list[dict[str, Any]], database_id: int, names: dict[int, str],
+                    now: float) -> dict[str, list[Verdict]]:
+    """Verdicts per capture id of committed captures of one database; one capture's failure stays its own."""
     database = VerifiedDatabase.objects.filter(pk=database_id).first()
     name = _database_name(database_id, names)
-    verdicts: list[Verdict] = []
+    verdicts: dict[str, list[Verdict]] = {}
     target: WriteTarget | None = None
     problem = ""
     if database is None:
@@ -458,16 +343,25 @@ def _check_captures(captures: list[dict[str, Any]], database_id: int, names: dic
             problem = str(error)
     pending: list[tuple[dict[str, Any], dict[str, Any], RowCheck]] = []
     for capture in captures:
-        if capture.get("checks") is None and target is not None:  # stored while metadata was unreachable
-            capture["checks"], capture["unverifiable"] = convert_capture(capture, target)
-        verdicts.extend(_unverifiable_verdicts(capture, name))
-        for item in capture.get("checks") or ():
-            try:
-                pending.append((capture, item, row_check_from_json(item["check"])))
-            except CheckerError as error:
-                verdicts.append(_error_without_check(capture, item, str(error), name))
-        if capture.get("checks") is None:
-            verdicts.append(_error_without_check(capture, {"statement": "all", "row": 0}, problem, name))
+        capture_id = capture["id"]
+        try:
+            if capture.get("checks") is None and target is not None:  # stored while metadata was unreachable
+                capture["checks"], capture["unverifiable"] = _converted(_with_values(capture), target)
+            own = unverifiable_verdicts(capture, name)
+            own_pending = []
+            for item in capture.get("checks") or ():
+                try:
+                    own_pending.append((capture, item, row_check_from_json(item["check"],
+                                                                           tagged=capture.get("tagged", True))))
+                except CheckerError as error:
+                    own.append(error_without_check(capture, item, str(error), name))
+            if capture.get("checks") is None:
+                own.append(error_without_check(capture, {"statement": "all", "row": 0}, problem, name))
+        except Exception as error:  # noqa: BLE001 - recorded as this capture's error
+            verdicts[capture_id] = _failed(capture_id, first_table(capture), "check", error, now)
+            continue
+        verdicts[capture_id] = own
+        pending.extend(own_pending)
     if not pending:
         return verdicts
     checks = [check for _, _, check in pending]
@@ -475,32 +369,41 @@ def _check_captures(captures: list[dict[str, Any]], database_id: int, names: dic
         results: list[Any] = [CheckerError(f"check failed: {problem}")] * len(checks)
     else:
         results = _fetch_with_retry(target, checks)
-    # Per capture once, not per row: the sample statements and the two instants.
-    shared: dict[int, tuple[list[dict[str, Any]], datetime, datetime | None]] = {}
+    # Per capture once, not per row: the two instants, and the sample statements if a row needs them.
+    shared: dict[str, tuple[Any, Any]] = {}
+    statements_of: dict[str, list[dict[str, Any]]] = {}
     rules: dict[str, Any] = {}
+    failed: set[str] = set()
     for (capture, item, check), result in zip(pending, results):
-        if id(capture) not in shared:
-            committed_at = capture.get("committed_at")
-            shared[id(capture)] = (_sample_statements(capture), _moment(capture.get("received_at")),
-                                   _moment(committed_at) if committed_at else None)
-        statements, captured_at, committed = shared[id(capture)]
-        if target is not None and check.table not in rules:
-            rules[check.table] = target.rules_for(check.table)
-        outcome = judge_row(check, result, rules=rules.get(check.table), committed_at=committed)
-        verdicts.append(_row_verdict(capture, item, check, outcome, name, statements=statements,
-                                     captured_at=captured_at))
+        capture_id = capture["id"]
+        if capture_id in failed:
+            continue
+        try:
+            if capture_id not in shared:
+                committed_at = capture.get("committed_at")
+                shared[capture_id] = (moment(capture.get("received_at")),
+                                      moment(committed_at) if committed_at else None)
+            captured_at, committed = shared[capture_id]
+            if target is not None and check.table not in rules:
+                rules[check.table] = target.rules_for(check.table)
+            outcome = judge_row(check, result, rules=rules.get(check.table), committed_at=committed)
+            statements = None
+            if outcome.verdict != "match":
+                statements = statements_of.get(capture_id) or statements_of.setdefault(
+                    capture_id, sample_statements(capture))
+            verdicts[capture_id].append(row_verdict(capture, item, check, outcome, name, statements=statements,
+                                                    captured_at=captured_at))
+        except Exception as error:  # noqa: BLE001 - recorded as this capture's error
+            failed.add(capture_id)
+            verdicts[capture_id] = _failed(capture_id, check.table, "check", error, now)
     return verdicts
 
 
-def _error_without_check(capture: Mapping[str, Any], item: Mapping[str, Any], reason: str, name: str) -> Verdict:
-    subject = _first_table(capture)
-    return Verdict(
-        kind=KIND, sample_id=f"{capture['id']}#{item['statement']}.{item['row']}", subject=subject,
-        captured_at=_moment(capture.get("received_at")), verdict="error",
-        fingerprint=write_fingerprint(subject, "check", [("(check)", "not run")]),
-        title=f"{subject}: check not run: {reason}"[:300], severity=_SEVERITY["error"],
-        request=_sample_request(capture, name, reason=reason),
-    )
+def _with_values(capture: dict[str, Any]) -> dict[str, Any]:
+    """A stored capture with its params and after-images read back from their tagged form."""
+    return {**capture, "statements": [{**s, "params": decode(s.get("params"))} for s in capture["statements"]],
+            "after_images": [{**image, "key": decode(image["key"]), "row": decode(image["row"])}
+                             for image in capture.get("after_images") or ()]}
 
 
 def _fetch_with_retry(target: WriteTarget, checks: list[RowCheck]) -> list[Any]:
@@ -521,21 +424,41 @@ def _fetch_with_retry(target: WriteTarget, checks: list[RowCheck]) -> list[Any]:
     raise AssertionError("unreachable")
 
 
-def _write_mask(value: Any) -> Any:
-    """Default masking, except the key values a reverify needs to read the row again."""
-    if isinstance(value, dict) and "select_params" in value:
-        kept = value["select_params"]
-        masked = mask_document(value, DEFAULT_MASKING_RULES)
-        masked["select_params"] = kept
-        return masked
-    return mask_document(value, DEFAULT_MASKING_RULES)
-
-
 def record_write_verdicts(verdicts: list[Verdict]) -> RecordSummary:
     """Record a batch and tell the alerting about new and reopened groups."""
-    summary = record_verdicts(verdicts, mask=_write_mask)
+    summary = record_verdicts(verdicts, mask=write_mask)
     alert_on_groups(summary)
     return summary
+
+
+def _record_isolated(by_capture: dict[str, list[Verdict]], now: float) -> tuple[RecordSummary, list[Verdict]]:
+    """Record the batch in one go; if that fails, capture by capture, a failing one as its `error`.
+
+    Returns what was recorded and the verdicts that made it in.
+    """
+    everything = [verdict for verdicts in by_capture.values() for verdict in verdicts]
+    try:
+        return record_write_verdicts(everything), everything
+    except Exception:  # noqa: BLE001 - find the capture that breaks the batch, record the rest
+        logger.exception("recording %d write verdicts failed; recording capture by capture", len(everything))
+    total, recorded = RecordSummary(), []
+    for capture_id, verdicts in by_capture.items():
+        try:
+            summary = record_write_verdicts(verdicts)
+        except Exception as error:  # noqa: BLE001
+            verdicts = _failed(capture_id, verdicts[0].subject if verdicts else "(unknown table)", "recording",
+                               error, now)
+            try:
+                summary = record_write_verdicts(verdicts)
+            except Exception:  # noqa: BLE001 - never hold the batch: logged, and the work is finished
+                logger.exception("write capture %s: even its error verdict could not be recorded", capture_id)
+                continue
+        recorded.extend(verdicts)
+        total.counted += summary.counted
+        total.duplicates += summary.duplicates
+        total.new_group_ids += summary.new_group_ids
+        total.reopened_group_ids += summary.reopened_group_ids
+    return total, recorded
 
 
 def process_due_work(*, limit: int = BATCH_SIZE, now: float | None = None,
@@ -555,31 +478,30 @@ def _process_due_work(*, limit: int, now: float | None, store: WriteCaptureStore
         return summary
     loaded = store.load([item.capture_id for item in work if item.task != TASK_NO_CAPTURE])
     names: dict[int, str] = {}
-    verdicts: list[Verdict] = []
+    by_capture: dict[str, list[Verdict]] = {}
     to_check: dict[int, list[dict[str, Any]]] = defaultdict(list)
     for item in work:
         stored = loaded.get(item.capture_id)
-        capture = orjson.loads(stored.data) if stored is not None else None
-        if item.task == TASK_NO_CAPTURE:
-            verdicts.append(_no_capture_verdict(item.capture_id, now))
-        elif item.task == TASK_ORPHAN:
-            name = _database_name(capture.get("database_id"), names) if capture else ""
-            verdicts.append(_orphan_verdict(item.capture_id, capture, name))
-        elif item.task == TASK_CHECK:
-            if capture is None:  # expired between commit and check (worker down for long)
-                verdicts.append(Verdict(
-                    kind=KIND, sample_id=f"{item.capture_id}#expired", subject=UNKNOWN_TABLE,
-                    captured_at=_moment(now), verdict="error",
-                    fingerprint=write_fingerprint(UNKNOWN_TABLE, "check", [("(capture)", "expired")]),
-                    title="Capture expired before its check ran (checker backlog or workers down)",
-                    severity=_SEVERITY["error"], request={"capture_id": item.capture_id},
-                ))
-                continue
-            capture["committed_at"] = stored.committed_at
-            to_check[capture["database_id"]].append(capture)
+        try:
+            capture = orjson.loads(stored.data) if stored is not None else None
+            if capture is not None and stored is not None:  # no '"$' in its JSON: no tagged value in its checks
+                capture["tagged"] = b'"$' in stored.data
+            if item.task == TASK_NO_CAPTURE:
+                by_capture[item.member] = [no_capture_verdict(item.capture_id, now)]
+            elif item.task == TASK_ORPHAN:
+                name = _database_name(capture.get("database_id"), names) if capture else ""
+                by_capture[item.member] = [orphan_verdict(item.capture_id, capture, name)]
+            elif item.task == TASK_CHECK:
+                if capture is None or stored is None:  # expired between commit and check (worker down for long)
+                    by_capture[item.member] = [expired_verdict(item.capture_id, now)]
+                    continue
+                capture["committed_at"] = stored.committed_at
+                to_check[capture["database_id"]].append(capture)
+        except Exception as error:  # noqa: BLE001 - recorded as this capture's error
+            by_capture[item.member] = _failed(item.capture_id, "(unknown table)", "loading", error, now)
     for database_id, captures in to_check.items():
-        verdicts.extend(_check_captures(captures, database_id, names))
-    recorded = record_write_verdicts(verdicts)
+        by_capture.update(_check_captures(captures, database_id, names, now))
+    recorded, verdicts = _record_isolated(by_capture, now)
     store.finish(work)
     for verdict in verdicts:
         summary.verdicts[verdict.verdict] += 1
@@ -616,7 +538,7 @@ def _stored_check(sample: MismatchSample) -> RowCheck | None:
     return RowCheck(
         table=request.get("table") or sample.group.subject,
         kind=StatementKind(request.get("statement_kind", "update")),
-        select_sql=sample.select_sql, select_params=tuple(request["select_params"]), key=key,
+        select_sql=sample.select_sql, select_params=tuple(decode(request["select_params"])), key=key,
         expected=Expectation.ROW_ABSENT if expected is None else expected,
         unverified=request.get("unverified_columns") or {}, version_column=request.get("version_column"),
     )
@@ -640,13 +562,14 @@ def reverify_write_samples(sample_ids: Iterable[int]) -> dict[int, str]:
             continue
         by_database[(sample.request or {}).get("database") or ""].append((sample, check))
     for database_name, items in by_database.items():
+        target: WriteTarget | None = None
         try:
-            target = target_for(default_database(database_name or None))
+            found = target_for(default_database(database_name or None))
         except (NoVerifiedDatabase, CheckerError) as error:
             results: list[Any] = [CheckerError(f"check failed: {error}")] * len(items)
-            target = None
         else:
-            results = _fetch_with_retry(target, [check for _, check in items])
+            target = found
+            results = _fetch_with_retry(found, [check for _, check in items])
         for (sample, check), result in zip(items, results):
             if isinstance(result, dict):
                 result = _masked_like(result, check)

@@ -230,10 +230,10 @@ def _identifier_name(identifier: exp.Expression | None, fold_quoted: bool) -> st
     return name if quoted and not fold_quoted else name.lower()
 
 
-def _function_name(node: exp.Expression) -> str:
+def _function_name(node: exp.Expr) -> str:
     if isinstance(node, exp.Anonymous):
         return str(node.this).lower()
-    return node.sql_name().lower()
+    return node.sql_name().lower() if isinstance(node, exp.Func) else type(node).__name__.lower()
 
 
 @dataclass(slots=True)
@@ -252,7 +252,7 @@ class _Context:
         return _identifier_name(column.this, self.fold_quoted)
 
 
-def _server_value_name(node: exp.Expression) -> str | None:
+def _server_value_name(node: exp.Expr) -> str | None:
     if isinstance(node, _SERVER_VALUE_EXPRESSIONS):
         return _function_name(node)
     if isinstance(node, exp.Anonymous):
@@ -367,7 +367,7 @@ def _value_source(node: exp.Expression, ctx: _Context) -> ValueSource:
     return ValueSource(ValueOrigin.AFTER_IMAGE, reason="computed expression")
 
 
-def _flatten_and(node: exp.Expression) -> list[exp.Expression]:
+def _flatten_and(node: exp.Expr) -> list[exp.Expr]:
     node = node.unnest() if isinstance(node, exp.Paren) else node
     if isinstance(node, exp.And):
         return _flatten_and(node.this) + _flatten_and(node.expression)
@@ -606,7 +606,7 @@ def _convert(sql: str, dialect: str, schema_index: _SchemaIndex, allow_markers: 
     )
 
 
-def _describe(statement: exp.Expression) -> str:
+def _describe(statement: exp.Expr) -> str:
     if isinstance(statement, (exp.Create, exp.Drop, exp.Alter)):
         kind = statement.args.get("kind")
         verb = {exp.Create: "CREATE", exp.Drop: "DROP", exp.Alter: "ALTER"}[type(statement)]
@@ -945,6 +945,7 @@ def bind(
     by_key = {image.key: image for image in images}
 
     rows: list[tuple[dict[str, Any], RowTemplate, _AfterImage | None]] = []
+    image: _AfterImage | None
     if template.key_source == KeySource.AFTER_IMAGES and template.kind != StatementKind.INSERT:
         if not images:
             raise UnverifiableStatement(

@@ -100,6 +100,10 @@ return out
 """
 
 
+def _text(value: object) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
 @dataclass(frozen=True, slots=True)
 class ClaimedWork:
     """One unit of claimed work: check a committed capture, report an orphan or a lone commit."""
@@ -159,26 +163,40 @@ class WriteCaptureStore:
     # --- writes -----------------------------------------------------------------------------
     def add_capture(self, capture_id: str, data: bytes, *, ttl_s: int, commit_delay_ms: int, now: float) -> str:
         """Store a capture; 'stored', 'committed' (its commit came first) or 'duplicate'."""
-        result = self._add_capture(
-            keys=[
-                self.capture_key(capture_id), self._key(f"seen:{capture_id}"), self._key(f"committed:{capture_id}"),
-                self._key("deadlines"), self._key("due"), self._key("waits"),
-            ],
-            args=[capture_id, data, int(ttl_s) + CAPTURE_KEY_GRACE_S, now + ttl_s, int(commit_delay_ms), now,
-                  self.seen_ttl_s],
-        )
-        return result.decode() if isinstance(result, bytes) else str(result)
+        return self.add_captures([(capture_id, data, ttl_s, commit_delay_ms)], now=now)[0]
+
+    def add_captures(self, captures: list[tuple[str, bytes, int, int]], *, now: float) -> list[str]:
+        """Store many (id, data, ttl_s, commit_delay_ms) in one round trip; a status per capture."""
+        pipe = self.client.pipeline(transaction=False)
+        for capture_id, data, ttl_s, commit_delay_ms in captures:
+            self._add_capture(
+                keys=[
+                    self.capture_key(capture_id), self._key(f"seen:{capture_id}"),
+                    self._key(f"committed:{capture_id}"), self._key("deadlines"), self._key("due"), self._key("waits"),
+                ],
+                args=[capture_id, data, int(ttl_s) + CAPTURE_KEY_GRACE_S, now + ttl_s, int(commit_delay_ms), now,
+                      self.seen_ttl_s],
+                client=pipe,
+            )
+        return [_text(result) for result in pipe.execute()] if captures else []
 
     def add_commit(self, capture_id: str, *, now: float) -> str:
         """Note a commit: 'scheduled', 'waiting' (no capture yet), 'late' (orphaned) or 'duplicate'."""
-        result = self._add_commit(
-            keys=[
-                self.capture_key(capture_id), self._key(f"committed:{capture_id}"), self._key("deadlines"),
-                self._key("due"), self._key("waits"),
-            ],
-            args=[capture_id, repr(now), self.seen_ttl_s, now + self.commit_grace_s],
-        )
-        return result.decode() if isinstance(result, bytes) else str(result)
+        return self.add_commits([capture_id], now=now)[0]
+
+    def add_commits(self, capture_ids: list[str], *, now: float) -> list[str]:
+        """Note many commits in one round trip; a status per id."""
+        pipe = self.client.pipeline(transaction=False)
+        for capture_id in capture_ids:
+            self._add_commit(
+                keys=[
+                    self.capture_key(capture_id), self._key(f"committed:{capture_id}"), self._key("deadlines"),
+                    self._key("due"), self._key("waits"),
+                ],
+                args=[capture_id, repr(now), self.seen_ttl_s, now + self.commit_grace_s],
+                client=pipe,
+            )
+        return [_text(result) for result in pipe.execute()] if capture_ids else []
 
     def claim(self, *, now: float, limit: int) -> list[ClaimedWork]:
         """Claim up to ``limit`` units of work that are due (expired leases first)."""

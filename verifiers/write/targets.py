@@ -37,6 +37,14 @@ class NoVerifiedDatabase(Exception):
     """No enabled VerifiedDatabase (or not the one a capture names) is configured."""
 
 
+class UnknownVerifiedDatabase(NoVerifiedDatabase):
+    """A capture names a verified database that does not exist (the message names the known ones)."""
+
+
+class DisabledVerifiedDatabase(NoVerifiedDatabase):
+    """A capture names a verified database that exists but is disabled."""
+
+
 @dataclass
 class WriteTarget:
     """Everything a process needs to convert and check writes for one verified database."""
@@ -99,11 +107,18 @@ def default_database(name: str | None = None, *, max_age_s: float = 0.0) -> Veri
 
 
 def _lookup_database(name: str | None) -> VerifiedDatabase:
-    enabled = VerifiedDatabase.objects.filter(enabled=True).order_by("pk")
-    database = enabled.filter(name=name).first() if name else enabled.first()
+    if not name:
+        database = VerifiedDatabase.objects.filter(enabled=True).order_by("pk").first()
+        if database is None:
+            raise NoVerifiedDatabase("no enabled verified database is configured (admin: Verified databases)")
+        return database
+    database = VerifiedDatabase.objects.filter(name=name).first()
     if database is None:
-        wanted = f"named {name!r} " if name else ""
-        raise NoVerifiedDatabase(f"no enabled verified database {wanted}is configured (admin: Verified databases)")
+        known = list(VerifiedDatabase.objects.order_by("name").values_list("name", flat=True)[:50])
+        raise UnknownVerifiedDatabase(
+            f"unknown verified database {name!r}; known: {', '.join(map(repr, known)) or 'none configured'}")
+    if not database.enabled:
+        raise DisabledVerifiedDatabase(f"verified database {name!r} is disabled (admin: Verified databases)")
     return database
 
 

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from zoneinfo import ZoneInfo
 
 import redis
-from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.utils.timezone import get_default_timezone
 
 from console.dashboard import charts
 from verifiers.selectors import match_rate_series
@@ -25,7 +24,7 @@ def _panels_context() -> dict:
     return {
         "chart": charts.figure_json(charts.match_rate_figure(
             match_rate_series(kind=services.KIND, hours=6, bucket=timedelta(minutes=1), top_subjects=None).subjects,
-            ZoneInfo(settings.TIME_ZONE), show_stale=True, y_title="% rows matched")),
+            get_default_timezone(), show_stale=True, y_title="% rows matched")),
         "totals": selectors.totals(hours=24),
         "groups": selectors.groups_by_table(),
         "unverifiable": selectors.unverifiable_reasons(),

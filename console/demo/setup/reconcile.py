@@ -23,11 +23,12 @@ DEMO_COUNTERPART = {"counterpart_table": "bank_books", "counterpart_date_column"
 
 def setup_demo(command) -> None:
     """Create or refresh the demo ledger source and its nightly schedule."""
-    from console.demo import ledger_url_from_env
+    from django.conf import settings
+
     from verifiers.models import LedgerSource
     from verifiers.reconcile import services
 
-    url = ledger_url_from_env()
+    url = settings.DEMO_LEDGER_URL
     # A DSN with a password stays in the environment (the model refuses secrets).
     connection = {"dsn": "", "dsn_env_var": "DEMO_LEDGER_URL"} if urlsplit(url).password else {
         "dsn": url, "dsn_env_var": ""}

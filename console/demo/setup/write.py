@@ -7,7 +7,8 @@ are matched on their natural keys instead, and server-generated columns are not 
 
 from __future__ import annotations
 
-from console.demo import ledger_url_from_env
+from django.conf import settings
+
 from verifiers.models import VerifiedDatabase, WriteTableRule
 
 DEMO_DATABASE_NAME = "demo ledger"
@@ -24,7 +25,7 @@ DEMO_TABLE_RULES: dict[str, dict] = {
 
 def setup_demo(command) -> None:
     """Idempotent: create or refresh the demo's verified database and table rules."""
-    dsn = ledger_url_from_env()
+    dsn = settings.DEMO_LEDGER_URL
     VerifiedDatabase.objects.update_or_create(
         name=DEMO_DATABASE_NAME,
         defaults={"dsn": dsn, "dsn_env_var": "", "statement_timeout_ms": 2000, "commit_delay_ms": 200,

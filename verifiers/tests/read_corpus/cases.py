@@ -64,9 +64,9 @@ def build_cases() -> list[Case]:
     big = _ledger(600)  # ~70 KB
     huge = _ledger(9000)  # ~1 MB
     giant = _ledger(38000)  # ~5 MB, just below the default READ_MAX_RESPONSE_BYTES (5 MiB)
-    hal = {"_links": {"self": {"href": "/accounts/1"}, "transactions": {"href": "/accounts/1/transactions"}},
+    hal: dict[str, Any] = {"_links": {"self": {"href": "/accounts/1"}, "transactions": {"href": "/accounts/1/transactions"}},
            "_embedded": {"owner": {"name": "Kim", "_links": {"self": {"href": "/customers/9"}}}}, "balance": "5.00"}
-    jsonapi = {"data": {"type": "accounts", "id": "1", "attributes": {"balance": "5.00", "status": "active"},
+    jsonapi: dict[str, Any] = {"data": {"type": "accounts", "id": "1", "attributes": {"balance": "5.00", "status": "active"},
                         "relationships": {"owner": {"data": {"type": "customers", "id": "9"}}}},
                "included": [{"type": "customers", "id": "9", "attributes": {"name": "Kim"}}], "meta": {"v": 1}}
     unicode_doc = {"name": "김민수", "memo": "Überweisung – ✓ 🏦", "city": "Zürich", "rtl": "مرحبا"}

@@ -74,7 +74,7 @@ def split_read_groups(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('verifiers', '0002_reconcile_counterpart_table'),
+        ('verifiers', '0004_reconciliation_heartbeat'),
     ]
 
     operations = [

@@ -1,0 +1,1 @@
+"""A DML conformance corpus for the write verifier (see cases.py)."""
