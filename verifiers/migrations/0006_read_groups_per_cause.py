@@ -74,7 +74,7 @@ def split_read_groups(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('verifiers', '0004_reconciliation_heartbeat'),
+        ('verifiers', '0005_ledger_source_zone_currency'),
     ]
 
     operations = [
