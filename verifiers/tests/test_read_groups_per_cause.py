@@ -79,8 +79,8 @@ def test_a_sample_with_two_causes_counts_in_both_groups_and_makes_no_third(db, r
 @pytest.mark.django_db(transaction=True)
 def test_the_data_migration_splits_combination_groups_into_their_causes():
     executor = MigrationExecutor(connection)
-    executor.migrate([("verifiers", "0004_reconciliation_heartbeat")])
-    apps = executor.loader.project_state([("verifiers", "0004_reconciliation_heartbeat")]).apps
+    executor.migrate([("verifiers", "0005_ledger_source_zone_currency")])
+    apps = executor.loader.project_state([("verifiers", "0005_ledger_source_zone_currency")]).apps
     Group, Sample = apps.get_model("verifiers", "MismatchGroup"), apps.get_model("verifiers", "MismatchSample")
     now = timezone.now()
 
