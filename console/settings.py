@@ -182,6 +182,10 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
 }
+# The read verifier reads each replayed answer whole, up to this many decoded bytes; a longer
+# answer is an `error` verdict naming this setting (a cut-off body would compare falsely).
+READ_MAX_RESPONSE_BYTES = env_int("READ_MAX_RESPONSE_BYTES", 5 * 1024 * 1024)
+
 # Requests per client (token user) and endpoint; 429 with Retry-After beyond. Ingest is batched
 # for reads (a batch per request) and one request per write for captures and commits.
 INGEST_RATE_LIMITS = {

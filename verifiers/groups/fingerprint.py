@@ -10,12 +10,16 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from functools import lru_cache
 
-from verifiers.read.compare import Difference
+from verifiers.read.compare import Difference, parent_pattern
 
 __all__ = [
     "FingerprintError",
+    "ReadCause",
+    "read_cause_fingerprint",
+    "read_causes",
     "describe_fingerprint",
     "describe_write_fingerprint",
     "read_fingerprint",
@@ -124,6 +128,42 @@ def read_fingerprint(route_template: str, method: str,
     """Stable short hex hash of (method, route template, sorted set of (pattern, kind))."""
     return _digest(["read", _normalised_method(method), route_template,
                     *_difference_signature(differences)])
+
+
+@dataclass(frozen=True, slots=True)
+class ReadCause:
+    """One cause of a read mismatch: one kind of difference within one object (or array).
+
+    Operators triage causes, not combinations: a sample showing two independent differences
+    belongs to two groups. Sibling members of one object that differ the same way are one cause
+    (`$.available` follows `$.balance` when both are rounded alike); status and each compared
+    header are causes of their own, and so is `$` (a body not comparable as JSON).
+    """
+
+    anchor: str  # the containing object/array pattern, or `$`, `status`, `headers.<name>`
+    kind: str
+    differences: tuple[Difference, ...]
+    indexes: tuple[int, ...]  # positions of those differences in the sample's list
+
+
+def _cause_key(difference: Difference) -> tuple[str, str]:
+    return parent_pattern(difference.pattern()), difference.kind.value
+
+
+def read_causes(differences: Iterable[Difference]) -> list[ReadCause]:
+    """The differences of one sample split into causes, in order of first appearance."""
+    by_key: dict[tuple[str, str], list[tuple[int, Difference]]] = {}
+    for index, difference in enumerate(differences):
+        if not isinstance(difference, Difference):
+            raise FingerprintError(f"expected Difference objects, got {difference!r}")
+        by_key.setdefault(_cause_key(difference), []).append((index, difference))
+    return [ReadCause(anchor, kind, tuple(d for _, d in items), tuple(i for i, _ in items))
+            for (anchor, kind), items in by_key.items()]
+
+
+def read_cause_fingerprint(route_template: str, method: str, anchor: str, kind: str) -> str:
+    """Stable short hex hash of (method, route template, cause anchor, kind): one group per cause."""
+    return _digest(["read-cause", _normalised_method(method), route_template, anchor, kind])
 
 
 ColumnKinds = Mapping[str, str] | Iterable[tuple[str, str]]

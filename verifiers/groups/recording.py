@@ -17,7 +17,7 @@ from typing import Any, Callable
 from django.db import connection, transaction
 from django.utils import timezone
 
-from verifiers.groups.verdict import Verdict
+from verifiers.groups.verdict import GroupMembership, Verdict
 
 # Samples kept per group: enough to see the pattern, bounded so a storm cannot fill the disk.
 SAMPLES_PER_GROUP = 20
@@ -59,7 +59,9 @@ def record_verdicts(verdicts: list[Verdict], *, mask: Callable[[Any], Any] | Non
         if not batch:
             return summary
         _add_outcome_counts(cursor, batch)
-        grouped = [v for v in batch if v.verdict in GROUPED_VERDICTS and v.fingerprint]
+        # One unit per (verdict, group it counts in): a sample with two causes counts in both.
+        grouped = [(v, membership) for v in batch if v.verdict in GROUPED_VERDICTS
+                   for membership in v.memberships() if membership.fingerprint]
         if grouped:
             group_rows, summary.reopened_group_ids = _upsert_groups(cursor, grouped)
             summary.new_group_ids = [gid for gid, inserted, _ in group_rows.values() if inserted]
@@ -127,20 +129,25 @@ def _add_outcome_counts(cursor, batch: list[Verdict]) -> None:
     )
 
 
+Unit = tuple[Verdict, GroupMembership]
+
+
 def _upsert_groups(
-    cursor, grouped: list[Verdict]
+    cursor, grouped: list[Unit]
 ) -> tuple[dict[tuple[str, str], tuple[int, bool, int]], list[int]]:
     """(kind, fingerprint) -> (group id, newly created, samples already stored); reopened ids."""
-    by_key: dict[tuple[str, str], list[Verdict]] = defaultdict(list)
-    for v in grouped:
-        by_key[(v.kind, v.fingerprint)].append(v)
+    by_key: dict[tuple[str, str], list[Unit]] = defaultdict(list)
+    for v, membership in grouped:
+        by_key[(v.kind, membership.fingerprint)].append((v, membership))
     rows = []
     for (kind, fingerprint), members in by_key.items():
-        first = members[0]
-        seen = [m.captured_at for m in members]
-        differences = [{"pattern": d.get("pattern", d.get("path")), "kind": d.get("kind")} for d in first.differences]
-        rows.append((kind, fingerprint, first.title[:300], first.subject[:300], first.verdict,
-                     json.dumps(differences), first.severity, min(seen), max(seen), len(members)))
+        first, first_membership = members[0]
+        seen = [m.captured_at for m, _ in members]
+        differences = list({(d.get("pattern", d.get("path")), d.get("kind")): None
+                            for d in first_membership.differences})  # each (pattern, kind) once
+        rows.append((kind, fingerprint, first_membership.title[:300], first.subject[:300], first.verdict,
+                     json.dumps([{"pattern": pattern, "kind": kind_} for pattern, kind_ in differences]),
+                     first.severity, min(seen), max(seen), len(members)))
     result: dict[tuple[str, str], tuple[int, bool, int]] = {}
     reopened: list[int] = []
     for row in sorted(rows):  # a stable order: concurrent workers lock groups in the same order
@@ -190,10 +197,10 @@ def _upsert_groups(
     return result, reopened
 
 
-def _store_samples(cursor, grouped, group_rows, mask: Callable[[Any], Any]) -> None:
+def _store_samples(cursor, grouped: list[Unit], group_rows, mask: Callable[[Any], Any]) -> None:
     per_group: dict[int, list[Verdict]] = defaultdict(list)
-    for v in grouped:
-        group_id, _, stored = group_rows[(v.kind, v.fingerprint)]
+    for v, membership in grouped:
+        group_id, _, stored = group_rows[(v.kind, membership.fingerprint)]
         if stored + len(per_group[group_id]) < SAMPLES_PER_GROUP:
             per_group[group_id].append(v)
     values = []

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from django.db.models import QuerySet
+from django.db.models import Count, QuerySet
 
-from verifiers.models import MismatchGroup
+from verifiers.models import MismatchGroup, MismatchSample
 
 
 def mismatch_groups(*, kind: str | None = None, status: str | None = None,
@@ -22,3 +22,11 @@ def mismatch_groups(*, kind: str | None = None, status: str | None = None,
 
 def group_with_samples(group_id: int) -> MismatchGroup:
     return MismatchGroup.objects.prefetch_related("samples").get(pk=group_id)
+
+
+def occurs_together_with(group: MismatchGroup) -> QuerySet[MismatchGroup]:
+    """Other groups whose stored samples include samples of this group (a sample with two causes
+    is stored in both groups), with `shared` = how many; most shared first."""
+    sample_ids = MismatchSample.objects.filter(group=group).values("sample_id")
+    return (MismatchGroup.objects.filter(kind=group.kind, samples__sample_id__in=sample_ids)
+            .exclude(pk=group.pk).annotate(shared=Count("samples")).order_by("-shared", "title"))

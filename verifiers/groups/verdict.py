@@ -6,7 +6,16 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-__all__ = ["Verdict"]
+__all__ = ["GroupMembership", "Verdict"]
+
+
+@dataclass(slots=True)
+class GroupMembership:
+    """One group a verdict counts in (read: one per cause of the mismatch)."""
+
+    fingerprint: str
+    title: str
+    differences: list[dict[str, Any]]  # the differences that define this group
 
 
 @dataclass(slots=True)
@@ -29,3 +38,9 @@ class Verdict:
     legacy_latency_ms: float | None = None
     candidate_latency_ms: float | None = None
     noise_suppressed: int = 0
+    secondary_unusable: str = ""  # read: why the second legacy answer was no noise evidence
+    # Several groups (read: one per cause); empty means the one group fingerprint/title/differences.
+    groups: list[GroupMembership] = field(default_factory=list)
+
+    def memberships(self) -> list[GroupMembership]:
+        return self.groups or [GroupMembership(self.fingerprint, self.title, self.differences)]

@@ -63,6 +63,7 @@ def group_detail(request: HttpRequest, group_id: int) -> HttpResponse:
                         "request": json.dumps(sample.request, indent=2, ensure_ascii=False, default=str)})
     return render(request, "verifiers/groups/detail.html", {
         "active": group.kind, "group": group, "samples": samples,
+        "together": list(selectors.occurs_together_with(group)[:20]),
         "can_reverify": request.user.has_perm("verifiers.reverify_mismatchgroup"),
         "can_triage": request.user.has_perm("verifiers.triage_mismatchgroup"),
     })

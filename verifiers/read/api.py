@@ -15,6 +15,28 @@ from verifiers.read import services, stream
 from verifiers.read.ingest import MAX_BODY_BYTES, MAX_SAMPLES_PER_REQUEST, BatchError, BatchTooLargeError, parse_batch
 
 RETRY_AFTER_S = 5
+READ_PIECE_BYTES = 256 * 1024
+
+
+def read_upload(meta: dict, django_request, limit: int) -> bytes:
+    """The request body, at most `limit` bytes, with or without a Content-Length.
+
+    request.body stops at DATA_UPLOAD_MAX_MEMORY_SIZE (2.5 MB), so the stream is read here. A
+    `Transfer-Encoding: chunked` upload has no CONTENT_LENGTH and Django then reads it as empty;
+    the WSGI server has de-chunked `wsgi.input` (gunicorn does), which is read to its end.
+    """
+    if meta.get("CONTENT_LENGTH") or "chunked" not in meta.get("HTTP_TRANSFER_ENCODING", "").lower():
+        return django_request.read(limit)
+    stream = meta["wsgi.input"]
+    parts: list[bytes] = []
+    size = 0
+    while size < limit:
+        piece = stream.read(min(READ_PIECE_BYTES, limit - size))
+        if not piece:
+            break
+        parts.append(piece)
+        size += len(piece)
+    return b"".join(parts)
 
 
 class IngestResultSerializer(serializers.Serializer):
@@ -33,7 +55,8 @@ class ReadSamplesView(APIView):
         operation_id="read_samples_ingest",
         summary="Queue mirrored read samples",
         description=(f"Body: JSON array of samples or NDJSON (application/x-ndjson). At most {MAX_BODY_BYTES} "
-                     f"bytes and {MAX_SAMPLES_PER_REQUEST} samples (413 above). Idempotent on sample id. "
+                     f"bytes and {MAX_SAMPLES_PER_REQUEST} samples (413 above), with a Content-Length or "
+                     "Transfer-Encoding: chunked. Idempotent on sample id. "
                      "503 with Retry-After when the queue is full or Redis is down; nothing is half-written."),
         request={"application/json": OpenApiTypes.OBJECT, "application/x-ndjson": OpenApiTypes.STR},
         responses={202: IngestResultSerializer, 400: OpenApiTypes.OBJECT, 413: OpenApiTypes.OBJECT,
@@ -44,8 +67,7 @@ class ReadSamplesView(APIView):
         declared = int(django_request.META.get("CONTENT_LENGTH") or 0)
         if declared > MAX_BODY_BYTES:
             return Response({"detail": f"body over {MAX_BODY_BYTES} bytes"}, status=413)
-        # Read the stream ourselves: request.body stops at DATA_UPLOAD_MAX_MEMORY_SIZE (2.5 MB).
-        body = django_request.read(MAX_BODY_BYTES + 1)
+        body = read_upload(django_request.META, django_request, MAX_BODY_BYTES + 1)
         try:
             batch = parse_batch(body, django_request.META.get("CONTENT_TYPE", ""))
         except BatchTooLargeError as error:

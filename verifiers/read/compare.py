@@ -15,7 +15,6 @@ serialisation so that a boolean turned into a number is still reported.
 
 from __future__ import annotations
 
-import json
 import re
 from collections import Counter
 from collections.abc import Iterable, Mapping
@@ -26,6 +25,8 @@ from functools import lru_cache
 from typing import Any
 
 import orjson
+
+from verifiers.read import exactjson
 
 __all__ = [
     "CompareRules",
@@ -39,6 +40,9 @@ __all__ = [
     "compile_rules",
     "generalise_path",
     "noise_paths",
+    "secondary_unusable_reason",
+    "suppress_noise",
+    "parent_pattern",
     "parse_pattern",
     "rules_from_dict",
     "suppress",
@@ -205,6 +209,14 @@ def _render_segments(segments: Iterable[Segment]) -> str:
 
 
 @lru_cache(maxsize=65536)
+def parent_pattern(pattern: str) -> str:
+    """``$.items[*].amount`` -> ``$.items[*]``; ``$`` and header/status paths stay as they are."""
+    if not pattern.startswith("$") or pattern == "$":
+        return pattern
+    return _render_segments(parse_pattern(pattern)[:-1])
+
+
+@lru_cache(maxsize=65536)
 def generalise_path(path: str) -> str:
     """``$.items[3].amount`` -> ``$.items[*].amount``; header and status paths stay as they are."""
     if not path.startswith("$"):
@@ -224,10 +236,14 @@ class CompareRules:
 
     # `$.traceId`, `$.items[*].servedAt`, `$..servedAt`; also `status` and `headers.<name>`.
     ignore_paths: list[str] = field(default_factory=list)
-    # "100.00" == 100 == 100.0; only strings in JSON number syntax count as numeric.
+    # "100.00" == 100 == 100.0; only strings in JSON number syntax count as numeric. In a config
+    # dict: true (route-wide) or a list of path patterns it applies to.
     decimal_equivalence: bool = False
-    # Absolute tolerance for numbers, exact decimal arithmetic.
+    decimal_equivalence_paths: list[str] = field(default_factory=list)
+    # Absolute tolerance for numbers, exact decimal arithmetic. In a config dict: one number
+    # (route-wide) or {pattern: number}; a path's own tolerance wins over the route's.
     tolerance: Decimal = Decimal(0)
+    tolerance_paths: dict[str, Decimal] = field(default_factory=dict)
     # Array pattern -> key field: that array is compared as a set keyed by the field.
     array_keys: dict[str, str] = field(default_factory=dict)
     # Array patterns compared as multisets without a key (no order_only difference).
@@ -243,7 +259,8 @@ class CompareRules:
     allow_extra_fields: bool = False
 
 
-_RULE_KEYS = frozenset(CompareRules.__dataclass_fields__)
+# The per-path forms are written in the config as decimal_equivalence / tolerance themselves.
+_RULE_KEYS = frozenset(CompareRules.__dataclass_fields__) - {"decimal_equivalence_paths", "tolerance_paths"}
 
 
 def _require_bool(key: str, value: Any) -> bool:
@@ -298,12 +315,25 @@ def rules_from_dict(config: Mapping[str, Any]) -> CompareRules:
                     f"rule 'ignore_paths': {pattern!r} must start with '$', be 'status' "
                     "or 'headers.<name>'"
                 )
-    for key in ("decimal_equivalence", "compare_status", "null_equals_missing",
-                "allow_extra_fields"):
+    for key in ("compare_status", "null_equals_missing", "allow_extra_fields"):
         if key in config:
             setattr(rules, key, _require_bool(key, config[key]))
+    if "decimal_equivalence" in config:
+        value = config["decimal_equivalence"]
+        if isinstance(value, bool):
+            rules.decimal_equivalence = value
+        else:
+            rules.decimal_equivalence_paths = _require_str_list("decimal_equivalence", value)
+            for pattern in rules.decimal_equivalence_paths:
+                _body_pattern("decimal_equivalence", pattern)
     if "tolerance" in config:
-        rules.tolerance = _tolerance(config["tolerance"])
+        value = config["tolerance"]
+        if isinstance(value, Mapping):
+            for pattern, amount in value.items():
+                _body_pattern("tolerance", pattern)
+                rules.tolerance_paths[pattern] = _tolerance(amount)
+        else:
+            rules.tolerance = _tolerance(value)
     if "array_keys" in config:
         array_keys = config["array_keys"]
         if not isinstance(array_keys, Mapping):
@@ -339,7 +369,7 @@ class _Node:
     """A node of the pattern trie; `loops` marks the target of `..` (active at any depth)."""
 
     __slots__ = ("children", "any_child", "descendants", "loops", "ignored", "array_key",
-                 "unordered", "ordered")
+                 "unordered", "ordered", "decimal_equivalence", "tolerance")
 
     def __init__(self, loops: bool = False) -> None:
         self.children: dict[str | int, _Node] = {}
@@ -350,6 +380,8 @@ class _Node:
         self.array_key: str | None = None
         self.unordered = False
         self.ordered = False
+        self.decimal_equivalence = False  # per-path rules: apply to the leaf at this path
+        self.tolerance: Decimal | None = None
 
 
 _MAX_TRANSITIONS = 4096  # per state; keys like account numbers must not grow the cache forever
@@ -359,7 +391,7 @@ class _State:
     """A set of active trie nodes at one position of a document, with cached transitions."""
 
     __slots__ = ("nodes", "ignored", "array_key", "unordered", "ordered", "strip_keys", "shallow",
-                 "transitions", "_automaton")
+                 "transitions", "_automaton", "decimal_equivalence", "tolerance")
 
     def __init__(self, nodes: tuple[_Node, ...], automaton: _Automaton) -> None:
         self.nodes = nodes
@@ -367,6 +399,9 @@ class _State:
         self.array_key = next((n.array_key for n in nodes if n.array_key is not None), None)
         self.unordered = any(node.unordered for node in nodes)
         self.ordered = any(node.ordered for node in nodes)
+        self.decimal_equivalence = any(node.decimal_equivalence for node in nodes)
+        tolerances = [node.tolerance for node in nodes if node.tolerance is not None]
+        self.tolerance = max(tolerances) if tolerances else None
         # Member keys ignored right below this state: stripped before a whole-dict `==`.
         self.strip_keys = tuple(sorted({
             key for node in nodes for key, child in node.children.items()
@@ -448,7 +483,8 @@ class _Automaton:
     @staticmethod
     def _is_empty(node: _Node) -> bool:
         return not (node.children or node.any_child or node.descendants or node.ignored
-                    or node.array_key or node.unordered or node.ordered)
+                    or node.array_key or node.unordered or node.ordered or node.decimal_equivalence
+                    or node.tolerance is not None)
 
 
 _EXACT = Context(prec=200)  # enough digits that tolerance arithmetic never rounds
@@ -538,7 +574,7 @@ class _Engine:
         elif isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
             self.lists(list(a), list(b), path, state, out)
         else:
-            self.leaves(a, b, path, out)
+            self.leaves(a, b, path, out, state)
 
     def dicts(self, a: dict[str, Any], b: dict[str, Any], path: str, state: _State | None,
               out: list[Difference]) -> None:
@@ -683,18 +719,23 @@ class _Engine:
         if child is None or not child.ignored:
             out.append(Difference(f"{path}[{b_index}]", DiffKind.EXTRA, None, b[b_index]))
 
-    def leaves(self, a: Any, b: Any, path: str, out: list[Difference]) -> None:
+    def leaves(self, a: Any, b: Any, path: str, out: list[Difference], state: _State | None = None) -> None:
         type_a, type_b = _json_type(a), _json_type(b)
         if type_a == "number" and type_b == "number" and a == b:
             return
-        if (type_a == "number" or type_b == "number" or self.decimal_equivalence) and (
+        decimal_equivalence, tolerance = self.decimal_equivalence, self.tolerance
+        if state is not None:  # rules listed for this very path
+            decimal_equivalence = decimal_equivalence or state.decimal_equivalence
+            if state.tolerance is not None:
+                tolerance = state.tolerance
+        if (type_a == "number" or type_b == "number" or decimal_equivalence) and (
             type_a in ("number", "string") and type_b in ("number", "string")
         ):
-            decimal_a = _to_decimal(a, self.decimal_equivalence)
-            decimal_b = _to_decimal(b, self.decimal_equivalence)
+            decimal_a = _to_decimal(a, decimal_equivalence)
+            decimal_b = _to_decimal(b, decimal_equivalence)
             if decimal_a is not None and decimal_b is not None:
                 try:
-                    if _EXACT.abs(_EXACT.subtract(decimal_a, decimal_b)) <= self.tolerance:
+                    if _EXACT.abs(_EXACT.subtract(decimal_a, decimal_b)) <= tolerance:
                         return
                 except ArithmeticError:  # NaN, infinities, absurd exponents: they just differ
                     pass
@@ -783,6 +824,10 @@ class CompiledRules:
             automaton.add(_body_pattern("unordered_arrays", pattern)).unordered = True
         for pattern in rules.ordered_arrays:
             automaton.add(_body_pattern("ordered_arrays", pattern)).ordered = True
+        for pattern in rules.decimal_equivalence_paths:
+            automaton.add(_body_pattern("decimal_equivalence", pattern)).decimal_equivalence = True
+        for pattern, tolerance in rules.tolerance_paths.items():
+            automaton.add(_body_pattern("tolerance", pattern)).tolerance = tolerance
         self.start = automaton.start()
         self.headers = frozenset(name.lower() for name in rules.headers) - ignored_headers
         self.loose = _Engine(rules, strict=False)
@@ -853,25 +898,14 @@ def compare_documents(legacy: Any, candidate: Any,
 
 
 _NOT_JSON = object()
-# orjson turns integers beyond 64 bits and numbers with 16+ significant digits into floats,
-# which could make two different amounts look equal. A run of 16 digit-or-dot bytes is the
-# cheap (C-level) tell; such bodies are parsed exactly, with Decimal floats.
-_DIGITS_AND_DOT = bytes.maketrans(b"0123456789.", b"9" * 11)
-_LONG_NUMBER = b"9" * 16
 
 
-def _needs_exact_parse(body: bytes) -> bool:
-    return _LONG_NUMBER in body.translate(_DIGITS_AND_DOT)
-
-
-def _parse_json(body: bytes, exact: bool) -> Any:
+def _parse_json(body: bytes) -> Any:
     if not body.strip():
         return _NOT_JSON
     try:
-        if exact:
-            return json.loads(body, parse_float=Decimal)
-        return orjson.loads(body)
-    except (ValueError, RecursionError):  # orjson.JSONDecodeError is a ValueError
+        return exactjson.loads(body, keep_number_text=False)  # big integers and long decimals stay exact
+    except ValueError:
         return _NOT_JSON
 
 
@@ -931,9 +965,8 @@ def compare_responses(legacy_status: int, legacy_headers: HeaderInput,
     legacy_bytes, candidate_bytes = _as_bytes(legacy_body), _as_bytes(candidate_body)
     if legacy_bytes == candidate_bytes or compiled.body_ignored():
         return out
-    exact = _needs_exact_parse(legacy_bytes) or _needs_exact_parse(candidate_bytes)
-    legacy_value = _parse_json(legacy_bytes, exact)
-    candidate_value = _parse_json(candidate_bytes, exact)
+    legacy_value = _parse_json(legacy_bytes)
+    candidate_value = _parse_json(candidate_bytes)
     legacy_is_json = legacy_value is not _NOT_JSON
     candidate_is_json = candidate_value is not _NOT_JSON
     if legacy_is_json and candidate_is_json:
@@ -996,3 +1029,59 @@ def suppress(diffs: Iterable[Difference], patterns: Iterable[str]) -> list[Diffe
     """The differences not covered by any pattern (a pattern also covers everything below it)."""
     matcher = _path_matcher(tuple(sorted(set(patterns))))
     return [difference for difference in diffs if not matcher.matches(difference.path)]
+
+
+# --------------------------------------------------------------------------------------------
+# Honest noise: a second legacy answer is evidence only where it is comparable
+# --------------------------------------------------------------------------------------------
+
+
+def _media_type(headers: HeaderInput) -> str:
+    return _wanted_headers(headers, frozenset({"content-type"})).get("content-type", "").split(";", 1)[0] \
+        .strip().lower()
+
+
+def secondary_unusable_reason(legacy_status: int, legacy_headers: HeaderInput, legacy_body: str | bytes | None,
+                              other_status: int, other_headers: HeaderInput,
+                              other_body: str | bytes | None) -> str:
+    """Why a second legacy answer cannot tell noise from a difference ("" when it can).
+
+    It must be the same kind of answer as the legacy one: same status, same content type (when
+    both name one), parsed the same way (JSON or not, same top-level type), and not empty where
+    the legacy answer has content. An HTML error page or `{}` would otherwise "explain" every
+    difference of the candidate.
+    """
+    if legacy_status != other_status:
+        return f"status {other_status} where the legacy answered {legacy_status}"
+    legacy_type, other_type = _media_type(legacy_headers), _media_type(other_headers)
+    if legacy_type and other_type and legacy_type != other_type:
+        return f"content type {other_type} where the legacy answered {legacy_type}"
+    legacy_bytes, other_bytes = _as_bytes(legacy_body), _as_bytes(other_body)
+    if legacy_bytes == other_bytes:
+        return ""
+    if legacy_bytes.strip() and not other_bytes.strip():
+        return "an empty body where the legacy answer has one"
+    legacy_value, other_value = _parse_json(legacy_bytes), _parse_json(other_bytes)
+    if (legacy_value is _NOT_JSON) != (other_value is _NOT_JSON):
+        return "a body not parsed the same way as the legacy one (JSON against not JSON)"
+    if legacy_value is _NOT_JSON:
+        return ""
+    if _json_type(legacy_value) != _json_type(other_value):
+        return f"a JSON {_json_type(other_value)} where the legacy answered a JSON {_json_type(legacy_value)}"
+    if isinstance(legacy_value, (dict, list)) and legacy_value and not other_value:
+        return f"an empty JSON {_json_type(other_value)} where the legacy one has content"
+    return ""
+
+
+def suppress_noise(diffs: Iterable[Difference], legacy_diffs: Iterable[Difference]) -> list[Difference]:
+    """The candidate differences not explained by the same difference between two legacy answers.
+
+    Explained means: the same generalised path with the same kind. Never the whole body (`$`), and
+    never by a container above the difference (a list whose length varies between two legacy
+    calls does not hide a changed amount inside it), nor by another kind at the same path (a
+    timestamp that varies does not hide the candidate dropping it).
+    """
+    explained = {(d.pattern(), d.kind) for d in legacy_diffs if d.path != "$"}
+    if not explained:
+        return list(diffs)
+    return [d for d in diffs if (d.pattern(), d.kind) not in explained]

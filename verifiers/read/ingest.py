@@ -12,10 +12,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from decimal import Decimal
 from typing import Any
 from urllib.parse import urlencode
 
-import orjson
+from verifiers.read import exactjson
 
 # Documented limits (README "Read samples"): larger bodies get HTTP 413.
 MAX_BODY_BYTES = 10 * 1024 * 1024
@@ -71,7 +72,7 @@ def _headers(value: Any, where: str) -> dict[str, str]:
         name, header_value = pair
         if isinstance(header_value, list):
             header_value = ", ".join(str(item) for item in header_value)
-        if not isinstance(header_value, (str, int, float)):
+        if not isinstance(header_value, (str, int, float, Decimal)):
             raise SampleError(f"{where}.{name} must be a string")
         result[name] = str(header_value)
     return result
@@ -82,8 +83,8 @@ def _body(value: Any, where: str) -> str:
         return ""
     if isinstance(value, str):
         return value
-    if isinstance(value, (dict, list)):  # a parsed JSON body: keep its JSON text
-        return orjson.dumps(value).decode()
+    if isinstance(value, (dict, list)):  # an embedded JSON body: its JSON text, every digit kept
+        return exactjson.dumps(value).decode()
     raise SampleError(f"{where} must be a string (or JSON value), got {type(value).__name__}")
 
 
@@ -116,8 +117,9 @@ def _path(value: Any) -> tuple[str, str]:
 
 
 def _captured_at(value: Any) -> str:
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        seconds = value / 1000 if value > 1e11 else value  # epoch ms or s
+    if isinstance(value, (int, float, Decimal)) and not isinstance(value, bool):
+        seconds = float(value)
+        seconds = seconds / 1000 if seconds > 1e11 else seconds  # epoch ms or s
         return datetime.fromtimestamp(seconds, tz=timezone.utc).isoformat()
     if not isinstance(value, str):
         raise SampleError("captured_at must be an ISO 8601 time or epoch milliseconds")
@@ -163,8 +165,9 @@ def validate_sample(raw: Any) -> dict[str, Any]:
     if isinstance(status, bool) or not isinstance(status, int) or not 100 <= status <= 599:
         raise SampleError("legacy.status must be an HTTP status code (100-599)")
     latency = legacy.get("latency_ms")
-    if latency is not None and (isinstance(latency, bool) or not isinstance(latency, (int, float))
-                                or latency < 0):
+    # A body with exact numbers is parsed with Decimals: latency_ms may be one.
+    if latency is not None and (isinstance(latency, bool) or not isinstance(latency, (int, float, Decimal))
+                                or not 0 <= latency < 10**9):
         raise SampleError("legacy.latency_ms must be a non-negative number")
     return {
         "id": sample_id,
@@ -202,13 +205,13 @@ def parse_batch(body: bytes, content_type: str) -> ParsedBatch:
             if not line.strip():
                 continue
             try:
-                items.append((number, orjson.loads(line)))
-            except orjson.JSONDecodeError as error:
+                items.append((number, exactjson.loads(line)))
+            except ValueError as error:
                 batch.rejected.append(Rejection(number, f"not JSON: {error}"))
     else:
         try:
-            document = orjson.loads(body)
-        except orjson.JSONDecodeError as error:
+            document = exactjson.loads(body)
+        except ValueError as error:
             raise BatchError(f"body is not JSON: {error}") from None
         if isinstance(document, dict):
             document = [document]  # one sample on its own is accepted too
@@ -235,4 +238,4 @@ def parse_batch(body: bytes, content_type: str) -> ParsedBatch:
 
 
 def encode_sample(sample: dict[str, Any]) -> bytes:
-    return orjson.dumps(sample)
+    return exactjson.dumps(sample)

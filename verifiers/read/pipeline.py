@@ -32,15 +32,17 @@ from zoneinfo import ZoneInfo
 import orjson
 import redis
 
-from verifiers.groups.fingerprint import describe_fingerprint, read_fingerprint
-from verifiers.groups.recording import Verdict
-from verifiers.read import stream
+from verifiers.groups.fingerprint import describe_fingerprint, read_cause_fingerprint, read_causes
+from verifiers.groups.recording import GroupMembership, Verdict
+from verifiers.read import exactjson, stream
 from verifiers.read.compare import (
     Difference,
     DiffKind,
     compare_responses,
     noise_paths,
+    secondary_unusable_reason,
     suppress,
+    suppress_noise,
 )
 from verifiers.read.config import RouteSettings, VerifierConfig
 from verifiers.read.replay import Answer, SystemClient, SystemTarget
@@ -55,6 +57,8 @@ class BatchOutcome:
     verdicts: list[Verdict] = field(default_factory=list)
     noise: Counter = field(default_factory=Counter)  # (route_id, subject, pattern, covered) -> n
     skipped: Counter = field(default_factory=Counter)  # subject -> n
+    # subject -> (second legacy answers not usable as noise evidence, the last reason)
+    secondary_unusable: dict[str, tuple[int, str]] = field(default_factory=dict)
     malformed: int = 0
     lags_ms: list[float] = field(default_factory=list)
 
@@ -87,10 +91,21 @@ def _shown(value: Any) -> Any:
     if isinstance(value, str) and len(value) > MAX_SHOWN_VALUE_CHARS:
         return value[:MAX_SHOWN_VALUE_CHARS] + "…"
     if isinstance(value, (dict, list)):
-        text = orjson.dumps(value, default=str)
+        text = exactjson.dumps(value)
         if len(text) > MAX_SHOWN_VALUE_CHARS:
             return text[:MAX_SHOWN_VALUE_CHARS].decode("utf-8", "ignore") + "…"
-        return orjson.loads(text)
+        return _decimals_as_text(exactjson.loads(text))
+    return value
+
+
+def _decimals_as_text(value: Any) -> Any:
+    """Stored differences are JSON for PostgreSQL: a Decimal is shown as its exact text."""
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, dict):
+        return {key: _decimals_as_text(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_decimals_as_text(item) for item in value]
     return value
 
 
@@ -125,19 +140,31 @@ def judge(sample: dict[str, Any], route: RouteSettings, candidate: Answer,
                                     candidate.status, candidate.headers, candidate.body, route.rules)
     noise: list[str] = []
     suppressed = 0
-    if secondary is not None and not secondary.error:
-        noise = noise_paths(compare_responses(legacy["status"], legacy.get("headers"), legacy.get("body"),
-                                              secondary.status, secondary.headers, secondary.body,
-                                              route.noise_rules))
-        if noise and differences:
-            kept = suppress(differences, noise)
-            suppressed = len(differences) - len(kept)
-            differences = kept
+    unusable = ""
+    if secondary is not None:
+        unusable = secondary.error or secondary_unusable_reason(
+            legacy["status"], legacy.get("headers"), legacy.get("body"),
+            secondary.status, secondary.headers, secondary.body)
+        if not unusable:
+            legacy_diffs = compare_responses(legacy["status"], legacy.get("headers"), legacy.get("body"),
+                                             secondary.status, secondary.headers, secondary.body, route.noise_rules)
+            noise = noise_paths(legacy_diffs)
+            if legacy_diffs and differences:
+                kept = suppress_noise(differences, legacy_diffs)
+                suppressed = len(differences) - len(kept)
+                differences = kept
+    base["secondary_unusable"] = unusable[:200]
     if not differences:
         return Verdict(verdict="match", noise_suppressed=suppressed, **base), noise
-    return Verdict(verdict="mismatch", fingerprint=read_fingerprint(template, method, differences),
+    records = difference_records(differences)
+    # One group per cause: two independent differences count in their two groups, never in a third.
+    groups = [GroupMembership(read_cause_fingerprint(template, method, cause.anchor, cause.kind),
+                              describe_fingerprint(method, template, cause.differences),
+                              [records[index] for index in cause.indexes])
+              for cause in read_causes(differences)]
+    return Verdict(verdict="mismatch", fingerprint=groups[0].fingerprint,
                    title=describe_fingerprint(method, template, differences),
-                   differences=difference_records(differences), noise_suppressed=suppressed, **base), noise
+                   differences=records, groups=groups, noise_suppressed=suppressed, **base), noise
 
 
 class ReadVerifierWorker:
@@ -265,7 +292,8 @@ class ReadVerifierWorker:
         from verifiers.read.services import record_read_batch
 
         record_read_batch(verdicts=outcome.verdicts, noise=outcome.noise, skipped=outcome.skipped,
-                          epoch=self.epoch, finished=len(entries))
+                          secondary_unusable=outcome.secondary_unusable, epoch=self.epoch,
+                          finished=len(entries))
         stream.ack(self.client, [entry.entry_id for entry in entries])
         done_ms = time.time() * 1000
         outcome.lags_ms = [done_ms - entry.ingested_at_ms for entry in entries]
@@ -281,7 +309,8 @@ class ReadVerifierWorker:
         work: list[tuple[dict[str, Any], RouteSettings]] = []
         for entry in entries:
             try:
-                sample = orjson.loads(entry.payload)
+                # Exact values (a gateway may XADD an embedded JSON body); our ingest wrote bodies as text.
+                sample = exactjson.loads(entry.payload, keep_number_text=False)
                 from verifiers.read.ingest import validate_sample  # gateways XADD unvalidated samples
 
                 sample = validate_sample(sample)
@@ -305,6 +334,9 @@ class ReadVerifierWorker:
         for (sample, route), (candidate, secondary) in zip(work, answers):
             verdict, noise = judge(sample, route, candidate, secondary)
             outcome.verdicts.append(verdict)
+            if verdict.secondary_unusable:
+                seen, _ = outcome.secondary_unusable.get(route.subject, (0, ""))
+                outcome.secondary_unusable[route.subject] = (seen + 1, verdict.secondary_unusable)
             if noise:
                 covered = set(noise) - {d.path for d in suppress(
                     [Difference(p, DiffKind.CHANGED) for p in noise], route.ignore_paths)} if route.ignore_paths else set()

@@ -21,7 +21,10 @@ from yarl import URL
 FORWARDED_REQUEST_HEADERS = frozenset({
     "accept", "accept-language", "content-type", "user-agent", "x-request-id", "if-none-match",
 })
+# Default of the READ_MAX_RESPONSE_BYTES setting: an answer is read whole up to this many
+# (decoded) bytes; a longer one is an `error` verdict, never a comparison of part of a body.
 MAX_RESPONSE_BYTES = 5 * 1024 * 1024
+READ_CHUNK_BYTES = 64 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +36,32 @@ class SystemTarget:
     timeout_ms: int = 2000
     max_concurrency: int = 64
     headers_to_add: dict[str, str] = field(default_factory=dict)
+    max_response_bytes: int = MAX_RESPONSE_BYTES
+
+
+class AnswerTooLargeError(Exception):
+    """The decoded answer passed the size limit."""
+
+
+async def read_whole_body(response: aiohttp.ClientResponse, limit: int) -> bytes:
+    """Every byte of the (already de-chunked and decompressed) body, or AnswerTooLargeError.
+
+    `StreamReader.read(n)` returns what happens to be buffered (often 32-128 KB), not n bytes:
+    the body is read chunk by chunk to its end. Counting decoded bytes also bounds a gzip bomb.
+    """
+    declared = response.headers.get("Content-Length", "")
+    if not response.headers.get("Content-Encoding") and declared.isdigit():
+        if int(declared) > limit:
+            raise AnswerTooLargeError
+        return await response.read()  # the common case: the length is known and within the limit
+    parts: list[bytes] = []
+    size = 0
+    async for chunk in response.content.iter_chunked(READ_CHUNK_BYTES):
+        size += len(chunk)
+        if size > limit:
+            raise AnswerTooLargeError
+        parts.append(chunk)
+    return b"".join(parts)
 
 
 @dataclass(slots=True)
@@ -90,11 +119,14 @@ class SystemClient:
                 async with self.session.request(method, url, headers=headers,
                                                 data=body.encode() if isinstance(body, str) else body,
                                                 allow_redirects=False) as response:
-                    content = await response.content.read(MAX_RESPONSE_BYTES + 1)
+                    limit = self.target.max_response_bytes
+                    try:
+                        content = await read_whole_body(response, limit)
+                    except AnswerTooLargeError:
+                        return Answer(error=f"{self.target.name}: answer larger than READ_MAX_RESPONSE_BYTES "
+                                            f"({limit} bytes)",
+                                      latency_ms=(time.perf_counter() - started) * 1000)
                     latency = (time.perf_counter() - started) * 1000
-                    if len(content) > MAX_RESPONSE_BYTES:
-                        return Answer(error=f"{self.target.name}: answer larger than {MAX_RESPONSE_BYTES} bytes",
-                                      latency_ms=latency)
                     return Answer(status=response.status,
                                   headers={str(k): v for k, v in response.headers.items()},
                                   body=content, latency_ms=latency)

@@ -22,7 +22,7 @@ def reverify_read_samples(sample_ids: list[int]) -> dict[int, str]:
 
     The mismatch groups' reverification calls this for read groups (registered in apps.py).
     """
-    samples = list(MismatchSample.objects.filter(pk__in=sample_ids, group__kind="read"))
+    samples = list(MismatchSample.objects.filter(pk__in=sample_ids, group__kind="read").select_related("group"))
     if not samples:
         return {}
     config = verifier_config()
@@ -45,6 +45,9 @@ def reverify_read_samples(sample_ids: list[int]) -> dict[int, str]:
         verdict, _ = judge(stored, route, answer, None)
         sample.reverified_at = now
         sample.reverify_outcome = verdict.verdict
+        if verdict.verdict == "mismatch" and sample.group.fingerprint not in {
+                membership.fingerprint for membership in verdict.memberships()}:
+            sample.reverify_outcome = "match"  # this group's cause is gone; others have their own groups
         sample.reverify_differences = verdict.differences
     MismatchSample.objects.bulk_update(samples, ["reverified_at", "reverify_outcome", "reverify_differences"])
     return {sample.pk: sample.reverify_outcome for sample in samples}

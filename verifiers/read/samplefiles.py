@@ -9,16 +9,19 @@ replaying the same file twice is deduplicated.
 from __future__ import annotations
 
 import base64
+import gzip
 import hashlib
+import zlib
 from collections.abc import Iterator
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-import orjson
+from verifiers.read import exactjson
 
-GOREPLAY_SEPARATOR = "\n\U0001F435\U0001F648\U0001F649\n"  # the monkeys GoReplay puts between payloads
+# The monkeys GoReplay puts between payloads, as the bytes on disk.
+GOREPLAY_SEPARATOR = "\n\U0001F435\U0001F648\U0001F649\n".encode()
 
 
 class SampleFileError(ValueError):
@@ -62,8 +65,8 @@ def read_jsonl(path: Path) -> Iterator[LocatedSample | SampleFileError]:
             if not line.strip():
                 continue
             try:
-                record = orjson.loads(line)
-            except orjson.JSONDecodeError as error:
+                record = exactjson.loads(line)
+            except ValueError as error:
                 yield SampleFileError(f"{path.name} line {number}: not JSON ({error})")
                 continue
             if not isinstance(record, dict):
@@ -96,9 +99,9 @@ def _har_body(content: Any) -> str:
 
 def read_har(path: Path) -> Iterator[LocatedSample | SampleFileError]:
     try:
-        document = orjson.loads(path.read_bytes())
+        document = exactjson.loads(path.read_bytes())
         entries = document["log"]["entries"]
-    except (orjson.JSONDecodeError, KeyError, TypeError) as error:
+    except (ValueError, KeyError, TypeError) as error:
         yield SampleFileError(f"{path.name}: not a HAR 1.2 file (log.entries missing or not JSON: {error})")
         return
     for index, entry in enumerate(entries):
@@ -127,11 +130,62 @@ def read_har(path: Path) -> Iterator[LocatedSample | SampleFileError]:
             yield SampleFileError(f"{path.name} entry {index}: missing or bad field ({error})")
 
 
-def _split_http(raw: str) -> tuple[str, dict[str, str], str]:
-    head, _, body = raw.partition("\r\n\r\n")
-    if not _:
-        head, _, body = raw.partition("\n\n")
-    lines = head.replace("\r\n", "\n").split("\n")
+def _dechunk(body: bytes) -> bytes:
+    """A `Transfer-Encoding: chunked` body as the bytes it carries (RFC 9112 section 7.1)."""
+    out: list[bytes] = []
+    position = 0
+    while True:
+        line_end = body.find(b"\r\n", position)
+        if line_end < 0:
+            raise ValueError("chunk size line without CRLF")
+        size = int(body[position:line_end].split(b";", 1)[0].strip(), 16)
+        position = line_end + 2
+        if size == 0:
+            return b"".join(out)  # trailers, if any, are not part of the body
+        if position + size > len(body):
+            raise ValueError(f"chunk of {size} bytes runs past the record")
+        out.append(body[position:position + size])
+        position += size
+        if body[position:position + 2] != b"\r\n":
+            raise ValueError("chunk not followed by CRLF")
+        position += 2
+
+
+def _decoded_body(headers: dict[str, str], body: bytes) -> tuple[dict[str, str], bytes]:
+    """Undo what HTTP says was applied on the wire (chunking, then gzip/deflate); keep every other byte.
+
+    The headers that described the wire form go, since the body no longer has that form.
+    """
+    by_name = {name.lower(): name for name in headers}
+    kept = dict(headers)
+    if "chunked" in headers.get(by_name.get("transfer-encoding", ""), "").lower():
+        body = _dechunk(body)
+        kept.pop(by_name["transfer-encoding"])
+    elif "content-length" in by_name and headers[by_name["content-length"]].strip().isdigit():
+        body = body[:int(headers[by_name["content-length"]])]  # anything after it is not the body
+    coding = headers.get(by_name.get("content-encoding", ""), "").strip().lower()
+    if coding in {"gzip", "x-gzip"}:
+        body = gzip.decompress(body)
+    elif coding == "deflate":
+        try:
+            body = zlib.decompress(body)
+        except zlib.error:  # some servers send raw deflate without the zlib wrapper
+            body = zlib.decompress(body, -zlib.MAX_WBITS)
+    elif coding not in {"", "identity"}:
+        raise ValueError(f"content coding {coding!r} is not supported")
+    if coding:
+        kept.pop(by_name["content-encoding"])
+    if "content-length" in by_name:
+        kept[by_name["content-length"]] = str(len(body))
+    return kept, body
+
+
+def _split_http(raw: bytes) -> tuple[str, dict[str, str], bytes]:
+    """(first line, headers, body bytes exactly as recorded)."""
+    head, separator, body = raw.partition(b"\r\n\r\n")
+    if not separator:
+        head, _, body = raw.partition(b"\n\n")
+    lines = head.decode("iso-8859-1").replace("\r\n", "\n").split("\n")
     headers: dict[str, str] = {}
     for line in lines[1:]:
         name, sep, value = line.partition(":")
@@ -140,21 +194,34 @@ def _split_http(raw: str) -> tuple[str, dict[str, str], str]:
     return lines[0], headers, body
 
 
+def _text(body: bytes) -> str:
+    return body.decode("utf-8", "replace")
+
+
 def read_goreplay(path: Path) -> Iterator[LocatedSample | SampleFileError]:
-    """Join `1` (request) and `2` (original response) payloads by their id; `3` is ignored."""
-    text = path.read_text("utf-8", errors="replace")
-    requests: dict[str, tuple[str, str, dict[str, str], str, str]] = {}
-    for number, payload in enumerate(text.split(GOREPLAY_SEPARATOR), start=1):
-        payload = payload.lstrip("\n")
+    """Join `1` (request) and `2` (original response) payloads by their id; `3` is ignored.
+
+    Read as bytes, never as text lines: a body's CR, LF and CRLF stay as they were.
+    """
+    data = path.read_bytes()
+    requests: dict[str, tuple[str, str, dict[str, str], bytes, str]] = {}
+    for number, payload in enumerate(data.split(GOREPLAY_SEPARATOR), start=1):
+        payload = payload.lstrip(b"\n")
         if not payload.strip():
             continue
-        meta_line, _, raw = payload.partition("\n")
+        meta_bytes, _, raw = payload.partition(b"\n")
+        meta_line = meta_bytes.decode("utf-8", "replace").strip()
         meta = meta_line.split()
         if len(meta) < 3 or meta[0] not in {"1", "2", "3"}:
             yield SampleFileError(f"{path.name} payload {number}: header {meta_line[:60]!r} is not GoReplay")
             continue
         kind, record_id, timestamp = meta[0], meta[1], meta[2]
         first, headers, body = _split_http(raw)
+        try:
+            headers, body = _decoded_body(headers, body)
+        except (ValueError, OSError, EOFError, zlib.error) as error:
+            yield SampleFileError(f"{path.name} payload {number}: body not decodable as its headers say ({error})")
+            continue
         if kind == "1":
             requests[record_id] = (timestamp, first, headers, body, meta_line)
         elif kind == "2":
@@ -171,8 +238,8 @@ def read_goreplay(path: Path) -> Iterator[LocatedSample | SampleFileError]:
         yield SampleFileError(f"{path.name}: request {record_id} has no original response (`2` record)")
 
 
-def _goreplay_sample(path: Path, record_id: str, request: tuple[str, str, dict[str, str], str, str],
-                     status_line: str, headers: dict[str, str], body: str, meta: list[str]) -> dict[str, Any]:
+def _goreplay_sample(path: Path, record_id: str, request: tuple[str, str, dict[str, str], bytes, str],
+                     status_line: str, headers: dict[str, str], body: bytes, meta: list[str]) -> dict[str, Any]:
     timestamp, request_line, request_headers, request_body, _ = request
     parts = request_line.split(" ")
     if len(parts) < 2:
@@ -188,8 +255,8 @@ def _goreplay_sample(path: Path, record_id: str, request: tuple[str, str, dict[s
         "id": _stable_id("gor", path.name, record_id, timestamp),
         "captured_at": captured,
         "request": {"method": parts[0], "path": target.path or "/", "query": target.query,
-                    "headers": request_headers, "body": request_body},
-        "legacy": {"status": status, "headers": headers, "body": body, "latency_ms": latency_ms},
+                    "headers": request_headers, "body": _text(request_body)},
+        "legacy": {"status": status, "headers": headers, "body": _text(body), "latency_ms": latency_ms},
     }
 
 

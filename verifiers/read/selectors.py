@@ -6,6 +6,7 @@ from datetime import timedelta
 from typing import Any
 
 import orjson
+from django.conf import settings
 from django.db.models import DateTimeField, ExpressionWrapper, F, OuterRef, QuerySet, Subquery, Sum
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -29,7 +30,8 @@ def _compiled(rules: dict[str, Any]):
 
 def system_target(system: System) -> SystemTarget:
     return SystemTarget(name=system.name, base_url=system.base_url, timeout_ms=system.timeout_ms,
-                        max_concurrency=system.max_concurrency, headers_to_add=dict(system.headers_to_add or {}))
+                        max_concurrency=system.max_concurrency, headers_to_add=dict(system.headers_to_add or {}),
+                        max_response_bytes=settings.READ_MAX_RESPONSE_BYTES)
 
 
 def active_system(role: str) -> System | None:
@@ -57,6 +59,27 @@ def verifier_config() -> VerifierConfig:
         secondary=system_target(secondary) if secondary else None,
         routes=routes, time_zone=get_default_timezone(),
     )
+
+
+def secondary_unusable_by_route() -> list[dict[str, Any]]:
+    """Per route: second legacy answers not used as noise evidence (not comparable), last reason."""
+    import redis
+
+    from verifiers.read import stream
+    from verifiers.read.services import shared_redis
+
+    try:
+        client = shared_redis()
+        counts = client.hgetall(stream.SECONDARY_UNUSABLE_KEY)
+        reasons = client.hgetall(stream.SECONDARY_UNUSABLE_REASON_KEY)
+    except redis.RedisError:
+        return []
+    def text(value: bytes | str) -> str:
+        return value.decode("utf-8", "replace") if isinstance(value, bytes) else value
+
+    rows = [{"subject": text(subject), "count": int(count), "reason": text(reasons.get(subject, b""))}
+            for subject, count in counts.items()]
+    return sorted(rows, key=lambda row: (-row["count"], row["subject"]))
 
 
 def totals_since(*, kind: str = "read", hours: float = 24.0) -> dict[str, int]:

@@ -75,9 +75,10 @@ def ingest_samples(*, batch: ParsedBatch, client: redis.Redis | None = None,
 
 
 def record_read_batch(*, verdicts: list[Verdict], noise: Counter | None = None,
-                      skipped: Counter | None = None, epoch: str | None = None,
+                      skipped: Counter | None = None,
+                      secondary_unusable: dict[str, tuple[int, str]] | None = None, epoch: str | None = None,
                       finished: int = 0) -> RecordSummary:
-    """Record a batch's verdicts, its noise observations, skipped counts; then alert on new groups.
+    """Record a batch's verdicts, noise observations, skipped and unusable-secondary counts; alert.
 
     `finished` entries of stream `epoch` are counted done in the same transaction as the verdicts.
     """
@@ -87,14 +88,17 @@ def record_read_batch(*, verdicts: list[Verdict], noise: Counter | None = None,
             count_in_epoch(epoch=epoch, finished=finished)
     if noise:
         record_noise(noise=noise)
-    if skipped:
+    if skipped or secondary_unusable:
         try:
             pipe = shared_redis().pipeline()
-            for subject, count in skipped.items():
+            for subject, count in (skipped or {}).items():
                 pipe.hincrby(stream.SKIPPED_KEY, subject, count)
+            for subject, (count, reason) in (secondary_unusable or {}).items():
+                pipe.hincrby(stream.SECONDARY_UNUSABLE_KEY, subject, count)
+                pipe.hset(stream.SECONDARY_UNUSABLE_REASON_KEY, subject, reason)
             pipe.execute()
         except redis.RedisError:
-            pass  # a lost skip counter harms nothing
+            pass  # a lost counter harms no verdict
     alert_on_groups(summary)
     return summary
 

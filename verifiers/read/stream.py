@@ -30,6 +30,9 @@ DEFAULT_MAX_BACKLOG = 200_000
 DEFAULT_DEDUPE_TTL_S = 3600
 HEARTBEAT_PREFIX = "mhc:read-worker:"
 SKIPPED_KEY = "mhc:read-skipped"
+# Per route: second legacy answers that were no usable noise evidence, and the last reason why.
+SECONDARY_UNUSABLE_KEY = "mhc:read-secondary-unusable"
+SECONDARY_UNUSABLE_REASON_KEY = "mhc:read-secondary-unusable-reason"
 # Names this Redis's incarnation of the stream. It lives beside the stream, so a Redis that comes
 # back empty has none: whoever notices creates a new epoch, and the database's per-epoch counts of
 # accepted and finished samples then say how many the old one lost.

@@ -28,6 +28,7 @@ def read_page(request: HttpRequest) -> HttpResponse:
         "totals": selectors.totals_since(kind="read"),
         "groups": group_selectors.mismatch_groups(kind="read")[:100],
         "noise": selectors.noise_suggestions()[:50],
+        "secondary_unusable": selectors.secondary_unusable_by_route(),
         "can_configure": request.user.has_perm("verifiers.change_route"),
     }
     return render(request, "verifiers/read/read.html", context)

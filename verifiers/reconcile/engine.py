@@ -65,7 +65,6 @@ from verifiers.reconcile.ledger_session import (
     WaitResult,
 )
 from verifiers.reconcile.ledger_sql import (
-    COLUMNS_QUERY,
     WAIT_QUERY,
     build_cutoff_balances_query,
     build_key_bounds_query,
@@ -130,37 +129,11 @@ def connect_ledger(dsn: str, *, limits: SessionLimits = DEFAULT_LIMITS) -> psyco
         raise LedgerUnreachable(str(exc).replace("the database", "the ledger database")) from None
 
 
-def _search_path_schemas(conn: psycopg.Connection[Any]) -> list[str]:
-    row = conn.execute("SELECT current_schemas(false)").fetchone()
-    return list(row[0]) if row else []
-
-
 def introspect_columns(
     conn: psycopg.Connection[Any], mapping: LedgerMapping
 ) -> dict[str, dict[str, str]]:
-    """{table as named in the mapping: {column: data_type}} for the tables that exist.
-
-    An unqualified table name resolves along the search path, as PostgreSQL would.
-    """
-    search_path = _search_path_schemas(conn)
-    wanted: dict[str, tuple[list[str], str]] = {}
-    for table in (mapping.accounts_table, mapping.entries_table):
-        schema, _, name = table.rpartition(".")
-        wanted[table] = ([schema] if schema else search_path, name)
-    schemas = sorted({s for schemas, _ in wanted.values() for s in schemas})
-    tables = sorted({name for _, name in wanted.values()})
-    found: dict[tuple[str, str], dict[str, str]] = {}
-    for schema, table, column, data_type in conn.execute(
-        COLUMNS_QUERY, {"schemas": schemas, "tables": tables}
-    ):
-        found.setdefault((schema, table), {})[column] = data_type
-    result: dict[str, dict[str, str]] = {}
-    for table, (schemas_in_order, name) in wanted.items():
-        for schema in schemas_in_order:
-            if (schema, name) in found:
-                result[table] = found[(schema, name)]
-                break
-    return result
+    """{table as named in the mapping: {column: data_type}} for the tables that exist."""
+    return postgresql_engine.columns(conn, (mapping.accounts_table, mapping.entries_table))
 
 
 def validate_mapping(

@@ -62,15 +62,6 @@ WAIT_QUERY = sql.SQL(
     """
 )
 
-COLUMNS_QUERY = sql.SQL(
-    """
-    SELECT c.table_schema, c.table_name, c.column_name, c.data_type
-    FROM information_schema.columns AS c
-    WHERE c.table_schema = ANY (%(schemas)s) AND c.table_name = ANY (%(tables)s)
-    """
-)
-
-
 def _range_predicate(column: sql.Composable, key_range: KeyRange) -> sql.Composable:
     conditions: list[sql.Composable] = []
     if key_range.lower is not None:

@@ -1,6 +1,6 @@
 """Benchmarks that print figures (never assertions): `manage.py benchmark <name> [options]`.
 
-    manage.py benchmark read [--seconds 60] [--rate 3000] [--workers 2] [--web-workers 2]
+    manage.py benchmark read [--seconds 60] [--rate 3000] [--workers 2] [--web-workers 2] [--answer-kb 1.5]
     manage.py benchmark compare [--seconds 3]
     manage.py benchmark write [--transfers 600] [--copies 5] [--seconds 3] [--runs 3]
 
@@ -48,7 +48,10 @@ def _read_arguments(parser) -> None:
     parser.add_argument("--rate", type=float, default=3000.0, help="Samples per second offered.")
     parser.add_argument("--workers", type=int, default=2, help="verify_reads processes.")
     parser.add_argument("--web-workers", type=int, default=2, help="gunicorn workers for ingest.")
-    parser.add_argument("--batch", type=int, default=500, help="Samples per ingest POST.")
+    parser.add_argument("--batch", type=int, default=500,
+                        help="Samples per ingest POST (fewer when the answers would pass the ingest limit).")
+    parser.add_argument("--answer-kb", type=float, default=1.5,
+                        help="Size of each legacy and candidate answer in KB (e.g. 1.5 or 100).")
 
 
 def _free_port() -> int:
@@ -57,22 +60,31 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-BENCH_BODY = {"id": 1, "currency": "USD", "balance": "1234.50", "available": "1234.50",
-              "updatedAt": "2025-05-01T00:00:00Z", "items": [{"n": n, "amount": f"{n}.00"} for n in range(20)]}
+def bench_body(answer_bytes: int) -> dict[str, Any]:
+    """An account answer of about `answer_bytes` bytes (a history grown to that size)."""
+    body: dict[str, Any] = {"id": 1, "currency": "USD", "balance": "1234.50", "available": "1234.50",
+                            "updatedAt": "2025-05-01T00:00:00Z", "items": []}
+    size = len(orjson.dumps(body))
+    while size < answer_bytes:
+        item = {"n": len(body["items"]), "amount": f"{len(body['items'])}.00", "memo": "card payment"}
+        body["items"].append(item)
+        size += len(orjson.dumps(item)) + 1
+    return body
 
 
-def _sample(n: int) -> dict[str, Any]:
+def _sample(n: int, legacy_body: str) -> dict[str, Any]:
     return {"id": f"bench-{uuid.uuid4().hex}", "captured_at": "2025-05-01T00:00:00+00:00",
             "request": {"method": "GET", "path": f"/accounts/{n % 5000}/balance", "query": "",
                         "headers": {"Accept": "application/json"}, "body": ""},
             "legacy": {"status": 200, "headers": {"Content-Type": "application/json"},
-                       "body": orjson.dumps(BENCH_BODY).decode(), "latency_ms": 2.0}}
+                       "body": legacy_body, "latency_ms": 2.0}}
 
 
-async def _offer_load(url: str, token: str, rate: float, seconds: float, batch: int) -> dict[str, int]:
+async def _offer_load(url: str, token: str, rate: float, seconds: float, batch: int,
+                      legacy_body: str) -> dict[str, int]:
     import aiohttp
 
-    sent = {"accepted": 0, "refused": 0}
+    sent: dict[str, int] = {"accepted": 0, "refused": 0}
     interval = batch / rate
     headers = {"Authorization": f"Token {token}", "Content-Type": "application/json"}
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as session:
@@ -84,10 +96,13 @@ async def _offer_load(url: str, token: str, rate: float, seconds: float, batch: 
         async def post(body: bytes, n: int) -> None:
             async with session.post(url, data=body, headers=headers) as response:
                 await response.read()
-                sent["accepted" if response.status == 202 else "refused"] += n
+                outcome = "accepted" if response.status == 202 else "refused"
+                sent[outcome] += n
+                if response.status != 202:
+                    sent[f"HTTP {response.status}"] = sent.get(f"HTTP {response.status}", 0) + n
 
         while loop.time() - started < seconds:
-            body = orjson.dumps([_sample(tick * batch + i) for i in range(batch)])
+            body = orjson.dumps([_sample(tick * batch + i, legacy_body) for i in range(batch)])
             task = asyncio.create_task(post(body, batch))
             in_flight.add(task)
             task.add_done_callback(in_flight.discard)
@@ -102,18 +117,30 @@ def _run_read(command: BaseCommand, options: dict[str, Any]) -> None:
     from django.contrib.auth.models import User
 
     from console.models import ApiToken
+    from console.roles import MACHINE_CLIENTS, ensure_roles
     from verifiers.benchmarks.support import CandidateServer
     from verifiers.models import System
+    from verifiers.read import stream
+    from verifiers.read.ingest import MAX_BODY_BYTES
     from verifiers.read.services import redis_client
 
+    answer = bench_body(int(options["answer_kb"] * 1024))
+    legacy_body = orjson.dumps(answer).decode()
+    answer_bytes = len(legacy_body)
+    # A POST stays under the ingest limit (413 above it): 500 samples of 100 KB would be 50 MB, and
+    # a body inside a JSON string grows by its escaped quotes.
+    sample_bytes = len(orjson.dumps(_sample(0, legacy_body))) + 1
+    batch = max(1, min(options["batch"], int(MAX_BODY_BYTES * 0.9) // sample_bytes))
     client = redis_client()
-    client.delete("mhc:read-lag")
-    candidate = CandidateServer({f"/accounts/{n}/balance": (200, BENCH_BODY) for n in range(5000)}).start()
+    # Start from an empty stream: a backlog left by an earlier run would be counted against this one.
+    client.delete("mhc:read-lag", stream.STREAM_KEY)
+    candidate = CandidateServer({f"/accounts/{n}/balance": (200, answer) for n in range(5000)}).start()
     previously_enabled = list(System.objects.filter(enabled=True).values_list("pk", flat=True))
     System.objects.filter(enabled=True).update(enabled=False)
     System.objects.update_or_create(name="benchmark candidate", defaults={
         "role": System.Role.CANDIDATE, "base_url": candidate.url, "enabled": True, "max_concurrency": 128})
     user, _ = User.objects.get_or_create(username="benchmark")
+    user.groups.add(ensure_roles()[MACHINE_CLIENTS])  # ingest needs the machine-client role (else 403)
     _, token = ApiToken.issue(user=user, name="benchmark", valid_days=1)
     port = _free_port()
     env = dict(os.environ)
@@ -128,7 +155,7 @@ def _run_read(command: BaseCommand, options: dict[str, Any]) -> None:
         time.sleep(3)  # gunicorn and the workers start
         started = time.monotonic()
         sent = asyncio.run(_offer_load(f"http://127.0.0.1:{port}/api/v1/read-samples", token, options["rate"],
-                                       options["seconds"], options["batch"]))
+                                       options["seconds"], batch, legacy_body))
         offered_for = time.monotonic() - started
         deadline = time.monotonic() + 30
         while client.llen("mhc:read-lag") < sent["accepted"] and time.monotonic() < deadline:
@@ -145,9 +172,13 @@ def _run_read(command: BaseCommand, options: dict[str, Any]) -> None:
         System.objects.filter(pk__in=previously_enabled).update(enabled=True)
         ApiToken.objects.filter(user=user, name="benchmark").update(revoked=True)
     verified = len(lags)
+    command.stdout.write(f"answers of {answer_bytes:,} bytes, {batch} samples per POST")
     command.stdout.write(f"offered {sent['accepted'] + sent['refused']:,} samples in {offered_for:.1f} s "
-                         f"(accepted {sent['accepted']:,}, refused 503 {sent['refused']:,})")
-    command.stdout.write(f"verified {verified:,} samples; sustained {verified / finished_for:,.0f} samples/s "
+                         f"(accepted {sent['accepted']:,}, refused {sent['refused']:,}"
+                         + "".join(f", {key} {value:,}" for key, value in sent.items() if key.startswith("HTTP"))
+                         + ")")
+    command.stdout.write(f"verified {verified:,} samples; sustained {verified / finished_for:,.0f} samples/s, "
+                         f"{verified * answer_bytes / finished_for / 1e6:,.1f} MB/s of candidate answers "
                          f"(over {finished_for:.1f} s incl. drain)")
     if lags:
         command.stdout.write(f"ingest-to-verdict lag p50 {statistics.median(lags):,.0f} ms, "
