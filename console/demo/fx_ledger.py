@@ -146,7 +146,7 @@ def _seed(conn: pymysql.connections.Connection, rng: random.Random) -> None:
     with conn.cursor() as cursor:
         cursor.execute("SET time_zone = %s", (SEOUL_OFFSET,))
         cursor.execute("SELECT NOW(6)")
-        now = cursor.fetchone()[0]
+        (now,) = cursor.fetchone() or (None,)
     for account_id in range(1, FX_ACCOUNT_COUNT + 1):
         currency = rng.choice(currencies)
         opening = abs(_amount(rng, currency)) * 10
