@@ -182,6 +182,19 @@ def accounts_off_journal(dsn: str) -> dict[int, Decimal]:
         return {int(account): Decimal(off) for account, off in cursor.fetchall()}
 
 
+def inject_fx_drift(dsn: str, account_id: int, amount: Decimal | str) -> Decimal:
+    """Change one balance without an entry (the admin's "Inject drift"); the new balance."""
+    delta = Decimal(amount)
+    if delta == 0:
+        raise DemoWorldError("the drift amount must be non-zero")
+    with _connect(dsn) as conn, conn.cursor() as cursor:
+        if not cursor.execute("UPDATE deposit_accounts SET balance = balance + %s WHERE id = %s", (delta, account_id)):
+            raise DemoWorldError(f"no account with id {account_id} in the fx ledger")
+        cursor.execute("SELECT balance FROM deposit_accounts WHERE id = %s", (account_id,))
+        (balance,) = cursor.fetchone() or (None,)
+    return Decimal(balance)
+
+
 @dataclass
 class FxWriterStats:
     commits: int = 0

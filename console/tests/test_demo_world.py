@@ -37,6 +37,7 @@ from console.demo.fx_ledger import (
     accounts_off_journal,
     drop_fx_ledger,
     init_fx_ledger,
+    inject_fx_drift,
     run_fx_writers,
 )
 from console.demo.ledger import (
@@ -820,6 +821,10 @@ def test_fx_ledger_seed_is_idempotent_and_only_the_deliberate_drift_is_off_journ
     assert first.seeded and first.created_database and not again.seeded
     assert (again.accounts, again.entries) == (first.accounts, first.entries) == (FX_ACCOUNT_COUNT, first.entries)
     assert accounts_off_journal(fx_ledger_url) == {DRIFT_ACCOUNT: DRIFT_AMOUNT}
+    inject_fx_drift(fx_ledger_url, 7, "12.50")
+    assert accounts_off_journal(fx_ledger_url) == {7: Decimal("12.5"), DRIFT_ACCOUNT: DRIFT_AMOUNT}
+    with pytest.raises(DemoWorldError, match="no account with id 999"):
+        inject_fx_drift(fx_ledger_url, 999, "1")
 
 
 def test_fx_ledger_is_reconciled_at_its_cutoff_under_live_writers_and_its_drift_found(
