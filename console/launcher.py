@@ -344,6 +344,8 @@ def resolve_services(sup: Supervisor, database_name: str | None = None) -> dict[
     env.update(DATABASE_URL=database_url, REDIS_URL=redis_url, MYSQL_URL=resolve_mysql(sup, env))
     if not env_optional("DEMO_LEDGER_URL", environ=env):
         env["DEMO_LEDGER_URL"] = database_url.rsplit("/", 1)[0] + "/mhc_demo_ledger"
+    if not env_optional("DEMO_FX_LEDGER_URL", environ=env):
+        env["DEMO_FX_LEDGER_URL"] = env["MYSQL_URL"].rstrip("/") + "/fx_deposits"
     return env
 
 
@@ -386,7 +388,7 @@ def run_demo(args: argparse.Namespace) -> int:
                        "--operator", ":".join(DEMO_OPERATOR), capture=True).splitlines()[-1]
         start_procfile(sup, env, read_procfile())
         sup.start("demo world", [PYTHON, "-m", "console.demo", "run", "--rate", str(args.rate),
-                                 "--ledger-url", env["DEMO_LEDGER_URL"],
+                                 "--ledger-url", env["DEMO_LEDGER_URL"], "--fx-ledger-url", env["DEMO_FX_LEDGER_URL"],
                                  "--console-url", f"http://127.0.0.1:{args.port}", "--token", token],
                   env, restart=True)
         wait_for(lambda: port_open(args.port), "the web server")

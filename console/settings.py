@@ -113,6 +113,8 @@ MYSQL_URL = env_url("MYSQL_URL", "mysql://root@127.0.0.1:3306/", ("mysql", "mari
 DEMO_LEDGER_URL = env_url(
     "DEMO_LEDGER_URL", DATABASE_URL.rsplit("/", 1)[0] + "/mhc_demo_ledger", ("postgresql", "postgres")
 )
+# The demo world's second ledger (foreign-currency deposits); default: fx_deposits on MYSQL_URL's server.
+DEMO_FX_LEDGER_URL = env_url("DEMO_FX_LEDGER_URL", MYSQL_URL.rstrip("/") + "/fx_deposits", ("mysql", "mariadb"))
 
 # --- Celery ---------------------------------------------------------------------------------
 CELERY_BROKER_URL = REDIS_URL

@@ -28,6 +28,7 @@ from console.demo import (
     DemoWorldError,
 )
 from console.demo.candidate import create_candidate_app
+from console.demo.fx_ledger import run_fx_writers
 from console.demo.legacy import DEFAULT_POOL_MAX_SIZE, create_legacy_app, start_app
 from console.demo.schema import (
     DEFAULT_ACCOUNT_COUNT,
@@ -178,8 +179,16 @@ def cmd_run(args: argparse.Namespace) -> int:
     config = _traffic_config(args, legacy_url, candidate_url)
 
     async def traffic(stop: asyncio.Event) -> None:
-        stats = await run_traffic(config, ledger_url=args.ledger_url, stop=stop)
-        print(stats.status_line(), flush=True)
+        if not args.fx_ledger_url:
+            stats = await run_traffic(config, ledger_url=args.ledger_url, stop=stop)
+            print(stats.status_line(), flush=True)
+            return
+        # The fx deposit ledger (MariaDB, created by setup_demo) stays live beside the transfers.
+        stats, fx = await asyncio.gather(
+            run_traffic(config, ledger_url=args.ledger_url, stop=stop),
+            run_fx_writers(args.fx_ledger_url, rate=max(0.5, args.rate / 10), stop=stop, seed=args.seed),
+        )
+        print(f"{stats.status_line()}; fx deposits: {fx.commits} committed", flush=True)
 
     asyncio.run(
         _serve_until_stopped(
@@ -325,6 +334,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--legacy-port", type=int, default=DEFAULT_LEGACY_PORT)
     run.add_argument("--candidate-port", type=int, default=DEFAULT_CANDIDATE_PORT)
     run.add_argument("--no-init", action="store_true", help="do not create/seed a missing ledger")
+    run.add_argument("--fx-ledger-url", default="",
+                     help="MariaDB/MySQL fx deposit ledger (setup_demo creates it) kept live by writers; '' = none")
     run.set_defaults(handler=cmd_run)
 
     bench = sub.add_parser(

@@ -30,6 +30,16 @@ from django.conf import settings
 
 from console.demo import DemoWorldError
 from console.demo.candidate import CANDIDATE_FLAVOR, create_candidate_app
+from console.demo.fx_ledger import (
+    DRIFT_ACCOUNT,
+    DRIFT_AMOUNT,
+    FX_ACCOUNT_COUNT,
+    accounts_off_journal,
+    drop_fx_ledger,
+    init_fx_ledger,
+    inject_fx_drift,
+    run_fx_writers,
+)
 from console.demo.ledger import (
     LedgerRequestError,
     format_money,
@@ -782,3 +792,103 @@ def test_bank_books_agree_with_the_journal_and_not_with_a_drifted_balance(world:
         assert balances - books == Decimal("123.45")  # the books did not move with the drift
     finally:
         inject_drift(world.dsn, 17, "-123.45")
+
+
+# --- the second ledger: fx deposits on MariaDB, reconciled beside the PostgreSQL one -------------
+
+
+class _Out:
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+
+    def write(self, text: str) -> None:
+        self.lines.append(text)
+
+
+@pytest.fixture
+def fx_ledger_url(settings) -> Iterator[str]:
+    from verifiers.benchmarks.support import mysql_database_url
+
+    url = mysql_database_url(f"mhc_demo_fx_test_{uuid.uuid4().hex[:10]}")
+    settings.DEMO_FX_LEDGER_URL = url
+    yield url
+    drop_fx_ledger(url)
+
+
+def test_fx_ledger_seed_is_idempotent_and_only_the_deliberate_drift_is_off_journal(fx_ledger_url) -> None:
+    first = init_fx_ledger(fx_ledger_url)
+    again = init_fx_ledger(fx_ledger_url)
+    assert first.seeded and first.created_database and not again.seeded
+    assert (again.accounts, again.entries) == (first.accounts, first.entries) == (FX_ACCOUNT_COUNT, first.entries)
+    assert accounts_off_journal(fx_ledger_url) == {DRIFT_ACCOUNT: DRIFT_AMOUNT}
+    inject_fx_drift(fx_ledger_url, 7, "12.50")
+    assert accounts_off_journal(fx_ledger_url) == {7: Decimal("12.5"), DRIFT_ACCOUNT: DRIFT_AMOUNT}
+    with pytest.raises(DemoWorldError, match="no account with id 999"):
+        inject_fx_drift(fx_ledger_url, 999, "1")
+
+
+def test_fx_ledger_is_reconciled_at_its_cutoff_under_live_writers_and_its_drift_found(
+    celery_worker_process, fx_ledger_url
+) -> None:
+    from console.demo.setup import reconcile as reconcile_demo
+    from verifiers.models import AccountDifference, LedgerSource
+    from verifiers.reconcile import services
+
+    out = _Out()
+    command = type("Command", (), {"stdout": out})()
+    reconcile_demo.setup_demo(command)  # creates the fx ledger and registers both sources
+    source = LedgerSource.objects.get(name=reconcile_demo.FX_SOURCE_NAME)
+    assert LedgerSource.objects.filter(name=reconcile_demo.DEMO_SOURCE_NAME).exists()
+    assert source.schedule is not None and source.schedule.crontab.timezone.key == "Asia/Seoul"
+    assert (source.cutoff_time.hour, source.business_time_zone) == (0, "Asia/Seoul")
+    reconcile_demo.setup_demo(command)  # idempotent: the same source, the seeded ledger kept
+    assert LedgerSource.objects.filter(name=reconcile_demo.FX_SOURCE_NAME).count() == 1
+
+    loop = BackgroundLoop()
+    stop = asyncio.Event()
+    writers = asyncio.run_coroutine_threadsafe(
+        run_fx_writers(fx_ledger_url, rate=20, stop=stop, seed=5), loop.loop)
+    try:
+        run = services.start_run(source=source, triggered_by="demo test")  # last 00:00 Seoul
+        run = services.wait_for_run(run_id=run.pk, timeout_s=90)
+    finally:
+        loop.loop.call_soon_threadsafe(stop.set)
+        stats = writers.result(30)
+        loop.close()
+    assert stats.commits > 0
+    assert run.status == "discrepancies", run.error
+    assert run.accounts_checked == FX_ACCOUNT_COUNT
+    differences = {(d.account_key, d.difference) for d in AccountDifference.objects.filter(run=run)}
+    assert differences == {(str(DRIFT_ACCOUNT), DRIFT_AMOUNT)}
+    drift_currency = query_fx(fx_ledger_url, "SELECT currency FROM deposit_accounts WHERE id = %s", DRIFT_ACCOUNT)
+    assert set(run.totals) == {"USD", "JPY", "EUR"}
+    # The bank's books follow the journal: only the drifted account's currency is off, by the drift.
+    assert {code: Decimal(t["difference"]) for code, t in run.totals.items()} == {
+        code: DRIFT_AMOUNT if code == drift_currency else Decimal(0) for code in run.totals}
+
+
+def test_setup_demo_without_mariadb_says_so_in_one_sentence_and_sets_up_the_rest(db, settings) -> None:
+    from console.demo.setup import reconcile as reconcile_demo
+    from verifiers.models import LedgerSource
+
+    settings.DEMO_FX_LEDGER_URL = f"mysql://root@127.0.0.1:{_bound_socket().getsockname()[1]}/fx_deposits"
+    out = _Out()
+    reconcile_demo.setup_demo(type("Command", (), {"stdout": out})())
+    assert LedgerSource.objects.filter(name=reconcile_demo.DEMO_SOURCE_NAME).exists()
+    assert not LedgerSource.objects.filter(name=reconcile_demo.FX_SOURCE_NAME).exists()
+    said = [line for line in out.lines if "fx deposit ledger" in line]
+    assert len(said) == 1 and "cannot connect to MariaDB/MySQL" in said[0] and said[0].count(". ") == 0
+
+
+def query_fx(url: str, sql_text: str, *params: Any) -> Any:
+    import pymysql
+
+    from verifiers.benchmarks.support import mysql_connection
+
+    conn: pymysql.connections.Connection = mysql_connection(url)
+    try:
+        with conn.cursor() as cursor:
+            cursor.execute(sql_text, params)
+            return cursor.fetchone()[0]
+    finally:
+        conn.close()

@@ -13,8 +13,9 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from console.demo.fx_ledger import inject_fx_drift
 from console.demo.schema import inject_drift
-from console.demo.setup.reconcile import DEMO_SOURCE_NAME
+from console.demo.setup.reconcile import DEMO_SOURCE_NAME, FX_SOURCE_NAME
 from verifiers.models import LedgerSource
 from verifiers.reconcile.admin import LedgerSourceAdmin
 
@@ -28,13 +29,14 @@ class DemoLedgerSourceAdmin(LedgerSourceAdmin):
                   permissions=["change"])
     def inject_drift(self, request: HttpRequest, queryset: QuerySet[LedgerSource]) -> None:
         for source in queryset:
-            if source.name != DEMO_SOURCE_NAME:
+            injectors = {DEMO_SOURCE_NAME: inject_drift, FX_SOURCE_NAME: inject_fx_drift}
+            if source.name not in injectors:
                 self.message_user(request, f"{source}: drift can only be injected into the demo ledger "
-                                  f"({DEMO_SOURCE_NAME}).", messages.ERROR)
+                                  f"({DEMO_SOURCE_NAME}) or the demo fx deposits.", messages.ERROR)
                 continue
             account_id = random.randint(1, 200)
             try:
-                balance = inject_drift(source.resolved_dsn(), account_id, DEMO_DRIFT_AMOUNT)
+                balance = injectors[source.name](source.resolved_dsn(), account_id, DEMO_DRIFT_AMOUNT)
             except Exception as exc:  # the demo module's own error names the problem
                 self.message_user(request, f"{source}: {exc}", messages.ERROR)
                 continue
