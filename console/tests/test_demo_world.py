@@ -889,6 +889,8 @@ def query_fx(url: str, sql_text: str, *params: Any) -> Any:
     try:
         with conn.cursor() as cursor:
             cursor.execute(sql_text, params)
-            return cursor.fetchone()[0]
+            row = cursor.fetchone()
+            assert row is not None, sql_text
+            return row[0]
     finally:
         conn.close()

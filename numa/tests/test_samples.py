@@ -14,10 +14,13 @@ from numa.sources import HostSample
 from numa.tests.helpers import fake_measurements, fake_statuses, fixture_sample
 
 NOW = datetime.now(timezone.utc)
+# Samples are stamped from NOW, not from the clock: a long suite run must not age NOW past the
+# five-minute future skew the validator allows.
+STAMPED = NOW.timestamp() - 60
 
 
 def _body(**changes: object) -> dict:
-    body = {"sample": json.loads(json.dumps(fixture_sample("one_node").to_dict()))}
+    body = {"sample": json.loads(json.dumps(fixture_sample("one_node", wall_time_s=STAMPED).to_dict()))}
     body.update(changes)
     return body
 
@@ -82,21 +85,21 @@ def test_sample_from_the_future_is_refused() -> None:
 
 
 def test_hostname_with_a_slash_is_refused_on_typed_samples_too() -> None:
-    sample = fixture_sample("one_node")
+    sample = fixture_sample("one_node", wall_time_s=STAMPED)
     sample.hostname = "a/b"
     with pytest.raises(samples.NumaSampleError, match="hostname"):
         samples.validate_sample(sample, now=NOW)
 
 
 def test_duplicate_node_ids_are_refused() -> None:
-    sample = fixture_sample("two_node")
+    sample = fixture_sample("two_node", wall_time_s=STAMPED)
     sample.nodes[1].node_id = sample.nodes[0].node_id
     with pytest.raises(samples.NumaSampleError, match="distinct"):
         samples.validate_sample(sample, now=NOW)
 
 
 def test_compact_counters_round_trip_and_drop_topology() -> None:
-    sample = fixture_sample("two_node")
+    sample = fixture_sample("two_node", wall_time_s=STAMPED)
     compact = compact_sample(sample)
     assert "meminfo_kb" not in compact["nodes"][0]
     restored = HostSample.from_dict(compact)
