@@ -11,6 +11,7 @@ waits a reconcile backend caused. Prints figures; asserts nothing about time.
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import statistics
 import threading
@@ -20,9 +21,11 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
+import django
 import psycopg
 
-SERVER_DSN = "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
+from verifiers.benchmarks.support import database_url
+
 BENCH_DATABASE = "recon_bench"
 SEOUL = ZoneInfo("Asia/Seoul")
 CURRENCIES = ("KRW", "KRW", "KRW", "KRW", "KRW", "KRW", "KRW", "USD", "USD", "JPY")
@@ -53,8 +56,8 @@ CREATE INDEX entries_account_time_amount ON entries (account_id, business_time) 
 
 
 def dsn_for(database: str) -> str:
-    """Connection string for one database on the local server."""
-    return f"host=127.0.0.1 port=5432 user=postgres dbname={database}"
+    """Connection string for one database on the server of the configured DATABASE_URL."""
+    return database_url(database)
 
 
 def bench_cutoff() -> datetime:
@@ -119,7 +122,7 @@ def fill_sample_ledger(
 
 def ensure_bench_ledger(accounts: int, entries: int) -> datetime:
     """Create (or reuse, when the sizes match) the ``recon_bench`` ledger; return its cut-off."""
-    with psycopg.connect(SERVER_DSN, autocommit=True) as server:
+    with psycopg.connect(dsn_for("postgres"), autocommit=True) as server:
         exists = server.execute(
             "SELECT 1 FROM pg_database WHERE datname = %s", (BENCH_DATABASE,)
         ).fetchone()
@@ -355,6 +358,9 @@ def run(
 
 
 def main() -> None:
+    # Run as a plain script: the database server comes from the console's settings (DATABASE_URL).
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "console.settings")
+    django.setup()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--accounts", type=int, default=1_000_000)
     parser.add_argument("--entries", type=int, default=10_000_000)

@@ -25,6 +25,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from verifiers.benchmarks import reconcile_bench, reconcile_bench_mysql
+from verifiers.benchmarks.support import database_url
 from verifiers.models import LedgerSource, ReconciliationRun
 from verifiers.reconcile import services
 
@@ -107,4 +108,4 @@ class Command(BaseCommand):
 
 
 def _url(database: str) -> str:
-    return f"postgresql://postgres@127.0.0.1:5432/{database}"
+    return database_url(database)
