@@ -9,6 +9,7 @@ import random
 import secrets
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
 import psycopg
 from psycopg import sql
@@ -97,3 +98,27 @@ def drift(dsn: str, account_id: int, amount: Decimal) -> None:
     """Change a balance without an entry (what the reconciliation must find)."""
     with psycopg.connect(dsn) as conn:
         conn.execute("UPDATE konto SET saldo = saldo + %s WHERE konto_id = %s", (amount, account_id))
+
+
+def assert_run_matches_ground_truth(
+    run: Any,
+    truth: tuple[dict[int, Decimal], dict[int, Decimal], dict[int, str]],
+    drifts: dict[int, Decimal],
+) -> None:
+    """A finished proof run against the ground truth read after the writers stopped: totals per
+    currency, exactly the injected drifts (nothing else differs), and those recorded per account."""
+    from verifiers.models import AccountDifference
+
+    balance_at_cutoff, journal, currency = truth
+    assert run.accounts_checked == len(balance_at_cutoff)
+    for code in ("KRW", "USD", "JPY"):
+        accounts = [a for a in balance_at_cutoff if currency[a] == code]
+        assert Decimal(run.totals[code]["balance_at_cutoff"]) == sum(balance_at_cutoff[a] for a in accounts)
+        assert Decimal(run.totals[code]["journal"]) == sum(journal[a] for a in accounts)
+    # Every account's cut-off balance equals its journal except the drifted ones, by exactly the drift.
+    truth_differences = {a: balance_at_cutoff[a] - journal[a] for a in balance_at_cutoff
+                         if balance_at_cutoff[a] != journal[a]}
+    assert truth_differences == drifts
+    recorded = {int(d.account_key): (d.balance_at_cutoff, d.journal, d.difference)
+                for d in AccountDifference.objects.filter(run=run)}
+    assert recorded == {a: (balance_at_cutoff[a], journal[a], drifts[a]) for a in drifts}

@@ -12,7 +12,7 @@ from decimal import Decimal
 import psycopg
 import pytest
 
-from verifiers.models import AccountDifference, LedgerSource
+from verifiers.models import LedgerSource
 from verifiers.reconcile import services
 from verifiers.tests import reconcile_ledgers as testing
 
@@ -158,19 +158,7 @@ def test_reconciliation_across_two_workers_matches_ground_truth_without_blocking
 
     assert writers.errors == []
     assert run.status == "discrepancies", run.error
-    balance_at_cutoff, journal, currency = ground_truth(proof_ledger.dsn, cutoff)
-    assert run.accounts_checked == len(balance_at_cutoff)
-    for code in ("KRW", "USD", "JPY"):
-        accounts = [a for a in balance_at_cutoff if currency[a] == code]
-        assert Decimal(run.totals[code]["balance_at_cutoff"]) == sum(balance_at_cutoff[a] for a in accounts)
-        assert Decimal(run.totals[code]["journal"]) == sum(journal[a] for a in accounts)
-    # Every account's cut-off balance equals its journal except the drifted ones, by exactly the drift.
-    truth_differences = {a: balance_at_cutoff[a] - journal[a] for a in balance_at_cutoff
-                         if balance_at_cutoff[a] != journal[a]}
-    assert truth_differences == DRIFTS
-    recorded = {int(d.account_key): (d.balance_at_cutoff, d.journal, d.difference)
-                for d in AccountDifference.objects.filter(run=run)}
-    assert recorded == {a: (balance_at_cutoff[a], journal[a], DRIFTS[a]) for a in DRIFTS}
+    testing.assert_run_matches_ground_truth(run, ground_truth(proof_ledger.dsn, cutoff), DRIFTS)
     assert run.workers == 4 and run.snapshot_at >= cutoff
     assert commits_during_run > 0, "writers must keep committing while the run goes on"
     assert monitor.samples > 0 and monitor.blocked_by_reconcile == []
