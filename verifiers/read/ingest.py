@@ -16,6 +16,7 @@ from decimal import Decimal
 from typing import Any
 from urllib.parse import urlencode
 
+from verifiers.ndjson import is_ndjson, ndjson_values
 from verifiers.read import exactjson
 
 # Documented limits (README "Read samples"): larger bodies get HTTP 413.
@@ -186,27 +187,18 @@ def validate_sample(raw: Any) -> dict[str, Any]:
     }
 
 
-def _is_ndjson(content_type: str) -> bool:
-    media = content_type.split(";", 1)[0].strip().lower()
-    return media in {"application/x-ndjson", "application/jsonl", "application/jsonlines",
-                     "application/json-seq", "application/x-jsonlines"}
-
-
 def parse_batch(body: bytes, content_type: str) -> ParsedBatch:
     """Validate a request body (JSON array or NDJSON by Content-Type) sample by sample."""
     if len(body) > MAX_BODY_BYTES:
         raise BatchTooLargeError(f"body of {len(body)} bytes exceeds the {MAX_BODY_BYTES} byte limit")
     batch = ParsedBatch()
-    if _is_ndjson(content_type):
+    if is_ndjson(content_type):
         batch.index_name = "line"
-        lines = body.splitlines()
         items: list[tuple[int, Any]] = []
-        for number, line in enumerate(lines, start=1):
-            if not line.strip():
-                continue
-            try:
-                items.append((number, exactjson.loads(line)))
-            except ValueError as error:
+        for number, value, error in ndjson_values(body, exactjson.loads):
+            if error is None:
+                items.append((number, value))
+            else:
                 batch.rejected.append(Rejection(number, f"not JSON: {error}"))
     else:
         try:

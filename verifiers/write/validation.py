@@ -15,6 +15,7 @@ from typing import Any, Final
 
 import orjson
 
+from verifiers.ndjson import is_ndjson, ndjson_values
 from verifiers.write.sqllex import SUPPORTED_DIALECTS
 from verifiers.write.values import ValueEncodingError, decode
 
@@ -35,8 +36,6 @@ COMMIT_FIELDS: Final = frozenset({"id"})
 MAX_DIALECT_CHARS: Final = 40
 # Names of the dialects the checker converts (sqllex folds the aliases).
 DIALECT_NAMES: Final = (*SUPPORTED_DIALECTS, "postgresql", "pg")
-NDJSON_TYPES: Final = frozenset({"application/x-ndjson", "application/jsonl", "application/jsonlines",
-                                 "application/x-jsonlines"})
 
 
 class CaptureError(ValueError):
@@ -168,10 +167,6 @@ class ParsedBody:
     index_name: str = "index"  # "index" (JSON array) or "line" (NDJSON, 1-based)
 
 
-def is_ndjson(content_type: str) -> bool:
-    return content_type.split(";", 1)[0].strip().lower() in NDJSON_TYPES
-
-
 def parse_body(body: bytes, content_type: str = "application/json") -> ParsedBody:
     """Split a body into its items (one object, a JSON array or NDJSON); CaptureError if the body is unusable."""
     if len(body) > MAX_BATCH_BYTES:
@@ -179,13 +174,8 @@ def parse_body(body: bytes, content_type: str = "application/json") -> ParsedBod
     parsed = ParsedBody()
     if is_ndjson(content_type):
         parsed.index_name = "line"
-        for number, line in enumerate(body.splitlines(), start=1):
-            if not line.strip():
-                continue
-            try:
-                parsed.items.append((number, orjson.loads(line)))
-            except orjson.JSONDecodeError as error:
-                parsed.items.append((number, CaptureError(f"not valid JSON: {error}")))
+        for number, value, error in ndjson_values(body, orjson.loads):
+            parsed.items.append((number, value if error is None else CaptureError(f"not valid JSON: {error}")))
     else:
         try:
             document = orjson.loads(body)
