@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import random
 import secrets
+import threading
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import Any, Self
 
 import psycopg
 from psycopg import sql
@@ -122,3 +123,24 @@ def assert_run_matches_ground_truth(
     recorded = {int(d.account_key): (d.balance_at_cutoff, d.journal, d.difference)
                 for d in AccountDifference.objects.filter(run=run)}
     assert recorded == {a: (balance_at_cutoff[a], journal[a], drifts[a]) for a in drifts}
+
+
+class BackgroundLoops:
+    """``count`` daemon threads running ``self._loop(n)`` from the start of a ``with`` block to its end."""
+
+    def __init__(self, count: int = 1) -> None:
+        self.stop = threading.Event()
+        self.threads = [threading.Thread(target=self._loop, args=(n,), daemon=True) for n in range(count)]
+
+    def _loop(self, n: int) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        for thread in self.threads:
+            thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop.set()
+        for thread in self.threads:
+            thread.join(10)

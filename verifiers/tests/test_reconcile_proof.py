@@ -23,16 +23,15 @@ WRITERS = 3
 DRIFTS = {11: Decimal("7.25"), 2500: Decimal("-3")}
 
 
-class Writers:
+class Writers(testing.BackgroundLoops):
     """Threads doing transfers (two entries) and deposits (one entry), each in its own transaction."""
 
     def __init__(self, dsn: str, count: int) -> None:
+        super().__init__(count)
         self.dsn = dsn
-        self.stop = threading.Event()
         self.commits = 0
         self.errors: list[str] = []
         self._lock = threading.Lock()
-        self.threads = [threading.Thread(target=self._loop, args=(seed,), daemon=True) for seed in range(count)]
 
     def _loop(self, seed: int) -> None:
         rng = random.Random(seed)
@@ -59,18 +58,8 @@ class Writers:
                 except psycopg.Error as exc:
                     self.errors.append(str(exc))
 
-    def __enter__(self) -> Writers:
-        for thread in self.threads:
-            thread.start()
-        return self
 
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop.set()
-        for thread in self.threads:
-            thread.join(10)
-
-
-class LockMonitor:
+class LockMonitor(testing.BackgroundLoops):
     """Polls pg_blocking_pids on the ledger: who was blocked, and by an mhc-reconcile backend?"""
 
     QUERY = """
@@ -82,14 +71,13 @@ class LockMonitor:
     """
 
     def __init__(self, dsn: str, database: str) -> None:
+        super().__init__()
         self.dsn, self.database = dsn, database
-        self.stop = threading.Event()
         self.blocked_by_reconcile: list[tuple] = []
         self.samples = 0
         self.reconcile_seen = 0
-        self.thread = threading.Thread(target=self._loop, daemon=True)
 
-    def _loop(self) -> None:
+    def _loop(self, n: int) -> None:
         with psycopg.connect(self.dsn, autocommit=True, application_name="proof-monitor") as conn:
             while not self.stop.is_set():
                 for row in conn.execute(self.QUERY, {"db": self.database}):
@@ -102,14 +90,6 @@ class LockMonitor:
                 self.reconcile_seen += seen
                 self.samples += 1
                 time.sleep(0.002)
-
-    def __enter__(self) -> LockMonitor:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop.set()
-        self.thread.join(10)
 
 
 @pytest.fixture

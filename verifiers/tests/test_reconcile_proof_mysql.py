@@ -22,7 +22,7 @@ import pytest
 from verifiers.models import LedgerSource
 from verifiers.reconcile import services
 from verifiers.tests import mysql_ledgers as testing
-from verifiers.tests.reconcile_ledgers import MAPPING, assert_run_matches_ground_truth
+from verifiers.tests.reconcile_ledgers import MAPPING, BackgroundLoops, assert_run_matches_ground_truth
 
 pytestmark = pytest.mark.integration
 
@@ -32,18 +32,17 @@ DRIFTS = {11: Decimal("7.25"), 2500: Decimal("-3")}
 WRITER_ZONE = "+09:00"  # Asia/Seoul has no DST: the same wall times
 
 
-class Writers:
+class Writers(BackgroundLoops):
     """Threads doing transfers (two entries) and deposits (one entry), each in its own transaction."""
 
     def __init__(self, dsn: str, count: int) -> None:
+        super().__init__(count)
         self.dsn = dsn
-        self.stop = threading.Event()
         self.commits = 0
         self.errors: list[str] = []
         self.thread_ids: set[int] = set()
         self._lock = threading.Lock()
         self._ready = threading.Barrier(count + 1)
-        self.threads = [threading.Thread(target=self._loop, args=(seed,), daemon=True) for seed in range(count)]
 
     def _loop(self, seed: int) -> None:
         rng = random.Random(seed)
@@ -84,18 +83,12 @@ class Writers:
             conn.close()
 
     def __enter__(self) -> Writers:
-        for thread in self.threads:
-            thread.start()
+        super().__enter__()
         self._ready.wait()
         return self
 
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop.set()
-        for thread in self.threads:
-            thread.join(10)
 
-
-class LockMonitor:
+class LockMonitor(BackgroundLoops):
     """Polls InnoDB lock waits and the process list: did any writer wait on anything but
     another writer (row locks, metadata locks, table locks)?"""
 
@@ -107,15 +100,14 @@ class LockMonitor:
     """
 
     def __init__(self, dsn: str, database: str, writers: Writers) -> None:
+        super().__init__()
         self.dsn, self.database, self.writers = dsn, database, writers
-        self.stop = threading.Event()
         self.blocked_by_others: list[tuple] = []
         self.writer_lock_states: list[str] = []
         self.samples = 0
         self.others_seen = 0
-        self.thread = threading.Thread(target=self._loop, daemon=True)
 
-    def _loop(self) -> None:
+    def _loop(self, n: int) -> None:
         with testing.server_connection(self.dsn) as conn, conn.cursor() as cursor:
             own = conn.thread_id()
             lock_waits_read = 0.0
@@ -141,13 +133,6 @@ class LockMonitor:
                 self.samples += 1
                 time.sleep(0.002)
 
-    def __enter__(self) -> LockMonitor:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop.set()
-        self.thread.join(10)
 
 
 @pytest.fixture
