@@ -116,6 +116,9 @@ class MigrationRoleBackend(BaseBackend):
             return set()
         return set().union(*(granted for _, granted in _migration_roles(user_obj)))
 
+    def has_module_perms(self, user_obj: Any, app_label: str) -> bool:  # the admin index lists the app
+        return any(permission.startswith(f"{app_label}.") for permission in self.get_all_permissions(user_obj))
+
 
 def can_ingest(user: User | AnonymousUser | None) -> bool:
     return bool(user and user.is_authenticated and user.is_active and user.has_perm(INGEST))

@@ -172,6 +172,7 @@ def test_an_admin_of_a_sees_and_changes_only_as_routes(world):
     route_a, route_b = world["a"]["route"], world["b"]["route"]
     a, b = world["a"]["migration"], world["b"]["migration"]
 
+    assert "/admin/verifiers/route/" in client.get("/admin/").content.decode()
     listing = client.get("/admin/verifiers/route/")
     assert listing.status_code == 200
     assert list(listing.context["cl"].queryset) == [route_a]
