@@ -216,3 +216,13 @@ def test_a_migration_role_is_unique_per_user_and_migration_including_every_migra
     with pytest.raises(IntegrityError), transaction.atomic():
         MigrationRole.objects.create(user=user, migration=None, role="admin")
     MigrationRole.objects.create(user=user, migration=world["a"]["migration"], role="admin")
+
+
+def test_admin_actions_triage_only_the_groups_of_migrations_the_operator_operates(world):
+    user = user_with("op-a", role="operator", migration=world["a"]["migration"], staff=True)
+    MigrationRole.objects.create(user=user, migration=world["b"]["migration"], role="viewer")
+    group_a, group_b = world["a"]["group"], world["b"]["group"]
+    response = client_of(user).post("/admin/verifiers/mismatchgroup/",
+                                    {"action": "ignore", "_selected_action": [group_a.pk, group_b.pk]}, follow=True)
+    assert response.status_code == 200
+    assert dict(MismatchGroup.objects.values_list("pk", "status")) == {group_a.pk: "ignored", group_b.pk: "open"}
