@@ -461,10 +461,11 @@ def test_live_writers_get_exact_cutoff_balances_and_are_never_blocked(ledger_cop
 
     assert {k: b.balance_at_cutoff for k, b in snapshot_balances.items()} == logged
     expected_totals = totals_by_currency(truth)
+    # The first run began while the straggler (KRW -> USD, begun before the cut-off) was still open:
+    # its totals include the straggler only because it waited for that commit (no time threshold).
     for outcome in outcomes:
         assert outcome.status == "balanced", outcome.differences
         assert {c: t.balance_total for c, t in outcome.totals.items()} == expected_totals
-    assert first.wait_s >= 0.2
     transfers = [t for w in writers for t in w.transfers]
     assert sum(t[3] >= cutoff for t in transfers) > 10
     assert sum(t[3] < cutoff for t in transfers) > 10
