@@ -156,6 +156,19 @@ def test_insert_multi_row_gives_one_check_per_row() -> None:
     ]
 
 
+def test_mysql_replace_is_checked_as_the_insert_it_ends_as() -> None:
+    (check,) = checks("REPLACE INTO entries (id, amount) VALUES (%s, %s)", "mysql", [4, "1.50"])
+    assert (check.kind, check.key, check.expected) == (StatementKind.INSERT, {"id": 4}, {"amount": "1.50"})
+    assert check.select_sql == 'SELECT "id", "amount" FROM "entries" WHERE "id" = %s'
+
+
+def test_mysql_table_names_keep_the_schema_spelling() -> None:
+    schema = {"Ledger Entries": TableMeta(("id",))}
+    (check,) = bind(convert_statement("UPDATE `ledger entries` SET memo = %s WHERE id = %s", "mysql", schema),
+                    ["m", 1], None)
+    assert check.select_sql == 'SELECT "id", "memo" FROM "Ledger Entries" WHERE "id" = %s'
+
+
 def test_insert_literal_numbers_become_int_and_decimal() -> None:
     (check,) = checks("INSERT INTO entries (id, amount, fee) VALUES (5, 12.50, -1)", "postgres", None)
     assert check.expected == {"amount": Decimal("12.50"), "fee": -1}
@@ -336,7 +349,8 @@ def test_placeholder_style_of_another_dialect_is_rejected() -> None:
         ("SELECT * FROM accounts", "postgres", "SELECT statement is not a write"),
         ("MERGE INTO accounts USING s ON accounts.id = s.id WHEN MATCHED THEN UPDATE SET a = 1", "postgres", "MERGE"),
         ("CALL transfer(1, 2)", "postgres", "CALL statement"),
-        ("REPLACE INTO entries (id) VALUES (1)", "mysql", "REPLACE statement"),
+        ("REPLACE INTO entries (id) SELECT id FROM other", "mysql", "INSERT ... SELECT"),
+        ("REPLACE LOW_PRIORITY INTO entries (id) VALUES (1)", "mysql", "REPLACE statement does not parse"),
         ("INSERT INTO entries (id) SELECT id FROM accounts", "postgres", "INSERT ... SELECT"),
         ("INSERT INTO entries VALUES (1, 2)", "postgres", "without a column list"),
         ("UPDATE accounts SET a = (SELECT 1) WHERE id = 1", "postgres", "subquery"),

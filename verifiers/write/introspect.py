@@ -121,27 +121,29 @@ def guess_version_column(column_types: Mapping[str, str]) -> str | None:
     return None
 
 
-def _matching_facts(override_table: str, facts: Mapping[str, TableFacts]) -> TableFacts | None:
+def _matching_facts(override_table: str, facts: Mapping[str, TableFacts],
+                    default_schema: str = "public") -> TableFacts | None:
     lowered = override_table.lower()
     if "." in lowered:
         return next((f for name, f in facts.items() if name.lower() == lowered), None)
     bare = [f for f in facts.values() if f.name.lower() == lowered]
-    public = [f for f in bare if f.schema == "public"]
+    public = [f for f in bare if f.schema == default_schema]
     candidates = public or bare
     return candidates[0] if candidates else None
 
 
-def build_schema(facts: Mapping[str, TableFacts], overrides: Iterable[TableOverride] = ()) -> Schema:
+def build_schema(facts: Mapping[str, TableFacts], overrides: Iterable[TableOverride] = (),
+                 default_schema: str = "public") -> Schema:
     """The sqlcheck schema: introspected keys and version columns, overrides applied on top.
 
-    Tables in the ``public`` schema are listed under their bare name too (statements rarely
-    qualify them); tables without a primary key and without an override key are left out, so
+    Tables in ``default_schema`` (PostgreSQL's ``public``, a MySQL DSN's database) are listed
+    under their bare name too (statements rarely qualify them); tables without a primary key and without an override key are left out, so
     statements on them become "unverifiable: no key metadata".
     """
     by_name: dict[str, TableMeta] = {}
     override_by_table: dict[str, TableOverride] = {}
     for override in overrides:
-        matched = _matching_facts(override.table, facts)
+        matched = _matching_facts(override.table, facts, default_schema)
         name = matched.qualified_name if matched else override.table
         override_by_table[name.lower()] = override
     for qualified, table in facts.items():
@@ -150,7 +152,7 @@ def build_schema(facts: Mapping[str, TableFacts], overrides: Iterable[TableOverr
         if meta is None:
             continue
         by_name[qualified] = meta
-        if table.schema == "public":
+        if table.schema == default_schema:
             by_name[table.name] = meta
     for name, override in override_by_table.items():  # tables we cannot see: the override alone
         meta = _table_meta((), {}, override)
