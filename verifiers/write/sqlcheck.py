@@ -522,8 +522,9 @@ def convert_statement(sql: str, dialect: str, schema: Schema) -> StatementTempla
 def _convert(sql: str, dialect: str, schema_index: _SchemaIndex, allow_markers: bool) -> StatementTemplate:
     check_statement_text(sql)
     canonical = canonicalise(sql, dialect, allow_markers)
+    text = _without_mysql_modifiers(canonical.text) if dialect == "mysql" else canonical.text
     try:
-        parsed = sqlglot.parse(canonical.text, read=dialect)
+        parsed = sqlglot.parse(text, read=dialect)
     except SqlglotError as error:
         first_line = str(error).splitlines()[0] if str(error) else type(error).__name__
         raise UnparsableStatement(f"statement does not parse as {dialect}: {first_line}") from error
@@ -532,7 +533,7 @@ def _convert(sql: str, dialect: str, schema_index: _SchemaIndex, allow_markers: 
         raise UnverifiableStatement(f"{len(statements)} statements in one string")
     statement = statements[0]
     if isinstance(statement, exp.Command) and dialect == "mysql" and str(statement.this).upper() == "REPLACE":
-        statement = _replace_as_insert(canonical.text)
+        statement = _replace_as_insert(text)
     if isinstance(statement, exp.Command):
         keyword = str(statement.this).upper()
         raise UnverifiableStatement(f"{keyword} statement is not a write we can verify")
@@ -615,6 +616,28 @@ def _convert(sql: str, dialect: str, schema_index: _SchemaIndex, allow_markers: 
         table_names=frozenset({display.lower(), table_name.lower()}),
         needs_after_images=needs_after_images,
     )
+
+
+_MYSQL_MODIFIERS: Final = re.compile(
+    r"\A(\s*(INSERT|REPLACE|UPDATE|DELETE))((?:\s+(?:LOW_PRIORITY|HIGH_PRIORITY|DELAYED|QUICK|IGNORE))+)(?=\s)",
+    re.IGNORECASE,
+)
+
+
+def _without_mysql_modifiers(text: str) -> str:
+    """MySQL's scheduling modifiers (LOW_PRIORITY, HIGH_PRIORITY, DELAYED, QUICK) dropped: they
+    change when a write runs, not what it writes (sqlglot parses none of them). INSERT IGNORE is
+    kept (an upsert that does nothing); UPDATE/DELETE IGNORE leave a row unchanged where it would
+    break a constraint, so its final state is unknown."""
+    match = _MYSQL_MODIFIERS.match(text)
+    if match is None:
+        return text
+    verb, modifiers = match.group(2).upper(), match.group(3).upper().split()
+    if "IGNORE" in modifiers and verb in ("UPDATE", "DELETE"):
+        raise UnverifiableStatement(f"{verb} IGNORE leaves rows that would break a constraint unchanged: "
+                                    "their final state is unknown")
+    kept = " IGNORE" if "IGNORE" in modifiers else ""
+    return match.group(1) + kept + text[match.end():]
 
 
 _REPLACE_KEYWORD: Final = re.compile(r"\A(\s*)REPLACE\b", re.IGNORECASE)
