@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from verifiers.tests.mysql_ledgers import create_database, drop_database, server_connection
+from verifiers.tests.mysql_ledgers import server_connection, throwaway_database
 from verifiers.tests.write_corpus.cases import Case
 from verifiers.tests.write_corpus.harness import assert_corpus_exact, recording_verdicts
 from verifiers.tests.write_corpus.mysql_cases import CASES, SCHEMA_STATEMENTS
@@ -19,12 +19,8 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture(scope="module")
 def corpus_dsn():
-    database = create_database("write_corpus_my")
-    with server_connection(database.dsn) as conn, conn.cursor() as cursor:
-        for statement in SCHEMA_STATEMENTS:
-            cursor.execute(statement)
-    yield database.dsn
-    drop_database(database)
+    with throwaway_database("write_corpus_my", SCHEMA_STATEMENTS) as dsn:
+        yield dsn
 
 
 @pytest.fixture

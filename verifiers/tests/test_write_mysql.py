@@ -13,7 +13,7 @@ import pytest
 
 from verifiers.engines import mysql as mysql_engine
 from verifiers.models import VerifiedDatabase
-from verifiers.tests.mysql_ledgers import create_database, drop_database, server_connection
+from verifiers.tests.mysql_ledgers import server_connection, throwaway_database
 from verifiers.write import mysqlread, services, targets
 from verifiers.write.checker import CheckerError
 from verifiers.write.mysqlread import MYSQL_SELECT_SHAPE, _same_key, mysql_batch_select, mysql_select
@@ -29,12 +29,8 @@ CONTROL = ("START TRANSACTION READ ONLY", "COMMIT")
 
 @pytest.fixture(scope="module")
 def ledger_dsn():
-    database = create_database("write_mysql")
-    with server_connection(database.dsn) as conn, conn.cursor() as cursor:
-        for statement in SCHEMA:
-            cursor.execute(statement)
-    yield database.dsn
-    drop_database(database)
+    with throwaway_database("write_mysql", SCHEMA) as dsn:
+        yield dsn
 
 
 @pytest.fixture
