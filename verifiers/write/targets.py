@@ -194,7 +194,7 @@ def _load(database: VerifiedDatabase, previous: WriteTarget | None) -> WriteTarg
     if target.is_mysql:
         default_schema = mysqlread.database_name(connection)
         target.json_columns = mysqlread.json_columns(facts)
-    schema = build_schema(facts, overrides, default_schema)
+    schema = build_schema(facts, overrides, default_schema, zoneless_version_columns=not target.is_mysql)
     if dict(schema) != dict(target.schema):
         target.cache = TemplateCache(schema, maxsize=TEMPLATE_CACHE_SIZE)
         target.schema = schema

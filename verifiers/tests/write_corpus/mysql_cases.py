@@ -17,6 +17,8 @@ from verifiers.tests.write_corpus.cases import Case
 
 KST = timezone(timedelta(hours=9))
 T0 = datetime(2026, 12, 2, 10, 0)  # DATETIME: a wall time, naive as the drivers send it
+# A Seoul application's NOW(): a wall time 9 hours ahead of the UTC commit instant.
+SEOUL_NOW = datetime.now(timezone.utc).replace(tzinfo=None, microsecond=0) + timedelta(hours=9)
 
 SCHEMA_STATEMENTS = (
     # Django's DDL on MySQL: bigint AUTO_INCREMENT, datetime(6), longtext, decimal.
@@ -71,6 +73,10 @@ CASES: list[Case] = [
            "`created_at` = %s, `updated_at` = %s WHERE `shop_order`.`id` = %s",
            [8, Decimal("12.00"), "paid", "gift", T0, T0 + timedelta(minutes=1), 5001])],
          ("param", 1, 5, T0 + timedelta(minutes=2)), dialect="mysql"),
+    Case("DATETIME updated_at in Seoul wall time is not taken for a version column",
+         [("UPDATE `shop_order` SET `status` = %s, `updated_at` = %s WHERE `shop_order`.`id` = %s",
+           ["shipped", SEOUL_NOW, 5001])],
+         ("param", 0, 0, "lost"), dialect="mysql"),
     Case("django bulk_create multi-row",
          [("INSERT INTO `shop_orderline` (`id`, `order_id`, `sku`, `qty`, `price`) VALUES "
            "(%s, %s, %s, %s, %s), (%s, %s, %s, %s, %s), (%s, %s, %s, %s, %s)",
