@@ -14,8 +14,9 @@ No Django here. The same safety as the PostgreSQL reads in ``verifiers.write.che
 Values are handed to the judge in the forms the PostgreSQL driver gives, so one judge serves
 both: ``TIMESTAMP`` values (read in UTC) become aware UTC datetimes, JSON columns (MySQL's JSON
 type, MariaDB's ``json_valid``-checked LONGTEXT) are parsed, ``TIME`` values (timedelta) become
-times, and a ``TINYINT(1)`` holding 0/1 becomes a bool where the capture expects a bool (MySQL's
-BOOLEAN is TINYINT(1)). ``DATETIME`` stays naive: a wall time, compared with naive values.
+times, ``BIT`` values become integers, and a ``TINYINT(1)`` or ``BIT(1)`` holding 0/1 becomes a
+bool where the capture expects a bool (MySQL's BOOLEAN is TINYINT(1), Hibernate's is BIT(1)).
+``DATETIME`` stays naive: a wall time, compared with naive values.
 
 Keys: MySQL compares text case- and trailing-space-insensitively under its usual collations, and
 a number column with a text loosely. A row is the row of a check only if its key values are the
@@ -266,7 +267,7 @@ class _Reader:
         return self._for_check(index, row)
 
     def _read(self, cursor: Any) -> list[dict[str, Any]]:
-        """Rows as dicts, TIMESTAMP aware (UTC), JSON parsed, TIME as a time (see module doc)."""
+        """Rows as dicts, TIMESTAMP aware (UTC), TIME as a time, BIT as an integer (see module doc)."""
         description = cursor.description or ()
         names = [column[0] for column in description]
         kinds = [column[1] for column in description]
@@ -278,6 +279,8 @@ class _Reader:
                     value = value.replace(tzinfo=timezone.utc)
                 elif kind == FIELD_TYPE.TIME and isinstance(value, timedelta) and timedelta(0) <= value < timedelta(1):
                     value = (datetime.min + value).time()
+                elif kind == FIELD_TYPE.BIT and isinstance(value, bytes):
+                    value = int.from_bytes(value, "big")  # BIT(1) is how Hibernate stores a boolean
                 row[name] = value
             rows.append(row)
         return rows
