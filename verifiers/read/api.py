@@ -84,7 +84,8 @@ class ReadSamplesView(APIView):
         except BatchError as error:
             return Response({"detail": str(error)}, status=400)
         try:
-            result = services.ingest_samples(batch=batch, migration=migration.slug)
+            # With one migration, samples name none (as before migrations existed): its only one is meant.
+            result = services.ingest_samples(batch=batch, migration=migration.slug if migration.several else None)
         except stream.StreamFullError as error:
             return Response({"detail": str(error)}, status=503, headers={"Retry-After": str(RETRY_AFTER_S)})
         except redis.RedisError:
