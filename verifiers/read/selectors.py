@@ -122,10 +122,10 @@ NOISE_SUGGESTION_MIN_SHARE = 0.05  # of the route's samples compared since the p
 
 def noise_suggestions(*, status: str = NoiseSuggestion.Status.SUGGESTED) -> QuerySet[NoiseSuggestion]:
     compared = (
-        OutcomeCount.objects.filter(kind="read", subject=OuterRef("subject"),
+        OutcomeCount.objects.filter(kind="read", migration=OuterRef("migration"), subject=OuterRef("subject"),
                                     minute__gt=ExpressionWrapper(OuterRef("first_seen") - timedelta(minutes=1),
                                                                 output_field=DateTimeField()))
-        .values("subject")
+        .values("migration", "subject")
         .annotate(total=Sum(F("matched") + F("mismatched") + F("errored")))
         .values("total")
     )
