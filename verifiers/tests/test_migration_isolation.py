@@ -20,7 +20,15 @@ from console.tests.alerts_support import mismatch_verdicts
 from verifiers.benchmarks.support import CandidateServer
 from verifiers.groups import alerts as group_alerts
 from verifiers.groups.recording import record_verdicts
-from verifiers.models import MismatchGroup, OutcomeCount, Route, System, VerifiedDatabase, VerifiedSample
+from verifiers.models import (
+    MismatchGroup,
+    NoiseSuggestion,
+    OutcomeCount,
+    Route,
+    System,
+    VerifiedDatabase,
+    VerifiedSample,
+)
 from verifiers.read import services as read_services
 from verifiers.read import stream
 from verifiers.tests.read_support import make_sample, parsed_batch, read_worker
@@ -122,6 +130,33 @@ def test_same_route_in_two_migrations_is_judged_by_its_own_rules_and_candidate(t
     finally:
         for server in servers.values():
             server.stop()
+
+
+def test_noise_is_suggested_per_migration_also_on_an_unconfigured_route(two_migrations, redis_client):
+    won, fx = two_migrations
+    body = {"balance": "1", "stamp": 3}
+    servers = [CandidateServer({"/accounts/1/balance": (200, body)}).start(),
+               CandidateServer({"/accounts/1/balance": (200, {"balance": "1", "stamp": 2})}).start()]
+    try:
+        for migration in two_migrations:
+            System.objects.create(migration=migration, name="candidate", base_url=servers[0].url,
+                                  role=System.Role.CANDIDATE)
+            System.objects.create(migration=migration, name="legacy again", base_url=servers[1].url,
+                                  role=System.Role.LEGACY_SECONDARY)
+        Route.objects.create(migration=won, method="GET", template="/accounts/{id}/balance")  # fx has none
+        sample = make_sample("n1", "/accounts/1/balance", {"balance": "1", "stamp": 1})
+        for migration in two_migrations:
+            read_services.ingest_samples(batch=parsed_batch([sample]), client=redis_client, migration=migration.slug)
+        read_worker(redis_client).run(max_idle_batches=2, install_signals=False)
+    finally:
+        for server in servers:
+            server.stop()
+    suggestions = {s.migration.slug: s for s in NoiseSuggestion.objects.all()}
+    assert set(suggestions) == {"won", "fx"} and all(s.pattern == "$.stamp" for s in suggestions.values())
+    assert suggestions["won"].route.migration == won and suggestions["fx"].route is None
+    route = read_services.accept_noise_suggestion(suggestion_id=suggestions["fx"].pk)
+    assert route.migration == fx and route.rules["ignore_paths"] == ["$.stamp"]
+    assert Route.objects.get(migration=won).rules == {}  # won's route with the same template is untouched
 
 
 def test_a_stream_entry_naming_no_migration_is_dropped_when_there_are_several(two_migrations, redis_client):
