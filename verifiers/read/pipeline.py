@@ -61,6 +61,9 @@ class BatchOutcome:
     secondary_unusable: dict[str, tuple[int, str]] = field(default_factory=dict)
     malformed: int = 0
     lags_ms: list[float] = field(default_factory=list)
+    # Entries of a migration without an enabled candidate: left pending (XAUTOCLAIM retries them
+    # every reclaim interval), so one unconfigured migration never holds up the others.
+    held: set[str] = field(default_factory=set)
 
 
 def sampled(sample_id: str, ratio: float) -> bool:
@@ -258,7 +261,8 @@ class ReadVerifierWorker:
                         break
                     continue
                 idle = 0
-                self.process(entries)
+                if self.process(entries).held:
+                    retry_own = False  # held entries wait for the reclaim, not a tight retry loop
             except redis.RedisError as error:
                 retry_own = True
                 if isinstance(error, redis.ResponseError) and stream.is_missing_group(error):
@@ -293,15 +297,17 @@ class ReadVerifierWorker:
         outcome = self.verify(entries)
         from verifiers.read.services import record_read_batch
 
+        done = [entry for entry in entries if entry.entry_id not in outcome.held]
         record_read_batch(verdicts=outcome.verdicts, noise=outcome.noise, skipped=outcome.skipped,
                           secondary_unusable=outcome.secondary_unusable, epoch=self.epoch,
-                          finished=len(entries))
-        stream.ack(self.client, [entry.entry_id for entry in entries])
+                          finished=len(done))
+        if done:
+            stream.ack(self.client, [entry.entry_id for entry in done])
         done_ms = time.time() * 1000
-        outcome.lags_ms = [done_ms - entry.ingested_at_ms for entry in entries]
+        outcome.lags_ms = [done_ms - entry.ingested_at_ms for entry in done]
         if self.record_lag and outcome.lags_ms:
             self.client.rpush("mhc:read-lag", *(round(lag, 1) for lag in outcome.lags_ms))
-        self.processed += len(entries)
+        self.processed += len(done)
         return outcome
 
     def verify(self, entries: list[stream.StreamEntry]) -> BatchOutcome:
@@ -309,6 +315,7 @@ class ReadVerifierWorker:
         programme = self.config()
         outcome = BatchOutcome()
         work: list[tuple[dict[str, Any], RouteSettings, VerifierConfig]] = []
+        waiting: set[str] = set()  # migrations without an enabled candidate
         for entry in entries:
             try:
                 # Exact values (a gateway may XADD an embedded JSON body); our ingest wrote bodies as text.
@@ -330,13 +337,16 @@ class ReadVerifierWorker:
                                                config.time_zone)):
                 outcome.skipped[route.subject] += 1
                 continue
+            if config.candidate is None:
+                outcome.held.add(entry.entry_id)
+                waiting.add(config.migration_name or "(none yet)")
+                continue
             work.append((sample, route, config))
+        if waiting:
+            logger.warning("no enabled candidate System is configured for migration(s) %s; their samples stay "
+                           "queued", ", ".join(sorted(waiting)))
         if not work:
             return outcome
-        for _, _, config in work:
-            if config.candidate is None:
-                raise RuntimeError(f"no enabled candidate System is configured for migration "
-                                   f"{config.migration_name or '(none yet)'}; samples stay queued")
         answers = self._loop.run_until_complete(self._replay_all(work))
         for (sample, route, _), (candidate, secondary) in zip(work, answers):
             verdict, noise = judge(sample, route, candidate, secondary)
@@ -357,7 +367,7 @@ class ReadVerifierWorker:
         """Each sample against its own migration's candidate (and second legacy system, if any)."""
 
         async def both(sample: dict[str, Any], config: VerifierConfig) -> tuple[Answer, Answer | None]:
-            assert config.candidate is not None  # the caller checked: samples stay queued without one
+            assert config.candidate is not None  # the caller held samples of migrations without one
             candidate = self._client_for(config.migration_id, config.candidate)
             if config.secondary is None:
                 return await candidate.fetch(sample["request"]), None

@@ -159,6 +159,29 @@ def test_noise_is_suggested_per_migration_also_on_an_unconfigured_route(two_migr
     assert Route.objects.get(migration=won).rules == {}  # won's route with the same template is untouched
 
 
+def test_a_migration_without_candidate_waits_without_holding_up_the_other(two_migrations, redis_client):
+    from verifiers.read.pipeline import ReadVerifierWorker
+
+    won, fx = two_migrations
+    server = CandidateServer().start()
+    try:
+        System.objects.create(migration=won, name="candidate", base_url=server.url, role=System.Role.CANDIDATE)
+        for migration in two_migrations:
+            read_services.ingest_samples(batch=parsed_batch([make_sample("w1")]), client=redis_client,
+                                         migration=migration.slug)
+        assert read_worker(redis_client).run(max_idle_batches=2, install_signals=False) == 1
+        assert list(VerifiedSample.objects.values_list("migration__slug", flat=True)) == ["won"]
+        assert redis_client.xpending(stream.STREAM_KEY, stream.CONSUMER_GROUP)["pending"] == 1  # fx's waits
+
+        System.objects.create(migration=fx, name="candidate", base_url=server.url, role=System.Role.CANDIDATE)
+        worker = ReadVerifierWorker(redis_client, consumer="later", block_ms=100, reclaim_idle_ms=1)
+        assert worker.run(max_idle_batches=2, install_signals=False) == 1
+    finally:
+        server.stop()
+    assert sorted(VerifiedSample.objects.values_list("migration__slug", flat=True)) == ["fx", "won"]
+    assert redis_client.xpending(stream.STREAM_KEY, stream.CONSUMER_GROUP)["pending"] == 0
+
+
 def test_a_stream_entry_naming_no_migration_is_dropped_when_there_are_several(two_migrations, redis_client):
     stream.ensure_group(redis_client)
     redis_client.xadd(stream.STREAM_KEY, {"id": "g1", "sample": orjson.dumps(make_sample("g1"))})
