@@ -17,7 +17,7 @@ LAST_USED_RESOLUTION = timedelta(minutes=1)
 def user_for_token(raw: str):
     """The user of a usable token, or raise AuthenticationFailed with the reason."""
     try:
-        token = ApiToken.objects.select_related("user").get(digest=hash_token(raw))
+        token = ApiToken.objects.select_related("user", "migration").get(digest=hash_token(raw))
     except ApiToken.DoesNotExist:
         raise exceptions.AuthenticationFailed("Unknown API token.") from None
     if token.revoked:

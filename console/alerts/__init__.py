@@ -40,11 +40,12 @@ def publish(events: list[AlertEvent]) -> list[Decision]:
         return [Decision.DROP] * len(events)
 
 
-def threshold(kind: AlertKind) -> float | None:
-    """The threshold configured on the kind's alert rule (None when unset or the rule is off)."""
+def threshold(kind: AlertKind, migration: str | None = None) -> float | None:
+    """The threshold configured on the kind's alert rule for `migration` (a slug; its own rule, else
+    the rule for every migration); None when unset or the rule is off."""
     from console.alerts import services
 
-    return services.threshold(kind)
+    return services.threshold(kind, migration)
 
 
 def watched_baselines(prefix: str, *, now: datetime | None = None) -> dict[str, int]:

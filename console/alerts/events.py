@@ -90,6 +90,9 @@ class AlertEvent:
     severity: str = ""
     url_query: dict[str, str] = field(default_factory=dict)
     baseline: int | None = None
+    # The migration it is about (slug, and name as e-mails show it); None: programme-wide (NUMA, stalls).
+    migration: str | None = None
+    migration_name: str = ""
 
     @property
     def link(self) -> str:
@@ -101,7 +104,7 @@ class AlertEvent:
             "kind": self.kind.value, "key": self.key, "occurred_at": self.occurred_at.isoformat(),
             "title": self.title, "url_path": self.url_path, "facts": self.facts, "occurrences": self.occurrences,
             "subject": self.subject, "severity": self.severity, "url_query": self.url_query,
-            "baseline": self.baseline,
+            "baseline": self.baseline, "migration": self.migration, "migration_name": self.migration_name,
         }
 
     @classmethod
@@ -115,6 +118,8 @@ class AlertEvent:
                 severity=str(data.get("severity") or ""),
                 url_query={str(k): str(v) for k, v in (data.get("url_query") or {}).items()},
                 baseline=None if data.get("baseline") is None else int(data["baseline"]),
+                migration=None if data.get("migration") is None else str(data["migration"]),
+                migration_name=str(data.get("migration_name") or ""),
             )
         except (KeyError, ValueError, TypeError, AttributeError) as error:
             raise AlertPolicyError(f"stored alert event is malformed ({error!r}): {data!r}") from None

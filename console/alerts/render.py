@@ -32,8 +32,13 @@ def mask_event(event: AlertEvent) -> AlertEvent:
     return replace(event, title=mask_text(event.title), facts=mask_document(event.facts))
 
 
+def _scope(event: AlertEvent) -> str:
+    """ "[FX deposits] " for a migration's alert; nothing for a programme-wide one."""
+    return f"[{event.migration_name or event.migration}] " if event.migration else ""
+
+
 def alert_subject(event: AlertEvent) -> str:
-    subject = f"{SUBJECT_PREFIX} {event.kind.label}: {mask_text(event.title)}"
+    subject = f"{SUBJECT_PREFIX} {_scope(event)}{event.kind.label}: {mask_text(event.title)}"
     subject = " ".join(subject.split())  # no newlines in a header
     return subject if len(subject) <= MAX_SUBJECT else subject[: MAX_SUBJECT - 1] + "…"
 
@@ -41,7 +46,8 @@ def alert_subject(event: AlertEvent) -> str:
 def _fact_rows(event: AlertEvent) -> list[tuple[str, str]]:
     # Numbers get thousands separators here, not in the template: a filter would also "format"
     # the year of a date string.
-    return [
+    migration = [("Migration", event.migration_name or event.migration)] if event.migration else []
+    return migration + [
         (name, f"{value:,}" if isinstance(value, int) and not isinstance(value, bool) else str(value))
         for name, value in event.facts.items()
         if name != "differences" and value not in ("", None)
@@ -79,7 +85,8 @@ def render_digest(items: list[tuple[str, KeyState]], *, base_url: str, now: date
     sections = digest_sections(items, base_url=base_url)
     total = sum(section["count"] for section in sections)
     if len(sections) == 1:
-        subject = f"{SUBJECT_PREFIX} Digest: {total:,} more for {sections[0]['title']}"
+        scope = _scope(items[0][1].held[-1])
+        subject = f"{SUBJECT_PREFIX} {scope}Digest: {total:,} more for {sections[0]['title']}"
     else:
         subject = f"{SUBJECT_PREFIX} Digest: {total:,} more events in {len(sections)} alerts"
     subject = " ".join(subject.split())

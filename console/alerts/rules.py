@@ -11,6 +11,7 @@ after the first held event.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -136,11 +137,23 @@ def rate_over_threshold(matched: int, mismatched: int, threshold: float, *, min_
     return rate is not None and rate > threshold
 
 
-def recipients_for(kind: AlertKind, recipients: list[tuple[str, frozenset[str]]]) -> list[str]:
-    """E-mail addresses subscribed to `kind` (its subscription kind), in order, without duplicates."""
+Recipient = tuple[str, frozenset[str]] | tuple[str, frozenset[str], str | None]
+
+
+def recipients_for(kind: AlertKind, recipients: Sequence[Recipient], migration: str | None = None) -> list[str]:
+    """E-mail addresses subscribed to `kind` (its subscription kind), in order, without duplicates.
+
+    A recipient is (email, kinds) or (email, kinds, migration slug): one limited to a migration
+    receives that migration's alerts only; one without receives every migration's and the
+    programme-wide ones (`migration` None).
+    """
     wanted = SUBSCRIPTION_OF[kind].value
     seen: dict[str, None] = {}
-    for email, kinds in recipients:
+    for recipient in recipients:
+        email, kinds = recipient[0], recipient[1]
+        scope = recipient[2] if len(recipient) > 2 else None
+        if scope is not None and scope != migration:
+            continue
         if wanted in kinds and email.lower() not in {s.lower() for s in seen}:
             seen[email] = None
     return list(seen)

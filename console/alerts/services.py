@@ -40,10 +40,12 @@ def throttle() -> AlertThrottle:
     backend = _backend_override or RedisThrottleBackend(
         redis.Redis.from_url(settings.REDIS_URL, socket_timeout=5, socket_connect_timeout=5)
     )
-    rules = {rule.kind: rule for rule in AlertRule.objects.all()}
+    rules = {(rule.migration.slug if rule.migration else None, rule.kind): rule
+             for rule in AlertRule.objects.select_related("migration")}
 
-    def policy_for(kind: AlertKind) -> ThrottlePolicy:
-        rule = rules.get(_rule_kind(kind).value)
+    def policy_for(kind: AlertKind, migration: str | None) -> ThrottlePolicy:
+        wanted = _rule_kind(kind).value
+        rule = rules.get((migration, wanted)) or rules.get((None, wanted))
         window = timedelta(minutes=rule.window_minutes) if rule else ThrottlePolicy().window
         return ThrottlePolicy(window=window)
 
@@ -54,14 +56,24 @@ def _rule_kind(kind: AlertKind) -> AlertKind:
     return SUBSCRIPTION_OF[kind]
 
 
-def rule_for(kind: AlertKind) -> AlertRule:
-    """The stored rule of a kind, or the default (enabled, 30 min window) when none is stored."""
-    return AlertRule.objects.filter(kind=_rule_kind(kind).value).first() or AlertRule(kind=_rule_kind(kind).value)
+def rule_for(kind: AlertKind, migration: str | None = None) -> AlertRule:
+    """The rule of a kind for `migration` (a slug): the migration's own, else the one for every
+    migration, else the default (enabled, 30 min window) when none is stored."""
+    rules = AlertRule.objects.filter(kind=_rule_kind(kind).value)
+    own = rules.filter(migration__slug=migration).first() if migration is not None else None
+    return own or rules.filter(migration__isnull=True).first() or AlertRule(kind=_rule_kind(kind).value)
 
 
-def subscribed_recipients() -> list[tuple[str, frozenset[str]]]:
-    return [(email, frozenset(kinds or ())) for email, kinds in
-            AlertRecipient.objects.filter(active=True).values_list("email", "kinds")]
+def subscribed_recipients() -> list[tuple[str, frozenset[str], str | None]]:
+    """(email, kinds, migration slug or None: every migration) of each active recipient."""
+    return [(email, frozenset(kinds or ()), slug) for email, kinds, slug in
+            AlertRecipient.objects.filter(active=True).values_list("email", "kinds", "migration__slug")]
+
+
+def _migration_pk(slug: str | None) -> int | None:
+    from console.models import Migration
+
+    return None if slug is None else Migration.objects.filter(slug=slug).values_list("pk", flat=True).first()
 
 
 # --------------------------------------------------------------------------- the port
@@ -77,13 +89,13 @@ def publish_events(events: list[AlertEvent]) -> list[Decision]:
         return []
     decisions = raise_alerts(events)
     baselines = [
-        (event.key, event.kind, event.baseline) for event, decision in zip(events, decisions)
+        (event.key, event.kind, event.baseline, event.migration) for event, decision in zip(events, decisions)
         if event.baseline is not None and (decision is Decision.SEND_NOW or event.kind is AlertKind.GROUP_ACTIVITY)
     ]
     if baselines:
         gate = throttle()
-        for key, kind, baseline in baselines:
-            gate.set_baseline(key, kind, baseline)
+        for key, kind, baseline, migration in baselines:
+            gate.set_baseline(key, kind, baseline, migration)
     return decisions
 
 
@@ -93,9 +105,9 @@ def watched_baselines(prefix: str, *, now: datetime | None = None) -> dict[str, 
     return {key: state.baseline for key, state in states.items() if state.baseline is not None}
 
 
-def threshold(kind: AlertKind) -> float | None:
-    """The threshold of the kind's rule (None when unset or the rule is off)."""
-    rule = rule_for(kind)
+def threshold(kind: AlertKind, migration: str | None = None) -> float | None:
+    """The threshold of the kind's rule for `migration` (None when unset or the rule is off)."""
+    rule = rule_for(kind, migration)
     return rule.threshold if rule.enabled else None
 
 
@@ -105,11 +117,12 @@ def threshold(kind: AlertKind) -> float | None:
 def raise_alerts(events: list[AlertEvent]) -> list[Decision]:
     """Throttle each event; send those due at once in one background batch. Masks before storing."""
     gate = throttle()
-    enabled = {kind: rule_for(kind).enabled for kind in {e.kind for e in events}}
+    enabled = {(kind, migration): rule_for(kind, migration).enabled
+               for kind, migration in {(e.kind, e.migration) for e in events}}
     decisions: list[Decision] = []
     to_send: list[AlertEvent] = []
     for event in events:
-        if not enabled[event.kind]:
+        if not enabled[(event.kind, event.migration)]:
             decisions.append(Decision.DROP)
             continue
         event = render.mask_event(event)
@@ -130,7 +143,7 @@ def send_alert_emails(*, events: list[AlertEvent], now: datetime | None = None) 
     recipients = subscribed_recipients()
     outgoing: list[tuple[EmailMultiAlternatives, AlertEvent, list[str]]] = []
     for event in events:
-        addresses = recipients_for(event.kind, recipients)
+        addresses = recipients_for(event.kind, recipients, event.migration)
         if not addresses:
             continue
         rendered = render.render_alert(event, base_url=settings.CONSOLE_BASE_URL)
@@ -138,10 +151,10 @@ def send_alert_emails(*, events: list[AlertEvent], now: datetime | None = None) 
             outgoing.append((_message(rendered, address), event, addresses))
     sent = _send_batch([m for m, _, _ in outgoing])
     for event in events:
-        addresses = recipients_for(event.kind, recipients)
+        addresses = recipients_for(event.kind, recipients, event.migration)
         if addresses:
             SentAlert.objects.create(
-                kind=event.kind.value, key=event.key, digest=False, subject=render.alert_subject(event)[:300],
+                migration_id=_migration_pk(event.migration), kind=event.kind.value, key=event.key, digest=False, subject=render.alert_subject(event)[:300],
                 url=settings.CONSOLE_BASE_URL + event.link, recipients=addresses, events=event.occurrences,
                 sent_at=now,
             )
@@ -157,7 +170,7 @@ def flush_digests(*, now: datetime | None = None) -> int:
     recipients = subscribed_recipients()
     per_address: dict[str, list[tuple[str, KeyState]]] = defaultdict(list)
     for key, state in taken:
-        for address in recipients_for(state.held[-1].kind, recipients):
+        for address in recipients_for(state.held[-1].kind, recipients, state.held[-1].migration):
             per_address[address].append((key, state))
     messages = [
         _message(render.render_digest(items, base_url=settings.CONSOLE_BASE_URL, now=now), address)
@@ -167,7 +180,7 @@ def flush_digests(*, now: datetime | None = None) -> int:
     for key, state in taken:
         latest = state.held[-1]
         SentAlert.objects.create(
-            kind=latest.kind.value, key=key, digest=True, subject=f"Digest: {latest.title}"[:300],
+            migration_id=_migration_pk(latest.migration), kind=latest.kind.value, key=key, digest=True, subject=f"Digest: {latest.title}"[:300],
             url=settings.CONSOLE_BASE_URL + latest.link,
             recipients=[a for a, items in per_address.items() if any(k == key for k, _ in items)],
             events=state.held_count, sent_at=now,

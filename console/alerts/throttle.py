@@ -155,27 +155,29 @@ def _utcnow() -> datetime:
 class AlertThrottle:
     """Decides per event (send now / hold for digest / drop) and hands out due digests."""
 
-    def __init__(self, backend: ThrottleBackend, policy_for: Callable[[AlertKind], ThrottlePolicy]) -> None:
+    def __init__(self, backend: ThrottleBackend,
+                 policy_for: Callable[[AlertKind, str | None], ThrottlePolicy]) -> None:
         self.backend = backend
-        self.policy_for = policy_for
+        self.policy_for = policy_for  # (kind, migration slug or None) -> its rule's policy
 
-    def _expiry(self, kind: AlertKind) -> Callable[[KeyState], datetime | None]:
-        policy = self.policy_for(kind)
+    def _expiry(self, kind: AlertKind, migration: str | None = None) -> Callable[[KeyState], datetime | None]:
+        policy = self.policy_for(kind, migration)
         return lambda state: state.expires_at(policy)
 
     def offer(self, event: AlertEvent) -> Decision:
         """Record `event` against its key and say whether to send it at once."""
-        policy = self.policy_for(event.kind)
-        return self.backend.update(event.key, lambda state: decide(state, event, policy), expires_at=self._expiry(event.kind))
+        policy = self.policy_for(event.kind, event.migration)
+        return self.backend.update(event.key, lambda state: decide(state, event, policy),
+                                   expires_at=self._expiry(event.kind, event.migration))
 
-    def set_baseline(self, key: str, kind: AlertKind, baseline: int) -> None:
+    def set_baseline(self, key: str, kind: AlertKind, baseline: int, migration: str | None = None) -> None:
         """Remember a number with the key (a group's count when alerted), for later activity."""
         from dataclasses import replace
 
         def change(state: KeyState | None) -> tuple[None, KeyState | None]:
             return None, (None if state is None else replace(state, baseline=baseline))
 
-        self.backend.update(key, change, expires_at=self._expiry(kind))
+        self.backend.update(key, change, expires_at=self._expiry(kind, migration))
 
     def take_due_digests(self, now: datetime) -> list[tuple[str, KeyState]]:
         """Atomically take every digest due at `now`; each key stays quiet for another window."""
@@ -186,8 +188,8 @@ class AlertThrottle:
                     return None, state  # another process took it
                 return state, after_digest(state, now)
 
-            kind = _kind_of(self.backend.get(key))
-            state = self.backend.update(key, change, expires_at=self._expiry(kind))
+            held = self.backend.get(key)
+            state = self.backend.update(key, change, expires_at=self._expiry(_kind_of(held), _migration_of(held)))
             if state is not None and state.held:
                 taken.append((key, state))
         return taken
@@ -200,3 +202,7 @@ class AlertThrottle:
 
 def _kind_of(state: KeyState | None) -> AlertKind:
     return state.held[0].kind if state and state.held else AlertKind.NEW_GROUP
+
+
+def _migration_of(state: KeyState | None) -> str | None:
+    return state.held[0].migration if state and state.held else None

@@ -132,7 +132,7 @@ def test_recipients_are_filtered_by_subscription_and_deduplicated():
 
 
 def make_throttle() -> AlertThrottle:
-    return AlertThrottle(MemoryThrottleBackend(), lambda kind: POLICY)
+    return AlertThrottle(MemoryThrottleBackend(), lambda kind, migration: POLICY)
 
 
 def test_throttle_sends_one_and_holds_a_burst_for_one_digest():

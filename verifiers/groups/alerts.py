@@ -47,6 +47,7 @@ def group_event(group: MismatchGroup, *, now: datetime, latest_differences: list
         title=f"Reopened after it was resolved: {group.title}" if reopened else group.title,
         url_path=reverse("group-detail", args=[group.pk]), subject=group.subject, severity=group.severity,
         baseline=group.count,  # later occurrences are counted from here (scan_group_activity)
+        migration=group.migration.slug, migration_name=group.migration.name,
         facts={
             "Verifier": group.get_kind_display(), "Subject": group.subject, "Severity": group.severity,
             "Outcome": group.outcome, "Mismatches so far": group.count, "First seen": local_time(group.first_seen),
@@ -64,7 +65,7 @@ def group_events(group_ids: list[int], *, now: datetime | None = None) -> list[A
     """One event per group, with the differences of its latest stored sample."""
     now = now or timezone.now()
     events = []
-    for group in MismatchGroup.objects.filter(pk__in=group_ids).order_by("pk"):
+    for group in MismatchGroup.objects.filter(pk__in=group_ids).select_related("migration").order_by("pk"):
         sample = MismatchSample.objects.filter(group=group).order_by("-captured_at").only("differences").first()
         events.append(group_event(group, now=now, latest_differences=sample.differences if sample else []))
     return events
@@ -94,13 +95,14 @@ def scan_group_activity(*, now: datetime | None = None) -> int:
     if not baselines:
         return 0
     events = []
-    for group in MismatchGroup.objects.filter(pk__in=list(baselines)).only("pk", "title", "count", "subject", "last_seen"):
+    for group in (MismatchGroup.objects.filter(pk__in=list(baselines)).select_related("migration")
+                  .only("pk", "title", "count", "subject", "last_seen", "migration__slug", "migration__name")):
         grown = group.count - baselines[group.pk]
         if grown > 0:
             events.append(AlertEvent(
                 kind=AlertKind.GROUP_ACTIVITY, key=group_key(group.pk), occurred_at=now, title=group.title,
                 url_path=reverse("group-detail", args=[group.pk]), subject=group.subject, occurrences=grown,
-                baseline=group.count,
+                baseline=group.count, migration=group.migration.slug, migration_name=group.migration.name,
                 facts={"Subject": group.subject, "Mismatches so far": group.count, "Last seen": local_time(group.last_seen)},
             ))
     return sum(decision is Decision.HOLD for decision in alerts.publish(events))

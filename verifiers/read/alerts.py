@@ -22,31 +22,41 @@ RATE_MIN_COMPARED = 20
 
 
 def rate_events(*, now: datetime | None = None) -> list[AlertEvent]:
-    """Routes over their mismatch-rate threshold (their own, else the rule's) in the last 5 minutes."""
+    """Routes over their mismatch-rate threshold (their own, else their migration's rule's) in the last 5 minutes.
+
+    Counted per migration: the same route template in two migrations is two routes.
+    """
     now = now or timezone.now()
-    default = alerts.threshold(AlertKind.MISMATCH_RATE)
-    thresholds: dict[str, tuple[Route, float]] = {}
-    for route in Route.objects.filter(enabled=True):
-        threshold = route.mismatch_rate_alert if route.mismatch_rate_alert is not None else default
+    defaults: dict[str, float | None] = {}
+    thresholds: dict[tuple[int | None, str], tuple[Route, float]] = {}
+    for route in Route.objects.filter(enabled=True).select_related("migration"):
+        slug = route.migration.slug
+        if slug not in defaults:
+            defaults[slug] = alerts.threshold(AlertKind.MISMATCH_RATE, slug)
+        threshold = route.mismatch_rate_alert if route.mismatch_rate_alert is not None else defaults[slug]
         if threshold is not None:
-            thresholds[f"{route.method.upper()} {route.template}"] = (route, threshold)
+            thresholds[(route.migration_id, f"{route.method.upper()} {route.template}")] = (route, threshold)
     if not thresholds:
         return []
-    # The unique (kind, subject, minute) index serves this: a few rows per route, never samples.
+    # The unique (migration, kind, subject, minute) index serves this: a few rows per route, never samples.
     rows = (
-        OutcomeCount.objects.filter(kind="read", subject__in=list(thresholds), minute__gte=now - RATE_WINDOW, minute__lte=now)
-        .values("subject").annotate(matched=Sum("matched"), mismatched=Sum("mismatched"))
+        OutcomeCount.objects.filter(kind="read", subject__in=list({subject for _, subject in thresholds}),
+                                    minute__gte=now - RATE_WINDOW, minute__lte=now)
+        .values("migration_id", "subject").annotate(matched=Sum("matched"), mismatched=Sum("mismatched"))
     )
     events = []
     for row in rows:
-        route, threshold = thresholds[row["subject"]]
+        if (row["migration_id"], row["subject"]) not in thresholds:
+            continue
+        route, threshold = thresholds[(row["migration_id"], row["subject"])]
         if not rate_over_threshold(row["matched"], row["mismatched"], threshold, min_compared=RATE_MIN_COMPARED):
             continue
         rate = mismatch_rate(row["matched"], row["mismatched"]) or 0.0
         events.append(AlertEvent(
             kind=AlertKind.MISMATCH_RATE, key=f"rate:{route.pk}", occurred_at=now, subject=row["subject"],
             title=f"{row['subject']}: {rate:.1%} mismatches over 5 minutes (threshold {threshold:.1%})",
-            url_path=reverse("group-list"), url_query={"subject": row["subject"]},
+            url_path=reverse("group-list"), url_query={"subject": row["subject"], "migration": route.migration.slug},
+            migration=route.migration.slug, migration_name=route.migration.name,
             facts={"Route": row["subject"], "Mismatch rate": f"{rate:.2%}", "Threshold": f"{threshold:.2%}",
                    "Compared": f"{row['matched'] + row['mismatched']:,}", "Mismatched": f"{row['mismatched']:,}"},
         ))

@@ -10,6 +10,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from console.access import CanIngest
+from console.ingest_scope import MIGRATION_PARAMETER, MIGRATION_QUERY, IngestScopeError, ingest_migration
 from console.throttling import IngestRateThrottle
 from verifiers.read import services, stream
 from verifiers.read.ingest import MAX_BODY_BYTES, MAX_SAMPLES_PER_REQUEST, BatchError, BatchTooLargeError, parse_batch
@@ -56,13 +57,21 @@ class ReadSamplesView(APIView):
         summary="Queue mirrored read samples",
         description=(f"Body: JSON array of samples or NDJSON (application/x-ndjson). At most {MAX_BODY_BYTES} "
                      f"bytes and {MAX_SAMPLES_PER_REQUEST} samples (413 above), with a Content-Length or "
-                     "Transfer-Encoding: chunked. Idempotent on sample id. "
+                     "Transfer-Encoding: chunked. Idempotent on sample id (per migration). "
+                     f"`?{MIGRATION_PARAMETER}=<slug>` names the migration the samples belong to: required when "
+                     "the console has several and the token is not limited to one (400 naming them); 403 when "
+                     "the token is limited to another migration. "
                      "503 with Retry-After when the queue is full or Redis is down; nothing is half-written."),
         request={"application/json": OpenApiTypes.OBJECT, "application/x-ndjson": OpenApiTypes.STR},
-        responses={202: IngestResultSerializer, 400: OpenApiTypes.OBJECT, 413: OpenApiTypes.OBJECT,
-                   503: OpenApiTypes.OBJECT},
+        parameters=[MIGRATION_QUERY],
+        responses={202: IngestResultSerializer, 400: OpenApiTypes.OBJECT, 403: OpenApiTypes.OBJECT,
+                   413: OpenApiTypes.OBJECT, 503: OpenApiTypes.OBJECT},
     )
     def post(self, request):
+        try:
+            migration = ingest_migration(request)
+        except IngestScopeError as error:
+            return Response({"detail": str(error)}, status=error.status)
         django_request = request._request
         declared = int(django_request.META.get("CONTENT_LENGTH") or 0)
         if declared > MAX_BODY_BYTES:
@@ -75,7 +84,8 @@ class ReadSamplesView(APIView):
         except BatchError as error:
             return Response({"detail": str(error)}, status=400)
         try:
-            result = services.ingest_samples(batch=batch)
+            # With one migration, samples name none (as before migrations existed): its only one is meant.
+            result = services.ingest_samples(batch=batch, migration=migration.slug if migration.several else None)
         except stream.StreamFullError as error:
             return Response({"detail": str(error)}, status=503, headers={"Retry-After": str(RETRY_AFTER_S)})
         except redis.RedisError:

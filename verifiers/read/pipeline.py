@@ -44,7 +44,7 @@ from verifiers.read.compare import (
     suppress,
     suppress_noise,
 )
-from verifiers.read.config import RouteSettings, VerifierConfig
+from verifiers.read.config import ProgrammeReadConfig, RouteSettings, VerifierConfig
 from verifiers.read.replay import Answer, SystemClient, SystemTarget
 
 logger = logging.getLogger(__name__)
@@ -55,12 +55,15 @@ MAX_SHOWN_VALUE_CHARS = 2000
 @dataclass(slots=True)
 class BatchOutcome:
     verdicts: list[Verdict] = field(default_factory=list)
-    noise: Counter = field(default_factory=Counter)  # (route_id, subject, pattern, covered) -> n
+    noise: Counter = field(default_factory=Counter)  # (route_id, subject, pattern, covered, migration id) -> n
     skipped: Counter = field(default_factory=Counter)  # subject -> n
     # subject -> (second legacy answers not usable as noise evidence, the last reason)
     secondary_unusable: dict[str, tuple[int, str]] = field(default_factory=dict)
     malformed: int = 0
     lags_ms: list[float] = field(default_factory=list)
+    # Entries of a migration without an enabled candidate: left pending (XAUTOCLAIM retries them
+    # every reclaim interval), so one unconfigured migration never holds up the others.
+    held: set[str] = field(default_factory=set)
 
 
 def sampled(sample_id: str, ratio: float) -> bool:
@@ -127,6 +130,7 @@ def judge(sample: dict[str, Any], route: RouteSettings, candidate: Answer,
     method, template = route.method, route.template
     captured_at = datetime.fromisoformat(sample["captured_at"])
     base = dict(kind="read", sample_id=sample["id"], subject=route.subject, captured_at=captured_at,
+                migration_id=route.migration_id,
                 severity=route.severity, request=request, legacy=legacy,
                 candidate=candidate.as_record(), legacy_latency_ms=legacy.get("latency_ms"),
                 candidate_latency_ms=None if candidate.error else candidate.latency_ms)
@@ -182,30 +186,31 @@ class ReadVerifierWorker:
         self.record_lag = record_lag
         self.stopping = False
         self.processed = 0
-        self._config: VerifierConfig | None = None
+        self._config: ProgrammeReadConfig | None = None
         self._config_loaded_at = 0.0
         self._next_reclaim_at = 0.0
-        self._clients: dict[str, SystemClient] = {}
+        # Per (migration, system name): two migrations may each have a system called "candidate".
+        self._clients: dict[tuple[int | None, str], SystemClient] = {}
         # The stream incarnation this worker reads (stream.EPOCH_KEY); None: (re)create it first.
         self.epoch: str | None = None
         self._loop = asyncio.new_event_loop()
 
     # --- configuration -------------------------------------------------------------------------
 
-    def config(self) -> VerifierConfig:
+    def config(self) -> ProgrammeReadConfig:
         if self._config is None or time.monotonic() - self._config_loaded_at > self.config_refresh_s:
-            from verifiers.read.selectors import verifier_config
+            from verifiers.read.selectors import verifier_configs
 
-            self._config = verifier_config()
+            self._config = verifier_configs()
             self._config_loaded_at = time.monotonic()
         return self._config
 
-    def _client_for(self, target: SystemTarget) -> SystemClient:
-        current = self._clients.get(target.name)
+    def _client_for(self, migration_id: int | None, target: SystemTarget) -> SystemClient:
+        current = self._clients.get((migration_id, target.name))
         if current is None or current.target != target:
             if current is not None:
                 self._loop.run_until_complete(current.close())
-            current = self._clients[target.name] = SystemClient(target)
+            current = self._clients[(migration_id, target.name)] = SystemClient(target)
         return current
 
     # --- the loop ------------------------------------------------------------------------------
@@ -256,7 +261,8 @@ class ReadVerifierWorker:
                         break
                     continue
                 idle = 0
-                self.process(entries)
+                if self.process(entries).held:
+                    retry_own = False  # held entries wait for the reclaim, not a tight retry loop
             except redis.RedisError as error:
                 retry_own = True
                 if isinstance(error, redis.ResponseError) and stream.is_missing_group(error):
@@ -291,28 +297,34 @@ class ReadVerifierWorker:
         outcome = self.verify(entries)
         from verifiers.read.services import record_read_batch
 
+        done = [entry for entry in entries if entry.entry_id not in outcome.held]
         record_read_batch(verdicts=outcome.verdicts, noise=outcome.noise, skipped=outcome.skipped,
                           secondary_unusable=outcome.secondary_unusable, epoch=self.epoch,
-                          finished=len(entries))
-        stream.ack(self.client, [entry.entry_id for entry in entries])
+                          finished=len(done))
+        if done:
+            stream.ack(self.client, [entry.entry_id for entry in done])
         done_ms = time.time() * 1000
-        outcome.lags_ms = [done_ms - entry.ingested_at_ms for entry in entries]
+        outcome.lags_ms = [done_ms - entry.ingested_at_ms for entry in done]
         if self.record_lag and outcome.lags_ms:
             self.client.rpush("mhc:read-lag", *(round(lag, 1) for lag in outcome.lags_ms))
-        self.processed += len(entries)
+        self.processed += len(done)
         return outcome
 
     def verify(self, entries: list[stream.StreamEntry]) -> BatchOutcome:
         """Replay and judge a batch (no database writes)."""
-        config = self.config()
+        programme = self.config()
         outcome = BatchOutcome()
-        work: list[tuple[dict[str, Any], RouteSettings]] = []
+        work: list[tuple[dict[str, Any], RouteSettings, VerifierConfig]] = []
+        waiting: set[str] = set()  # migrations without an enabled candidate
         for entry in entries:
             try:
                 # Exact values (a gateway may XADD an embedded JSON body); our ingest wrote bodies as text.
                 sample = exactjson.loads(entry.payload, keep_number_text=False)
                 from verifiers.read.ingest import validate_sample  # gateways XADD unvalidated samples
 
+                # The migration ingest filed it under (a slug); judged only by that migration's routes.
+                slug = sample.pop("migration", None) if isinstance(sample, dict) else None
+                config = programme.for_sample(slug if isinstance(slug, str) else None)
                 sample = validate_sample(sample)
             except (ValueError, TypeError) as error:
                 outcome.malformed += 1
@@ -325,13 +337,18 @@ class ReadVerifierWorker:
                                                config.time_zone)):
                 outcome.skipped[route.subject] += 1
                 continue
-            work.append((sample, route))
+            if config.candidate is None:
+                outcome.held.add(entry.entry_id)
+                waiting.add(config.migration_name or "(none yet)")
+                continue
+            work.append((sample, route, config))
+        if waiting:
+            logger.warning("no enabled candidate System is configured for migration(s) %s; their samples stay "
+                           "queued", ", ".join(sorted(waiting)))
         if not work:
             return outcome
-        if config.candidate is None:
-            raise RuntimeError("no enabled candidate System is configured; samples stay queued")
-        answers = self._loop.run_until_complete(self._replay_all(work, config))
-        for (sample, route), (candidate, secondary) in zip(work, answers):
+        answers = self._loop.run_until_complete(self._replay_all(work))
+        for (sample, route, _), (candidate, secondary) in zip(work, answers):
             verdict, noise = judge(sample, route, candidate, secondary)
             outcome.verdicts.append(verdict)
             if verdict.secondary_unusable:
@@ -341,20 +358,22 @@ class ReadVerifierWorker:
                 covered = set(noise) - {d.path for d in suppress(
                     [Difference(p, DiffKind.CHANGED) for p in noise], route.ignore_paths)} if route.ignore_paths else set()
                 for pattern in noise:
-                    outcome.noise[(route.route_id, route.subject, pattern, pattern in covered)] += 1
+                    outcome.noise[(route.route_id, route.subject, pattern, pattern in covered,
+                                   route.migration_id)] += 1
         return outcome
 
-    async def _replay_all(self, work: list[tuple[dict[str, Any], RouteSettings]],
-                          config: VerifierConfig) -> list[tuple[Answer, Answer | None]]:
-        assert config.candidate is not None  # the caller checked: samples stay queued without one
-        candidate = self._client_for(config.candidate)
-        secondary = self._client_for(config.secondary) if config.secondary else None
+    async def _replay_all(self, work: list[tuple[dict[str, Any], RouteSettings, VerifierConfig]]
+                          ) -> list[tuple[Answer, Answer | None]]:
+        """Each sample against its own migration's candidate (and second legacy system, if any)."""
 
-        async def both(sample: dict[str, Any]) -> tuple[Answer, Answer | None]:
-            if secondary is None:
+        async def both(sample: dict[str, Any], config: VerifierConfig) -> tuple[Answer, Answer | None]:
+            assert config.candidate is not None  # the caller held samples of migrations without one
+            candidate = self._client_for(config.migration_id, config.candidate)
+            if config.secondary is None:
                 return await candidate.fetch(sample["request"]), None
+            secondary = self._client_for(config.migration_id, config.secondary)
             first, second = await asyncio.gather(candidate.fetch(sample["request"]),
                                                  secondary.fetch(sample["request"]))
             return first, second
 
-        return await asyncio.gather(*(both(sample) for sample, _ in work))
+        return await asyncio.gather(*(both(sample, config) for sample, _, config in work))

@@ -12,9 +12,10 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.timezone import get_default_timezone
 
+from console.models import Migration
 from verifiers.models import NoiseSuggestion, OutcomeCount, Route, System
 from verifiers.read.compare import compile_rules
-from verifiers.read.config import RouteSettings, VerifierConfig
+from verifiers.read.config import ProgrammeReadConfig, RouteSettings, VerifierConfig
 from verifiers.read.replay import SystemTarget
 
 _compiled_cache: dict[bytes, Any] = {}
@@ -34,31 +35,54 @@ def system_target(system: System) -> SystemTarget:
                         max_response_bytes=settings.READ_MAX_RESPONSE_BYTES)
 
 
-def active_system(role: str) -> System | None:
-    return System.objects.filter(role=role, enabled=True).order_by("name").first()
+def active_system(role: str, migration_id: int | None = None) -> System | None:
+    systems = System.objects.filter(role=role, enabled=True)
+    if migration_id is not None:
+        systems = systems.filter(migration_id=migration_id)
+    return systems.order_by("name").first()
 
 
-def verifier_config() -> VerifierConfig:
-    """What a worker needs, read once and refreshed every few seconds."""
-    candidate = active_system(System.Role.CANDIDATE)
-    secondary = active_system(System.Role.LEGACY_SECONDARY)
-    routes: dict[tuple[str, str], RouteSettings] = {}
-    for route in Route.objects.all():
-        rules = dict(route.rules or {})
-        ignore_paths = tuple(rules.get("ignore_paths", ()))
-        body_ignores = [p for p in ignore_paths if not p.startswith("$")]
-        noise_rules = {**rules, "ignore_paths": body_ignores}
-        routes[(route.method.upper(), route.template)] = RouteSettings(
-            route_id=route.pk, method=route.method.upper(), template=route.template, enabled=route.enabled,
-            sampling_ratio=route.sampling_ratio, active_from=route.active_from, active_until=route.active_until,
-            severity=route.severity, rules=_compiled(rules), noise_rules=_compiled(noise_rules),
-            ignore_paths=ignore_paths,
-        )
-    return VerifierConfig(
-        candidate=system_target(candidate) if candidate else None,
-        secondary=system_target(secondary) if secondary else None,
-        routes=routes, time_zone=get_default_timezone(),
+def _route_settings(route: Route) -> RouteSettings:
+    rules = dict(route.rules or {})
+    ignore_paths = tuple(rules.get("ignore_paths", ()))
+    body_ignores = [p for p in ignore_paths if not p.startswith("$")]
+    noise_rules = {**rules, "ignore_paths": body_ignores}
+    return RouteSettings(
+        route_id=route.pk, method=route.method.upper(), template=route.template, enabled=route.enabled,
+        sampling_ratio=route.sampling_ratio, active_from=route.active_from, active_until=route.active_until,
+        severity=route.severity, rules=_compiled(rules), noise_rules=_compiled(noise_rules),
+        ignore_paths=ignore_paths, migration_id=route.migration_id,
     )
+
+
+def verifier_config(migration_id: int | None = None) -> VerifierConfig:
+    """One migration's systems and routes (None: the console's only one; UnknownMigrationError with several)."""
+    return verifier_configs(migration_ids=None if migration_id is None else [migration_id]).for_sample(None)
+
+
+def verifier_configs(*, migration_ids: list[int] | None = None) -> ProgrammeReadConfig:
+    """What a worker needs, per migration, read once and refreshed every few seconds."""
+    migrations = Migration.objects.all() if migration_ids is None else Migration.objects.filter(pk__in=migration_ids)
+    candidates: dict[int | None, System] = {}
+    secondaries: dict[int | None, System] = {}
+    for system in System.objects.filter(enabled=True, role__in=[System.Role.CANDIDATE, System.Role.LEGACY_SECONDARY],
+                                        migration__in=migrations).order_by("name"):
+        chosen = candidates if system.role == System.Role.CANDIDATE else secondaries
+        chosen.setdefault(system.migration_id, system)
+    routes: dict[int | None, dict[tuple[str, str], RouteSettings]] = {}
+    for route in Route.objects.filter(migration__in=migrations):
+        routes.setdefault(route.migration_id, {})[(route.method.upper(), route.template)] = _route_settings(route)
+    time_zone = get_default_timezone()
+    by_slug = {}
+    for migration in migrations:
+        candidate, secondary = candidates.get(migration.pk), secondaries.get(migration.pk)
+        by_slug[migration.slug] = VerifierConfig(
+            candidate=system_target(candidate) if candidate else None,
+            secondary=system_target(secondary) if secondary else None,
+            routes=routes.get(migration.pk, {}), time_zone=time_zone,
+            migration_id=migration.pk, migration_name=migration.name,
+        )
+    return ProgrammeReadConfig(by_slug=by_slug, time_zone=time_zone)
 
 
 def secondary_unusable_by_route() -> list[dict[str, Any]]:
@@ -98,10 +122,10 @@ NOISE_SUGGESTION_MIN_SHARE = 0.05  # of the route's samples compared since the p
 
 def noise_suggestions(*, status: str = NoiseSuggestion.Status.SUGGESTED) -> QuerySet[NoiseSuggestion]:
     compared = (
-        OutcomeCount.objects.filter(kind="read", subject=OuterRef("subject"),
+        OutcomeCount.objects.filter(kind="read", migration=OuterRef("migration"), subject=OuterRef("subject"),
                                     minute__gt=ExpressionWrapper(OuterRef("first_seen") - timedelta(minutes=1),
                                                                 output_field=DateTimeField()))
-        .values("subject")
+        .values("migration", "subject")
         .annotate(total=Sum(F("matched") + F("mismatched") + F("errored")))
         .values("total")
     )

@@ -55,10 +55,17 @@ class IngestResult:
 
 
 def ingest_samples(*, batch: ParsedBatch, client: redis.Redis | None = None,
-                   max_backlog: int | None = None) -> IngestResult:
-    """Queue a validated batch atomically; raises stream.StreamFullError or redis.RedisError."""
+                   max_backlog: int | None = None, migration: str | None = None) -> IngestResult:
+    """Queue a validated batch atomically; raises stream.StreamFullError or redis.RedisError.
+
+    `migration` (a slug) travels with each sample to the worker; sample ids are deduplicated per migration.
+    """
     client = client or shared_redis()
-    pairs = [(sample["id"], encode_sample(sample)) for sample in batch.samples]
+    if migration is None:
+        pairs = [(sample["id"], encode_sample(sample)) for sample in batch.samples]
+    else:
+        pairs = [(f"{migration}/{sample['id']}", encode_sample({**sample, "migration": migration}))
+                 for sample in batch.samples]
     bound = max_backlog or stream.DEFAULT_MAX_BACKLOG
     try:
         appended = stream.append_samples(client, pairs, max_backlog=bound)
@@ -105,11 +112,15 @@ def record_read_batch(*, verdicts: list[Verdict], noise: Counter | None = None,
 
 
 def record_noise(*, noise: Counter) -> None:
-    """(route id, subject, pattern, already ignored) -> count: upsert NoiseSuggestion rows."""
+    """(route id, subject, pattern, already ignored[, migration id]) -> count: upsert NoiseSuggestion rows.
+
+    Noise on a route is its route's migration's; on an unconfigured route, the sample's migration
+    (the key's fifth item), else the console's only one.
+    """
     now = timezone.now()
     rows = sorted(noise.items(), key=lambda item: (item[0][1], item[0][2]))
-    # Noise on a route is its migration's; without a route only a single-migration console can tell.
-    sole_migration = sole_migration_pk() if any(key[0] is None for key in noise) else None
+    unnamed = any(key[0] is None and (len(key) < 5 or key[4] is None) for key in noise)
+    sole_migration = sole_migration_pk() if unnamed else None
     with connection.cursor() as cursor:
         cursor.executemany(
             """
@@ -119,9 +130,10 @@ def record_noise(*, noise: Counter) -> None:
             ON CONFLICT (migration_id, subject, pattern) DO UPDATE SET
                 count = verifiers_noisesuggestion.count + EXCLUDED.count, last_seen = EXCLUDED.last_seen
             """,
-            [(route_id, route_id, sole_migration, subject[:300], pattern[:300], count, now, now,
-              NoiseSuggestion.Status.ACCEPTED if covered else NoiseSuggestion.Status.SUGGESTED)
-             for (route_id, subject, pattern, covered), count in rows],
+            [(key[0], key[0], key[4] if len(key) > 4 and key[4] is not None else sole_migration,
+              key[1][:300], key[2][:300], count, now, now,
+              NoiseSuggestion.Status.ACCEPTED if key[3] else NoiseSuggestion.Status.SUGGESTED)
+             for key, count in rows],
         )
 
 
@@ -211,7 +223,8 @@ def accept_noise_suggestion(*, suggestion_id: int) -> Route:
         route = suggestion.route
         if route is None:
             method, _, template = suggestion.subject.partition(" ")
-            route, _ = Route.objects.get_or_create(method=method, template=template)
+            route, _ = Route.objects.get_or_create(migration=suggestion.migration, method=method,
+                                                   template=template)
         route = Route.objects.select_for_update().get(pk=route.pk)
         rules = dict(route.rules or {})
         ignore = list(rules.get("ignore_paths", []))

@@ -29,6 +29,7 @@ def run_event(run: ReconciliationRun, *, min_accounts: int = 1, now: datetime | 
         kind=AlertKind.RECONCILIATION, key=f"reconciliation:source:{run.source_id}", occurred_at=now or timezone.now(),
         title=f"Reconciliation of {run.source.name} at {local_time(run.cutoff)} {status}",
         url_path=reverse("reconciliation-run", args=[run.pk]), subject=run.source.name,
+        migration=run.source.migration.slug, migration_name=run.source.migration.name,
         severity="high" if failed or totals_off else "medium",
         facts={
             "Status": run.get_status_display(), "Cut-off": local_time(run.cutoff),
@@ -48,7 +49,7 @@ def _nonzero(value: Any) -> bool:
 
 def alert_on_run(run: ReconciliationRun) -> AlertEvent | None:
     """Publish the run's alert, if it has one, after the current transaction commits."""
-    threshold = alerts.threshold(AlertKind.RECONCILIATION)
+    threshold = alerts.threshold(AlertKind.RECONCILIATION, run.source.migration.slug)
     event = run_event(run, min_accounts=int(threshold) if threshold is not None else 1)
     if event is not None:
         transaction.on_commit(lambda: alerts.publish([event]))

@@ -139,7 +139,10 @@ def sync_schedule(*, source: LedgerSource) -> Any:
         month_of_year="*", timezone=source.time_zone,
     )
     task = source.schedule or PeriodicTask()
+    # Beat task names are unique: two migrations may each have a source called "books".
     task.name = f"Reconcile {source.name}"
+    if LedgerSource.objects.filter(name=source.name).exclude(migration=source.migration).exists():
+        task.name = f"Reconcile {source.name} ({source.migration.slug})"
     task.task = RUN_TASK_NAME
     task.crontab = crontab
     task.interval = task.clocked = task.solar = None

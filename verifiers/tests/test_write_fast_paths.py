@@ -167,7 +167,7 @@ def test_converted_capture_is_stored_without_its_after_images(monkeypatch):
         return ["stored"] * len(captures)
 
     monkeypatch.setattr(services, "default_database", lambda *a, **k: type("Db", (), {
-        "pk": 1, "capture_ttl_s": 60, "commit_delay_ms": 0})())
+        "pk": 1, "migration_id": 1, "capture_ttl_s": 60, "commit_delay_ms": 0})())
     monkeypatch.setattr(services, "target_for", lambda database: FakeTarget())
     monkeypatch.setattr(WriteCaptureStore, "add_captures", add_captures)
     body = {"id": "c1", "dialect": "postgres",

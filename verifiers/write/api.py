@@ -19,6 +19,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from console.access import CanIngest
+from console.ingest_scope import MIGRATION_QUERY, IngestScopeError, ingest_migration
 from console.throttling import IngestRateThrottle
 from verifiers.write import services
 from verifiers.write.validation import (
@@ -106,7 +107,8 @@ class CaptureSerializer(serializers.Serializer):
                                  "accepted and its statements reported unverifiable with the reason.")
     statements = StatementSerializer(many=True, help_text=f"1 to {services.MAX_STATEMENTS} statements")
     after_images = AfterImageSerializer(many=True, required=False)
-    database = serializers.CharField(required=False, help_text="Verified database name (default: the first enabled)")
+    database = serializers.CharField(required=False, help_text="Verified database name within the request's "
+                                                               "migration (default: its first enabled)")
 
 
 _LIMITS = (f"One capture up to {MAX_CAPTURE_BYTES:,} bytes; a batch (JSON array or NDJSON) up to "
@@ -119,6 +121,7 @@ class WriteCaptureView(APIView):
     permission_classes = [CanIngest]
 
     @extend_schema(
+        parameters=[MIGRATION_QUERY],
         request={"application/json": CaptureSerializer, "application/x-ndjson": CaptureSerializer},
         responses={
             202: inline_serializer("WriteCaptureAccepted", {
@@ -127,8 +130,10 @@ class WriteCaptureView(APIView):
                 "converted": serializers.BooleanField(),
             }),
             200: OpenApiResponse(description="The same capture id was accepted before (counted once)."),
-            400: OpenApiResponse(description="Malformed capture, or an unknown verified database (named, with "
-                                             "the known ones)."),
+            400: OpenApiResponse(description="Malformed capture, an unknown verified database (named, with "
+                                             "the migration's known ones), or no migration named while the "
+                                             "console has several (named)."),
+            403: OpenApiResponse(description="The token is limited to another migration than the one named."),
             409: OpenApiResponse(description="The capture names a disabled verified database."),
             413: OpenApiResponse(description="Body, statement list or after-image list over the limit. " + _LIMITS),
             503: OpenApiResponse(description="Retry later: no verified database is enabled yet, or the capture "
@@ -140,8 +145,12 @@ class WriteCaptureView(APIView):
     )
     def post(self, request: Request) -> Response:
         try:
+            migration = ingest_migration(request)
+        except IngestScopeError as error:
+            return Response({"error": str(error)}, status=error.status)
+        try:
             parsed = _parsed(request)
-            outcomes = services.ingest_captures(_items(parsed)) if parsed.items else []
+            outcomes = services.ingest_captures(_items(parsed), migration_id=migration.pk) if parsed.items else []
         except CaptureError as error:
             return _refused(error)
         except redis.RedisError as error:
@@ -165,11 +174,13 @@ class WriteCommitView(APIView):
     permission_classes = [CanIngest]
 
     @extend_schema(
+        parameters=[MIGRATION_QUERY],
         request={"application/json": CommitSerializer, "application/x-ndjson": CommitSerializer},
         responses={
             202: inline_serializer("WriteCommitAccepted", {"id": serializers.CharField(), "status": serializers.CharField()}),
             200: OpenApiResponse(description="Duplicate commit note (counted once)."),
-            400: OpenApiResponse(description="Malformed body."),
+            400: OpenApiResponse(description="Malformed body, or no migration named while the console has several."),
+            403: OpenApiResponse(description="The token is limited to another migration than the one named."),
             503: OpenApiResponse(description="The capture store is down: retry later."),
         },
         summary="The legacy committed the writes of these captures: schedule their checks",
@@ -177,8 +188,14 @@ class WriteCommitView(APIView):
     )
     def post(self, request: Request) -> Response:
         try:
+            migration = ingest_migration(request)
+        except IngestScopeError as error:
+            return Response({"error": str(error)}, status=error.status)
+        try:
             parsed = _parsed(request)
-            outcomes = services.register_commits(_items(parsed)) if parsed.items else []
+            # Only a console with several migrations needs to remember whose commit note it was.
+            outcomes = (services.register_commits(_items(parsed), migration_id=migration.pk if migration.several else None)
+                        if parsed.items else [])
         except CaptureError as error:
             return _refused(error)
         except redis.RedisError as error:

@@ -115,10 +115,10 @@ class IngestResult:
                 "unverifiable": self.unverifiable, "converted": self.converted}
 
 
-def _database_for(name: str | None) -> VerifiedDatabase:
-    """The verified database a capture names (or the default); CaptureError says what is wrong."""
+def _database_for(name: str | None, migration_id: int | None) -> VerifiedDatabase:
+    """The verified database a capture names (or the default) in its migration; CaptureError says what is wrong."""
     try:
-        return default_database(name, max_age_s=DATABASE_LOOKUP_TTL_S)
+        return default_database(name, max_age_s=DATABASE_LOOKUP_TTL_S, migration_id=migration_id)
     except UnknownVerifiedDatabase as error:
         raise CaptureError(str(error)) from None
     except DisabledVerifiedDatabase as error:
@@ -127,14 +127,15 @@ def _database_for(name: str | None) -> VerifiedDatabase:
         raise CaptureNotAccepted(str(error)) from None
 
 
-def _prepared(raw: Any, now: float, targets: dict[int, WriteTarget | None]) -> tuple[dict[str, Any], VerifiedDatabase]:
+def _prepared(raw: Any, now: float, targets: dict[int, WriteTarget | None],
+              migration_id: int | None = None) -> tuple[dict[str, Any], VerifiedDatabase]:
     """A validated capture converted against its database (CaptureError if refused).
 
     What is stored keeps the statements and after-images as received (valid JSON, values in
     their tagged form); conversion uses the values they stand for.
     """
     capture = validate_capture(raw)
-    database = _database_for(capture["database"])
+    database = _database_for(capture["database"], migration_id)
     if database.pk not in targets:
         try:
             targets[database.pk] = target_for(database)
@@ -147,7 +148,8 @@ def _prepared(raw: Any, now: float, targets: dict[int, WriteTarget | None]) -> t
     if target is not None:
         checks, unverifiable = _converted(capture, target)
     stored = {**capture, "statements": raw["statements"], "after_images": raw.get("after_images") or [],
-              "database_id": database.pk, "received_at": now, "capture_ttl_s": database.capture_ttl_s,
+              "database_id": database.pk, "migration_id": database.migration_id, "received_at": now,
+              "capture_ttl_s": database.capture_ttl_s,
               "checks": checks, "unverifiable": unverifiable}
     if checks is not None:
         # Converted: the expected rows are in the checks; the after-images were only conversion input.
@@ -165,9 +167,11 @@ def _converted(capture: dict[str, Any], target: WriteTarget) -> tuple[list[dict[
                      "reason": f"conversion failed: {type(error).__name__}: {error}"[:500]}]
 
 
-def ingest_captures(raw_items: list[Any], *, now: float | None = None,
-                    store: WriteCaptureStore | None = None) -> list[IngestResult | CaptureError]:
+def ingest_captures(raw_items: list[Any], *, now: float | None = None, store: WriteCaptureStore | None = None,
+                    migration_id: int | None = None) -> list[IngestResult | CaptureError]:
     """Validate, convert and keep many captures (one Redis round trip); a result or error per item.
+
+    Each capture's database is looked up in migration `migration_id` (None: the console's only one).
 
     Redis errors are raised (nothing is acknowledged; a retried batch counts its stored
     captures as duplicates).
@@ -181,7 +185,7 @@ def ingest_captures(raw_items: list[Any], *, now: float | None = None,
         try:
             if isinstance(raw, CaptureError):  # an NDJSON line that was not JSON
                 raise raw
-            stored, database = _prepared(raw, now, targets)
+            stored, database = _prepared(raw, now, targets, migration_id)
         except CaptureError as error:
             outcomes[position] = error
             continue
@@ -223,8 +227,12 @@ class CommitResult:
 
 
 def register_commits(raw_items: list[Any], *, now: float | None = None, store: WriteCaptureStore | None = None,
-                     queue_drain: bool = True) -> list[CommitResult | CaptureError]:
-    """Note many legacy commits (one Redis round trip); each check runs after its database's commit delay."""
+                     queue_drain: bool = True, migration_id: int | None = None) -> list[CommitResult | CaptureError]:
+    """Note many legacy commits (one Redis round trip); each check runs after its database's commit delay.
+
+    `migration_id` (given by consoles with several migrations) is remembered with the commits, for
+    the verdict of a commit whose capture never comes; a capture itself carries its migration.
+    """
     store = store or write_store()
     now = time.time() if now is None else now
     outcomes: list[CommitResult | CaptureError | None] = [None] * len(raw_items)
@@ -237,6 +245,8 @@ def register_commits(raw_items: list[Any], *, now: float | None = None, store: W
         except CaptureError as error:
             outcomes[position] = error
     statuses = store.add_commits([capture_id for _, capture_id in ids], now=now)
+    if migration_id is not None and ids:
+        store.note_commit_migrations([capture_id for _, capture_id in ids], migration_id)
     for (position, capture_id), status in zip(ids, statuses):
         outcomes[position] = CommitResult(capture_id, status)
     if queue_drain and "scheduled" in statuses:
@@ -486,10 +496,13 @@ def _process_due_work(*, limit: int, now: float | None, store: WriteCaptureStore
     names: dict[int, str] = {}
     by_work: dict[str, list[Verdict]] = {}
     to_check: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    migration_of: dict[str, int | None] = {}  # capture id -> the migration its capture was filed under
     for item in work:
         stored = loaded.get(item.capture_id)
         try:
             capture = orjson.loads(stored.data) if stored is not None else None
+            if capture is not None:
+                migration_of[item.capture_id] = capture.get("migration_id")
             if capture is not None and stored is not None:  # no '"$' in its JSON: no tagged value in its checks
                 capture["tagged"] = b'"$' in stored.data
             if item.task == TASK_NO_CAPTURE:
@@ -508,6 +521,7 @@ def _process_due_work(*, limit: int, now: float | None, store: WriteCaptureStore
     for database_id, captures in to_check.items():
         for capture_id, verdicts_of_capture in _check_captures(captures, database_id, names, now).items():
             by_work[f"{TASK_CHECK}:{capture_id}"] = verdicts_of_capture  # the store member, claimed once
+    _file_under_migrations(by_work, work, migration_of, store)
     recorded, verdicts = _record_isolated(by_work, now)
     store.finish(work)
     for verdict in verdicts:
@@ -515,6 +529,18 @@ def _process_due_work(*, limit: int, now: float | None, store: WriteCaptureStore
     summary.recorded = recorded.counted
     summary.new_group_ids = recorded.new_group_ids
     return summary
+
+
+def _file_under_migrations(by_work: dict[str, list[Verdict]], work: list[Any], migration_of: dict[str, int | None],
+                           store: WriteCaptureStore) -> None:
+    """Each verdict in its capture's migration; a verdict known only by its id (a commit without a
+    capture, an expired capture) in the migration its commit note came from (None: the only one)."""
+    unknown = [item.capture_id for item in work if item.capture_id not in migration_of]
+    if unknown:
+        migration_of.update(store.commit_migrations(unknown))
+    for item in work:
+        for verdict in by_work.get(item.member, ()):
+            verdict.migration_id = migration_of.get(item.capture_id)
 
 
 def drain(*, budget_s: float = 20.0, limit: int = BATCH_SIZE, store: WriteCaptureStore | None = None) -> ProcessSummary:
@@ -559,7 +585,8 @@ def reverify_write_samples(sample_ids: Iterable[int]) -> dict[int, str]:
     """
     samples = list(MismatchSample.objects.filter(pk__in=list(sample_ids), group__kind=KIND).select_related("group"))
     outcomes: dict[int, str] = {}
-    by_database: dict[str, list[tuple[MismatchSample, RowCheck]]] = defaultdict(list)
+    # Per (migration, name): each sample is checked in its own group's migration's database.
+    by_database: dict[tuple[int | None, str], list[tuple[MismatchSample, RowCheck]]] = defaultdict(list)
     now = dj_timezone.now()
     for sample in samples:
         check = _stored_check(sample)
@@ -567,11 +594,11 @@ def reverify_write_samples(sample_ids: Iterable[int]) -> dict[int, str]:
             outcomes[sample.pk] = sample.outcome
             MismatchSample.objects.filter(pk=sample.pk).update(reverified_at=now, reverify_outcome=sample.outcome)
             continue
-        by_database[(sample.request or {}).get("database") or ""].append((sample, check))
-    for database_name, items in by_database.items():
+        by_database[(sample.group.migration_id, (sample.request or {}).get("database") or "")].append((sample, check))
+    for (migration_id, database_name), items in by_database.items():
         target: WriteTarget | None = None
         try:
-            found = target_for(default_database(database_name or None))
+            found = target_for(default_database(database_name or None, migration_id=migration_id))
         except (NoVerifiedDatabase, CheckerError) as error:
             results: list[Any] = [CheckerError(f"check failed: {error}")] * len(items)
         else:

@@ -234,6 +234,21 @@ class WriteCaptureStore:
             pipe.delete(*consumed)
         pipe.execute()
 
+    def note_commit_migrations(self, capture_ids: list[str], migration_id: int) -> None:
+        """Remember which migration sent these commit notes (only consoles with several migrations
+        do): a commit whose capture never came, or expired, is reported in that migration."""
+        pipe = self.client.pipeline(transaction=False)
+        for capture_id in capture_ids:
+            pipe.set(self._key(f"commit-migration:{capture_id}"), migration_id, ex=self.seen_ttl_s)
+        pipe.execute()
+
+    def commit_migrations(self, capture_ids: list[str]) -> dict[str, int]:
+        """Capture id -> migration id noted with its commit (ids without one are left out)."""
+        if not capture_ids:
+            return {}
+        values = self.client.mget([self._key(f"commit-migration:{capture_id}") for capture_id in capture_ids])
+        return {capture_id: int(value) for capture_id, value in zip(capture_ids, values) if value is not None}
+
     # --- reads ------------------------------------------------------------------------------
     def counts(self) -> StoreCounts:
         pipe = self.client.pipeline(transaction=False)

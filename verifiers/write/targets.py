@@ -19,6 +19,7 @@ import psycopg
 import pymysql
 from django.core.exceptions import ValidationError
 
+from console.models import Migration
 from verifiers.engines import MYSQL, EngineError, dialect_of
 from verifiers.models import VerifiedDatabase, WriteTableRule
 from verifiers.read.compare import CompiledRules, RulesError
@@ -117,42 +118,51 @@ _targets_lock = threading.Lock()
 
 # Ingest looks the database up per capture; a few seconds of staleness saves a query each time.
 DATABASE_LOOKUP_TTL_S: Final = 5.0
-_database_lookups: dict[str | None, tuple[float, VerifiedDatabase]] = {}
+# Keyed by (migration id, name): two migrations may each have a database called "ledger".
+_database_lookups: dict[tuple[int | None, str | None], tuple[float, VerifiedDatabase]] = {}
 
 
-def default_database(name: str | None = None, *, max_age_s: float = 0.0) -> VerifiedDatabase:
-    """The enabled VerifiedDatabase named ``name``, or the only/first enabled one.
+def default_database(name: str | None = None, *, max_age_s: float = 0.0,
+                     migration_id: int | None = None) -> VerifiedDatabase:
+    """The enabled VerifiedDatabase named ``name``, or the only/first enabled one, of migration
+    ``migration_id`` (None: among all, as a console with one migration has them).
 
     ``max_age_s`` > 0 lets a hot path reuse a lookup that young (the ingest API does).
     """
     if max_age_s > 0:
-        cached = _database_lookups.get(name)
+        cached = _database_lookups.get((migration_id, name))
         if cached is not None and time.monotonic() - cached[0] < max_age_s:
             return cached[1]
-    database = _lookup_database(name)
-    _database_lookups[name] = (time.monotonic(), database)
+    database = _lookup_database(name, migration_id)
+    _database_lookups[(migration_id, name)] = (time.monotonic(), database)
     return database
 
 
-def _lookup_database(name: str | None) -> VerifiedDatabase:
+def _lookup_database(name: str | None, migration_id: int | None) -> VerifiedDatabase:
+    databases = VerifiedDatabase.objects.all()
+    where = ""
+    if migration_id is not None:
+        databases = databases.filter(migration_id=migration_id)
+        where = f" of migration {Migration.objects.filter(pk=migration_id).values_list('slug', flat=True).first()!r}"
     if not name:
-        database = VerifiedDatabase.objects.filter(enabled=True).order_by("pk").first()
+        database = databases.filter(enabled=True).order_by("pk").first()
         if database is None:
-            raise NoVerifiedDatabase("no enabled verified database is configured (admin: Verified databases)")
+            raise NoVerifiedDatabase(f"no enabled verified database{where} is configured (admin: Verified databases)")
         return database
-    database = VerifiedDatabase.objects.filter(name=name).first()
+    database = databases.filter(name=name).first()
     if database is None:
-        known = list(VerifiedDatabase.objects.order_by("name").values_list("name", flat=True)[:50])
+        known = list(databases.order_by("name").values_list("name", flat=True)[:50])
         raise UnknownVerifiedDatabase(
-            f"unknown verified database {name!r}; known: {', '.join(map(repr, known)) or 'none configured'}")
+            f"unknown verified database {name!r}{where}; known: {', '.join(map(repr, known)) or 'none configured'}")
     if not database.enabled:
         raise DisabledVerifiedDatabase(f"verified database {name!r} is disabled (admin: Verified databases)")
     return database
 
 
-def _overrides() -> tuple[list[TableOverride], dict[str, dict[str, Any]], dict[str, str]]:
+def _overrides(migration_id: int | None) -> tuple[list[TableOverride], dict[str, dict[str, Any]], dict[str, str]]:
+    """The write table rules of one migration (another migration's `transfers` is another table)."""
     overrides, rules, problems = [], {}, {}
-    for rule in WriteTableRule.objects.order_by("table"):
+    for rule in WriteTableRule.objects.filter(migration__in=[migration_id]).order_by("table"):
         try:
             overrides.append(override_from_dict(rule.table, rule.key_columns, rule.version_column,
                                                 rule.excluded_columns))
@@ -181,7 +191,7 @@ def _load(database: VerifiedDatabase, previous: WriteTarget | None) -> WriteTarg
             commit_delay_ms=database.commit_delay_ms, capture_ttl_s=database.capture_ttl_s, schema={},
             cache=TemplateCache({}, maxsize=TEMPLATE_CACHE_SIZE), rules_by_table={}, rule_problems={}, loaded_at=0.0,
         )
-    overrides, table_rules, problems = _overrides()
+    overrides, table_rules, problems = _overrides(database.migration_id)
     with target.lock:
         connection = target.verification_connection()
         try:
