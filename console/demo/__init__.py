@@ -12,6 +12,9 @@ DEFAULT_LEDGER_URL = "postgresql://postgres@127.0.0.1:5432/mhc_demo_ledger"
 DEFAULT_LEGACY_PORT = 8101
 DEFAULT_CANDIDATE_PORT = 8102
 BIND_HOST = "127.0.0.1"
+# The demo's two migrations (slugs): the world names one in every post to the console.
+WON_MIGRATION = "won-deposits"
+FX_MIGRATION = "fx-deposits"
 
 
 class DemoWorldError(Exception):

@@ -36,7 +36,7 @@ from urllib.parse import unquote, urlsplit
 import orjson
 import pymysql
 
-from console.demo import DemoWorldError
+from console.demo import FX_MIGRATION, DemoWorldError
 
 logger = logging.getLogger(__name__)
 
@@ -316,7 +316,7 @@ class FxConsole:
 
     def post(self, path: str, body: dict[str, Any]) -> bool:
         request = urllib.request.Request(
-            self.url.rstrip("/") + path, data=orjson.dumps(body), method="POST",
+            f"{self.url.rstrip('/')}{path}?migration={FX_MIGRATION}", data=orjson.dumps(body), method="POST",
             headers={"Content-Type": "application/json", "Authorization": f"Token {self.token}"},
         )
         try:

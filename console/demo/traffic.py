@@ -31,7 +31,7 @@ import aiohttp
 import orjson
 import psycopg
 
-from console.demo import DemoWorldError
+from console.demo import WON_MIGRATION, DemoWorldError
 
 logger = logging.getLogger(__name__)
 
@@ -196,7 +196,8 @@ class TrafficGenerator:
         tally = self.stats.console[path]
         try:
             async with self.session.post(
-                self.config.console_url + path, data=payload, headers=self._console_headers
+                self.config.console_url + path, params={"migration": WON_MIGRATION}, data=payload,
+                headers=self._console_headers
             ) as response:
                 text = await response.text()
                 tally.statuses[response.status] += 1

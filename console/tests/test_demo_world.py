@@ -27,7 +27,7 @@ import psycopg
 import pytest
 from aiohttp import web
 
-from console.demo import DemoWorldError
+from console.demo import WON_MIGRATION, DemoWorldError
 from console.demo.candidate import CANDIDATE_FLAVOR
 from console.demo.fx_ledger import (
     CANDIDATE_DEPOSIT_MEMO,
@@ -81,10 +81,12 @@ class FakeConsole:
 
     status: int = 202
     received: list[tuple[str, dict[str, str], bytes]] = field(default_factory=list)
+    migrations: set[str] = field(default_factory=set)  # the ?migration= each post named
 
     def app(self) -> web.Application:
         async def record(request: web.Request) -> web.Response:
             self.received.append((request.path, dict(request.headers), await request.read()))
+            self.migrations.add(request.query.get("migration", ""))
             return web.json_response({"ok": self.status < 300}, status=self.status)
 
         app = web.Application()
@@ -655,6 +657,7 @@ def test_traffic_posts_well_formed_read_sample_batches(world: DemoWorld) -> None
     stats = run_traffic_against(world, console)
     batches = console.bodies(READ_SAMPLES_PATH)
     assert batches and all(isinstance(batch, list) for batch in batches)
+    assert console.migrations == {WON_MIGRATION}  # the console watches two: every post names its own
     samples = [sample for batch in batches for sample in batch]
     assert len(samples) == stats.reads == stats.console[READ_SAMPLES_PATH].accepted
     assert len({s["id"] for s in samples}) == len(samples)
@@ -845,9 +848,10 @@ def test_fx_writes_are_shadowed_in_the_mysql_dialect_and_their_memo_difference_i
 ) -> None:
     """Difference 6 end to end: the fx writers shadow each write as the candidate and send the
     capture (mysql dialect) before the legacy commits; the console checks them against MariaDB."""
-    import orjson
 
+    from console.demo import FX_MIGRATION
     from console.demo.setup import write as write_demo
+    from console.models import Migration
     from verifiers.models import MismatchGroup
     from verifiers.tests.mysql_ledgers import server_connection
     from verifiers.write import services as write_services
@@ -871,21 +875,24 @@ def test_fx_writes_are_shadowed_in_the_mysql_dialect_and_their_memo_difference_i
         loop.run(runner.cleanup())
         loop.close()
     captures, commits = console.bodies("/api/v1/write-captures"), console.bodies("/api/v1/write-commits")
+    assert console.migrations == {FX_MIGRATION}
     assert stats.captures_sent == len(captures) == len(commits) == stats.commits > 0
     assert {capture["dialect"] for capture in captures} == {"mysql"}
     deposits = [c["id"] for c in captures if Decimal(c["statements"][0]["params"][0]) > 0]
     assert 0 < len(deposits) < len(captures)  # withdrawals too, which write the same memo on both sides
+    fx = Migration.objects.get(slug=FX_MIGRATION)  # the writers name it on every post
     for capture, commit in zip(captures, commits, strict=True):  # the order the writers sent them in
-        assert write_services.ingest_capture(body=orjson.dumps(capture)).row_checks == 2
-        write_services.register_commit(body=orjson.dumps(commit), queue_drain=False)
+        (ingested,) = write_services.ingest_captures([capture], migration_id=fx.pk)
+        assert not isinstance(ingested, Exception) and ingested.row_checks == 2
+        write_services.register_commits([commit], queue_drain=False, migration_id=fx.pk)
     summary = write_services.process_due_work(now=time.time() + 1)
     forget_targets()
     # A later write of the same account moves its version on: that check is stale, never a mismatch.
     assert set(summary.verdicts) <= {"match", "mismatch", "stale"}, dict(summary.verdicts)
     assert summary.verdicts["mismatch"] == len(deposits)
     group = MismatchGroup.objects.get(kind="write")
-    assert (group.subject, group.title, group.count) == (
-        "deposit_entries", "INSERT deposit_entries: memo changed", len(deposits))
+    assert (group.migration.slug, group.subject, group.title, group.count) == (
+        FX_MIGRATION, "deposit_entries", "INSERT deposit_entries: memo changed", len(deposits))
     sample = group.samples.order_by("pk").first()
     assert sample is not None and sample.sample_id.split("#")[0] in deposits
     assert [(d["path"], d["legacy"], d["candidate"]) for d in sample.differences] == [

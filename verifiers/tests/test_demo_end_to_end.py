@@ -30,6 +30,7 @@ import psycopg
 import pytest
 from django.db.models import Sum
 
+from console.demo import WON_MIGRATION
 from console.demo.setup import read as read_demo
 from console.demo.setup import write as write_demo
 from verifiers.models import (
@@ -202,7 +203,7 @@ def test_every_deliberate_read_difference_is_its_own_group_and_noise_is_none(dem
     assert all(sample["legacy"]["status"] == 200 for sample in samples)
 
     result = read_services.ingest_samples(
-        batch=parse_batch(orjson.dumps(samples), "application/json"), client=redis_client
+        batch=parse_batch(orjson.dumps(samples), "application/json"), client=redis_client, migration=WON_MIGRATION
     )
     assert result.accepted == len(samples)
     _run_read_worker(connection.settings_dict["NAME"])

@@ -3,8 +3,8 @@
 One module per part, each with an idempotent `setup_demo(command)` that configures its demo targets.
 """
 
-from console.demo.setup import alerts, numa, read, reconcile, write
+from console.demo.setup import alerts, migrations, numa, read, reconcile, write
 
 
 def demo_setup_steps() -> list:
-    return [read.setup_demo, write.setup_demo, reconcile.setup_demo, numa.setup_demo, alerts.setup_demo]
+    return [migrations.setup_demo, read.setup_demo, write.setup_demo, reconcile.setup_demo, numa.setup_demo, alerts.setup_demo]

@@ -3,6 +3,8 @@ the demo's three GET routes with their rules (idempotent; run by `manage.py setu
 
 from __future__ import annotations
 
+from console.demo import WON_MIGRATION
+from console.demo.setup.migrations import demo_migration
 from verifiers.models import Route, System
 
 DEMO_SYSTEMS = [
@@ -26,10 +28,11 @@ DEMO_ROUTES = [
 
 
 def setup_demo(command) -> None:
+    won = demo_migration(WON_MIGRATION)
     for spec in DEMO_SYSTEMS:
-        System.objects.update_or_create(name=spec["name"], defaults={**spec, "enabled": True})
+        System.objects.update_or_create(migration=won, name=spec["name"], defaults={**spec, "enabled": True})
     for template, severity, rules in DEMO_ROUTES:
-        Route.objects.update_or_create(method="GET", template=template,
+        Route.objects.update_or_create(migration=won, method="GET", template=template,
                                        defaults={"rules": rules, "severity": severity, "enabled": True,
                                                  "sampling_ratio": 1.0})
     command.stdout.write("read verifier: demo candidate, second legacy call and 3 routes configured")

@@ -6,6 +6,9 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
+from console.demo import FX_MIGRATION, WON_MIGRATION
+from console.demo.setup.migrations import demo_migration
+
 DEMO_SOURCE_NAME = "demo ledger"
 DEMO_MAPPING = {
     "accounts_table": "accounts",
@@ -68,7 +71,9 @@ def setup_fx_ledger(command) -> None:
     except DemoWorldError as exc:
         command.stdout.write(f"reconciliation: no fx deposit ledger, {exc}; the rest of the demo is set up.")
         return
-    source = LedgerSource.objects.filter(name=FX_SOURCE_NAME).first() or LedgerSource(name=FX_SOURCE_NAME)
+    fx = demo_migration(FX_MIGRATION)
+    source = (LedgerSource.objects.filter(migration=fx, name=FX_SOURCE_NAME).first()
+              or LedgerSource(migration=fx, name=FX_SOURCE_NAME))
     for field, value in {**FX_MAPPING, **DEMO_COUNTERPART, **connection_fields(url, "DEMO_FX_LEDGER_URL")}.items():
         setattr(source, field, value)
     services.save_ledger_source(source=source)  # the ledger exists now: check it live
@@ -85,7 +90,9 @@ def setup_postgresql_ledger(command) -> None:
 
     url = settings.DEMO_LEDGER_URL
     connection = connection_fields(url, "DEMO_LEDGER_URL")
-    source = LedgerSource.objects.filter(name=DEMO_SOURCE_NAME).first() or LedgerSource(name=DEMO_SOURCE_NAME)
+    won = demo_migration(WON_MIGRATION)
+    source = (LedgerSource.objects.filter(migration=won, name=DEMO_SOURCE_NAME).first()
+              or LedgerSource(migration=won, name=DEMO_SOURCE_NAME))
     for field, value in {**DEMO_MAPPING, **DEMO_COUNTERPART, **connection}.items():
         setattr(source, field, value)
     # The demo world starts after setup_demo, so the ledger may not exist yet: no live check.

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from django.conf import settings
 
+from console.demo import FX_MIGRATION, WON_MIGRATION
+from console.demo.setup.migrations import demo_migration
 from console.demo.setup.reconcile import connection_fields
 from verifiers.models import VerifiedDatabase, WriteTableRule
 
@@ -24,7 +26,9 @@ DEMO_TABLE_RULES: dict[str, dict] = {
                 "excluded_columns": ["id", "created_at", "business_time"]},
     "audit_log": {"key_columns": ["transfer_id", "action"], "version_column": "",
                   "excluded_columns": ["id", "created_at"]},
-    # The fx deposit ledger's tables (MariaDB).
+}
+# The fx deposit ledger's tables (MariaDB), rules of the fx migration.
+FX_TABLE_RULES: dict[str, dict] = {
     "deposit_accounts": {"key_columns": ["id"], "version_column": "version", "excluded_columns": ["updated_at"]},
     "deposit_entries": {"key_columns": ["request_id"], "version_column": "",
                         "excluded_columns": ["id", "business_time"]},
@@ -34,8 +38,9 @@ DEMO_TABLE_RULES: dict[str, dict] = {
 def setup_demo(command) -> None:
     """Idempotent: create or refresh the demo's verified database and table rules."""
     dsn = settings.DEMO_LEDGER_URL
+    won, fx = demo_migration(WON_MIGRATION), demo_migration(FX_MIGRATION)
     VerifiedDatabase.objects.update_or_create(
-        name=DEMO_DATABASE_NAME,
+        migration=won, name=DEMO_DATABASE_NAME,
         defaults={"dsn": dsn, "dsn_env_var": "", "statement_timeout_ms": 2000, "commit_delay_ms": 200,
                   "capture_ttl_s": 120, "enabled": True},
     )
@@ -43,12 +48,14 @@ def setup_demo(command) -> None:
     fx_url = settings.DEMO_FX_LEDGER_URL
     if fx_url:  # the fx writers name it in their captures; reconcile's step creates the ledger
         VerifiedDatabase.objects.update_or_create(
-            name=FX_DATABASE_NAME,
+            migration=fx, name=FX_DATABASE_NAME,
             defaults={**connection_fields(fx_url, "DEMO_FX_LEDGER_URL"), "statement_timeout_ms": 2000,
                       "commit_delay_ms": 200, "capture_ttl_s": 120, "enabled": True},
         )
         databases.append(FX_DATABASE_NAME)
-    for table, fields in DEMO_TABLE_RULES.items():
-        WriteTableRule.objects.update_or_create(table=table, defaults={**fields, "rules": {}})
+    for migration, rules in ((won, DEMO_TABLE_RULES), (fx, FX_TABLE_RULES)):
+        for table, fields in rules.items():
+            WriteTableRule.objects.update_or_create(migration=migration, table=table,
+                                                    defaults={**fields, "rules": {}})
     command.stdout.write(f"write verifier: verified databases {', '.join(map(repr, databases))} and "
-                         f"{len(DEMO_TABLE_RULES)} table rules")
+                         f"{len(DEMO_TABLE_RULES) + len(FX_TABLE_RULES)} table rules")
