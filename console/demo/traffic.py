@@ -177,6 +177,7 @@ class TrafficGenerator:
         self.rng = random.Random(config.seed)
         self._samples: list[dict[str, Any]] = []
         self._batch_full = asyncio.Event()
+        self._stopping = asyncio.Event()
         self._last_logged: dict[str, float] = {}
         self._transfer_currencies = [c for c, ids in book.by_currency.items() if len(ids) >= 2]
         self._console_headers = {
@@ -231,7 +232,7 @@ class TrafficGenerator:
         self._batch_full.clear()
 
     async def _flush_loop(self) -> None:
-        while True:
+        while not self._stopping.is_set():
             try:
                 await asyncio.wait_for(
                     self._batch_full.wait(), timeout=self.config.batch_interval_s
@@ -343,8 +344,7 @@ class TrafficGenerator:
         """Send paced traffic until `stop` is set; then drain in-flight requests and samples."""
         loop = asyncio.get_running_loop()
         helpers = [asyncio.create_task(self._status_loop())]
-        if self.config.console_url:
-            helpers.append(asyncio.create_task(self._flush_loop()))
+        flusher = asyncio.create_task(self._flush_loop()) if self.config.console_url else None
         in_flight: set[asyncio.Task[None]] = set()
         interval = 1.0 / self.config.rate
         next_at = loop.time()
@@ -372,7 +372,11 @@ class TrafficGenerator:
             for helper in helpers:
                 helper.cancel()
             await asyncio.gather(*helpers, return_exceptions=True)
-            if self.config.console_url:
+            if flusher is not None:
+                # Let a post in flight finish (cancelling it would lose its batch uncounted).
+                self._stopping.set()
+                self._batch_full.set()
+                await asyncio.gather(flusher, return_exceptions=True)
                 await self.flush_samples()
         return self.stats
 
