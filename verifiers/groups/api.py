@@ -11,6 +11,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from console.access import CanView
+from console.migration_scope import api_migration_ids
 from verifiers.groups import selectors, services, tasks
 from verifiers.models import MismatchGroup, MismatchSample
 
@@ -51,6 +52,7 @@ class MismatchGroupListView(APIView):
             OpenApiParameter("kind", str, enum=["read", "write"]),
             OpenApiParameter("route", str, description="Substring of the subject (route or table)"),
             OpenApiParameter("subject", str, description="Same as route"),
+            OpenApiParameter("migration", str, description="Slug of one migration (default: all you may view)"),
             OpenApiParameter("limit", int), OpenApiParameter("offset", int),
         ],
         responses=GroupSerializer(many=True),
@@ -58,7 +60,8 @@ class MismatchGroupListView(APIView):
     def get(self, request):
         params = request.query_params
         groups = selectors.mismatch_groups(kind=params.get("kind"), status=params.get("status"),
-                                           subject=params.get("route") or params.get("subject"))
+                                           subject=params.get("route") or params.get("subject"),
+                                           migration_ids=api_migration_ids(request))
         paginator = GroupPagination()
         page = paginator.paginate_queryset(groups, request, view=self)
         return paginator.get_paginated_response(GroupSerializer(page, many=True).data)

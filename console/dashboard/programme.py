@@ -1,0 +1,137 @@
+"""The programme table of the overview: every migration side by side, from per-migration sums.
+
+Pure: the database sums per (migration, kind, hour) and per (migration, severity) in one GROUP BY
+query each (console.dashboard.selectors.programme); this module turns those rows into what a
+table row shows: read and write match rates over the last hour and 24 hours, open groups by
+severity, the last reconciliation, and an hourly match-rate sparkline (inline SVG, no script).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from console.dashboard.formatting import format_count, format_share
+
+TREND_HOURS = 24
+SPARK_WIDTH = 120
+SPARK_HEIGHT = 28
+
+
+@dataclass(slots=True)
+class Tally:
+    matched: int = 0
+    mismatched: int = 0
+    errored: int = 0
+
+    def add(self, matched: int, mismatched: int, errored: int) -> None:
+        self.matched += matched
+        self.mismatched += mismatched
+        self.errored += errored
+
+    @property
+    def compared(self) -> int:
+        return self.matched + self.mismatched + self.errored
+
+    @property
+    def rate(self) -> float | None:
+        """matched / compared, as every match rate of the console (None: nothing compared)."""
+        return self.matched / self.compared if self.compared else None
+
+
+@dataclass(slots=True)
+class KindFigures:
+    """One verifier's figures for one migration: `hours[i]` is hour i of the trend, oldest first."""
+
+    hours: list[Tally] = field(default_factory=lambda: [Tally() for _ in range(TREND_HOURS)])
+
+    @property
+    def last_hour(self) -> Tally:
+        return self.hours[-1]
+
+    @property
+    def day(self) -> Tally:
+        total = Tally()
+        for hour in self.hours:
+            total.add(hour.matched, hour.mismatched, hour.errored)
+        return total
+
+
+def rate_figures(rows: Iterable[tuple[int, str, int, int, int, int]]) -> dict[tuple[int, str], KindFigures]:
+    """{(migration id, kind): figures} from (migration id, kind, hour index 0..23, matched,
+    mismatched, errored) rows; hour indexes outside the trend are a caller's bug and refused."""
+    figures: dict[tuple[int, str], KindFigures] = {}
+    for migration_id, kind, hour, matched, mismatched, errored in rows:
+        if not 0 <= hour < TREND_HOURS:
+            raise ValueError(f"hour index {hour} outside the {TREND_HOURS}-hour trend")
+        figures.setdefault((migration_id, kind), KindFigures()).hours[hour].add(
+            int(matched), int(mismatched), int(errored))
+    return figures
+
+
+def rate_cell(tally: Tally) -> dict[str, Any]:
+    """A match rate ready to show: text, state class and what it is based on."""
+    if not tally.compared:
+        return {"text": "–", "state": "muted", "detail": "nothing compared"}
+    bad = tally.mismatched + tally.errored
+    return {"text": format_share(tally.rate, 2), "state": "bad" if bad else "ok",
+            "detail": f"{format_count(tally.compared)} compared · {format_count(bad)} not matching"}
+
+
+def sparkline_points(rates: Sequence[float | None], *, width: int = SPARK_WIDTH, height: int = SPARK_HEIGHT,
+                     floor: float | None = None) -> list[str]:
+    """SVG polyline point lists ("x,y x,y …"), one per unbroken run of hours with a rate.
+
+    The y axis spans `floor` (default: the lowest rate shown, at most 99 %) to 100 %, so a dip
+    from 100 % to 99.5 % is visible and a healthy line sits at the top. Hours without any
+    comparison break the line rather than drawing a fake 0 or 100 %.
+    """
+    known = [rate for rate in rates if rate is not None]
+    if not known:
+        return []
+    bottom = min(min(known), 0.99) if floor is None else floor
+    span = (1.0 - bottom) or 1.0
+    step = width / max(1, len(rates) - 1)
+    runs: list[list[str]] = [[]]
+    for index, rate in enumerate(rates):
+        if rate is None:
+            if runs[-1]:
+                runs.append([])
+            continue
+        y = (1.0 - (rate - bottom) / span) * (height - 2) + 1
+        runs[-1].append(f"{index * step:.1f},{y:.1f}")
+    return [" ".join(run) for run in runs if run]
+
+
+def severity_counts(rows: Iterable[tuple[int, str, int]], severities: Sequence[str]) -> dict[int, dict[str, int]]:
+    """{migration id: {severity: open groups, …, "total": n}} from (migration id, severity, count) rows."""
+    counts: dict[int, dict[str, int]] = {}
+    for migration_id, severity, count in rows:
+        row = counts.setdefault(migration_id, {**{s: 0 for s in severities}, "total": 0})
+        row[severity] = row.get(severity, 0) + int(count)
+        row["total"] += int(count)
+    return counts
+
+
+def programme_rows(migrations: Sequence[Any], rates: Mapping[tuple[int, str], KindFigures],
+                   groups: Mapping[int, Mapping[str, int]], last_runs: Mapping[int, Any],
+                   severities: Sequence[str]) -> list[dict[str, Any]]:
+    """One row per migration (in the order given) with everything its table row shows.
+
+    `migrations` need `.pk`; `last_runs` maps a migration id to its latest run (any object) or
+    lacks it when the migration never reconciled.
+    """
+    empty_groups = {**{s: 0 for s in severities}, "total": 0}
+    rows = []
+    for migration in migrations:
+        row: dict[str, Any] = {"migration": migration, "last_run": last_runs.get(migration.pk)}
+        for kind in ("read", "write"):
+            figures = rates.get((migration.pk, kind)) or KindFigures()
+            row[kind] = {"hour": rate_cell(figures.last_hour), "day": rate_cell(figures.day),
+                         "trend": sparkline_points([hour.rate for hour in figures.hours])}
+        open_groups = groups.get(migration.pk, empty_groups)
+        row["groups"] = [(severity, open_groups.get(severity, 0)) for severity in severities]
+        row["open_groups"] = open_groups["total"]
+        rows.append(row)
+    return rows
