@@ -1,9 +1,10 @@
 """The programme table of the overview: every migration side by side, from per-migration sums.
 
-Pure: the database sums per (migration, kind, hour) and per (migration, severity) in one GROUP BY
-query each (console.dashboard.selectors.programme); this module turns those rows into what a
-table row shows: read and write match rates over the last hour and 24 hours, open groups by
-severity, the last reconciliation, and an hourly match-rate sparkline (inline SVG, no script).
+Pure: the database sums per (migration, kind, clock hour) and per (migration, severity) in one
+GROUP BY query each (console.dashboard.selectors.programme_table); this module turns those rows
+into what a table row shows: read and write match rates over the last 60 minutes and the trend's
+24 clock hours, open groups by severity, the last reconciliation, and an hourly match-rate
+sparkline (inline SVG, no script).
 """
 
 from __future__ import annotations
@@ -42,13 +43,11 @@ class Tally:
 
 @dataclass(slots=True)
 class KindFigures:
-    """One verifier's figures for one migration: `hours[i]` is hour i of the trend, oldest first."""
+    """One verifier's figures for one migration: `hours[i]` is clock hour i of the trend, oldest
+    first, the last one the current (partial) hour; `last_hour` the last 60 minutes."""
 
     hours: list[Tally] = field(default_factory=lambda: [Tally() for _ in range(TREND_HOURS)])
-
-    @property
-    def last_hour(self) -> Tally:
-        return self.hours[-1]
+    last_hour: Tally = field(default_factory=Tally)
 
     @property
     def day(self) -> Tally:
@@ -58,15 +57,27 @@ class KindFigures:
         return total
 
 
-def rate_figures(rows: Iterable[tuple[int, str, int, int, int, int]]) -> dict[tuple[int, str], KindFigures]:
-    """{(migration id, kind): figures} from (migration id, kind, hour index 0..23, matched,
-    mismatched, errored) rows; hour indexes outside the trend are a caller's bug and refused."""
+def rate_figures(closed_hours: Iterable[tuple[int, str, int, int, int, int]],
+                 recent: Iterable[tuple[int, str, bool, bool, int, int, int]]) -> dict[tuple[int, str], KindFigures]:
+    """{(migration id, kind): figures} from two kinds of rows.
+
+    `closed_hours`: (migration id, kind, hour index 0..22, matched, mismatched, errored), the
+    trend's finished hours. `recent`: (migration id, kind, in the current hour, in the last 60
+    minutes, matched, mismatched, errored), the minutes since the earlier of the two starts.
+    An hour index outside the finished hours is a caller's bug and refused.
+    """
     figures: dict[tuple[int, str], KindFigures] = {}
-    for migration_id, kind, hour, matched, mismatched, errored in rows:
-        if not 0 <= hour < TREND_HOURS:
-            raise ValueError(f"hour index {hour} outside the {TREND_HOURS}-hour trend")
+    for migration_id, kind, hour, matched, mismatched, errored in closed_hours:
+        if not 0 <= hour < TREND_HOURS - 1:
+            raise ValueError(f"hour index {hour} outside the trend's {TREND_HOURS - 1} finished hours")
         figures.setdefault((migration_id, kind), KindFigures()).hours[hour].add(
             int(matched), int(mismatched), int(errored))
+    for migration_id, kind, current_hour, last_hour, matched, mismatched, errored in recent:
+        kind_figures = figures.setdefault((migration_id, kind), KindFigures())
+        if current_hour:
+            kind_figures.hours[-1].add(int(matched), int(mismatched), int(errored))
+        if last_hour:
+            kind_figures.last_hour.add(int(matched), int(mismatched), int(errored))
     return figures
 
 

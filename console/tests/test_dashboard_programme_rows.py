@@ -23,26 +23,27 @@ class FakeMigration:
     slug: str
 
 
-def test_rates_split_the_last_hour_from_the_day_per_migration_and_kind():
-    figures = rate_figures([
-        (1, "read", 0, 90, 10, 0),
-        (1, "read", TREND_HOURS - 1, 50, 0, 0),
-        (2, "read", TREND_HOURS - 1, 1, 1, 0),
-        (1, "write", 3, 7, 0, 1),
-    ])
-    assert figures[(1, "read")].last_hour.rate == 1.0
-    assert figures[(1, "read")].day.rate == pytest.approx(140 / 150)
+def test_rates_split_the_last_hour_from_the_trend_per_migration_and_kind():
+    figures = rate_figures(
+        [(1, "read", 0, 90, 10, 0), (1, "write", 3, 7, 0, 1)],
+        [(1, "read", True, True, 50, 0, 0),  # this clock hour, within the last 60 minutes
+         (1, "read", False, True, 5, 5, 0),  # the previous clock hour's last minutes
+         (2, "read", True, True, 1, 1, 0)],
+    )
+    assert figures[(1, "read")].last_hour.rate == pytest.approx(55 / 60)
+    assert figures[(1, "read")].hours[-1].rate == 1.0  # the current hour has only what is in it
+    assert figures[(1, "read")].day.rate == pytest.approx(140 / 150)  # finished hours and the current one
     assert figures[(2, "read")].last_hour.rate == 0.5
     assert figures[(1, "write")].last_hour.compared == 0 and figures[(1, "write")].day.rate == 7 / 8
 
 
-def test_an_hour_outside_the_trend_is_refused():
-    with pytest.raises(ValueError, match="hour index 24"):
-        rate_figures([(1, "read", TREND_HOURS, 1, 0, 0)])
+def test_an_hour_outside_the_finished_hours_is_refused():
+    with pytest.raises(ValueError, match="hour index 23"):
+        rate_figures([(1, "read", TREND_HOURS - 1, 1, 0, 0)], [])
 
 
 def test_rows_keep_the_migrations_order_and_fill_gaps():
-    rates = rate_figures([(2, "write", TREND_HOURS - 1, 999, 1, 0)])
+    rates = rate_figures([], [(2, "write", True, True, 999, 1, 0)])
     groups = severity_counts([(2, "critical", 2), (2, "low", 5), (1, "high", 1)], SEVERITIES)
     rows = programme_rows([FakeMigration(1, "a"), FakeMigration(2, "b")], rates, groups, {2: "run"}, SEVERITIES)
     assert [row["migration"].slug for row in rows] == ["a", "b"]
