@@ -57,6 +57,13 @@ class KindFigures:
         return total
 
 
+def _figures_of(figures: dict[tuple[int, str], KindFigures], migration_id: int, kind: str) -> KindFigures:
+    found = figures.get((migration_id, kind))
+    if found is None:  # not setdefault: building 24 tallies per row was the table's main Python cost
+        found = figures[(migration_id, kind)] = KindFigures()
+    return found
+
+
 def rate_figures(closed_hours: Iterable[tuple[int, str, int, int, int, int]],
                  recent: Iterable[tuple[int, str, bool, bool, int, int, int]]) -> dict[tuple[int, str], KindFigures]:
     """{(migration id, kind): figures} from two kinds of rows.
@@ -70,10 +77,9 @@ def rate_figures(closed_hours: Iterable[tuple[int, str, int, int, int, int]],
     for migration_id, kind, hour, matched, mismatched, errored in closed_hours:
         if not 0 <= hour < TREND_HOURS - 1:
             raise ValueError(f"hour index {hour} outside the trend's {TREND_HOURS - 1} finished hours")
-        figures.setdefault((migration_id, kind), KindFigures()).hours[hour].add(
-            int(matched), int(mismatched), int(errored))
+        _figures_of(figures, migration_id, kind).hours[hour].add(int(matched), int(mismatched), int(errored))
     for migration_id, kind, current_hour, last_hour, matched, mismatched, errored in recent:
-        kind_figures = figures.setdefault((migration_id, kind), KindFigures())
+        kind_figures = _figures_of(figures, migration_id, kind)
         if current_hour:
             kind_figures.hours[-1].add(int(matched), int(mismatched), int(errored))
         if last_hour:
