@@ -14,18 +14,10 @@ from console.roles import MACHINE_CLIENTS, OPERATORS, ensure_roles
 from verifiers.groups.recording import Verdict, record_verdicts
 from verifiers.models import MismatchGroup, VerifiedDatabase
 from verifiers.write import services, verdicts
-from verifiers.write.targets import forget_targets
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fresh_write_targets")]
 CAPTURES = "/api/v1/write-captures"
 COMMITS = "/api/v1/write-commits"
-
-
-@pytest.fixture(autouse=True)
-def _fresh_targets():
-    forget_targets()
-    yield
-    forget_targets()
 
 
 @pytest.fixture
