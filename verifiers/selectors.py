@@ -13,6 +13,8 @@ from datetime import datetime, timedelta
 from django.db import connection
 from django.utils import timezone
 
+from console.dashboard.programme import MatchRate
+
 TOP_SUBJECTS = 5
 
 # Which subjects get their own series: those with most mismatches (a bounded few, for the
@@ -27,21 +29,12 @@ def bucket_for(hours: float) -> timedelta:
 
 
 @dataclass(slots=True)
-class RatePoint:
+class RatePoint(MatchRate):
     bucket: datetime
     matched: int
     mismatched: int
     errored: int
     stale: int = 0  # write rows that moved on before the check: not judged, shown on hover
-
-    @property
-    def compared(self) -> int:
-        return self.matched + self.mismatched + self.errored
-
-    @property
-    def rate(self) -> float | None:
-        """matched / (matched + mismatched + errored); stale, orphaned, unverifiable say nothing."""
-        return self.matched / self.compared if self.compared else None
 
 
 @dataclass(slots=True)

@@ -20,8 +20,27 @@ SPARK_WIDTH = 120
 SPARK_HEIGHT = 28
 
 
+class MatchRate:
+    """The console's one match rate, for anything counting matched, mismatched and errored
+    (a mixin of slotted dataclasses: this programme table's tallies, verifiers' RatePoint)."""
+
+    __slots__ = ()
+    matched: int
+    mismatched: int
+    errored: int
+
+    @property
+    def compared(self) -> int:
+        return self.matched + self.mismatched + self.errored
+
+    @property
+    def rate(self) -> float | None:
+        """matched / (matched + mismatched + errored); stale, orphaned, unverifiable say nothing."""
+        return self.matched / self.compared if self.compared else None
+
+
 @dataclass(slots=True)
-class Tally:
+class Tally(MatchRate):
     matched: int = 0
     mismatched: int = 0
     errored: int = 0
@@ -30,15 +49,6 @@ class Tally:
         self.matched += matched
         self.mismatched += mismatched
         self.errored += errored
-
-    @property
-    def compared(self) -> int:
-        return self.matched + self.mismatched + self.errored
-
-    @property
-    def rate(self) -> float | None:
-        """matched / compared, as every match rate of the console (None: nothing compared)."""
-        return self.matched / self.compared if self.compared else None
 
 
 @dataclass(slots=True)
