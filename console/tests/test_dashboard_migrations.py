@@ -7,11 +7,11 @@ import re
 from datetime import timedelta
 
 import pytest
+from django.contrib.auth import get_user_model
 from django.utils import timezone
 
-from console import migration_scope
 from console.dashboard import selectors
-from console.models import Migration
+from console.models import Migration, MigrationRole
 from console.roles import VIEWERS
 from verifiers.models import LedgerSource, MismatchGroup, OutcomeCount, ReconciliationRun
 
@@ -167,17 +167,21 @@ def test_the_api_refuses_an_unknown_migration_in_json(viewer, two_migrations):
     assert "no migration 'no-such' that you may view" in response.json()["migration"][0]
 
 
-def test_a_migration_the_user_may_not_view_is_refused_like_an_unknown_one(viewer, two_migrations, monkeypatch):
+def test_a_migration_the_user_may_not_view_is_refused_like_an_unknown_one(client, two_migrations):
     deposits, _ = two_migrations
-    # Per-migration roles decide inside viewable_migrations; here the user may view deposits only.
-    monkeypatch.setattr(migration_scope, "viewable_migrations", lambda user: Migration.objects.filter(pk=deposits.pk))
-    hidden = viewer.get("/groups/?migration=fx-deposits")
-    unknown = viewer.get("/groups/?migration=no-such")
+    user = get_user_model().objects.create_user("deposits-viewer", password="pw-123456789")
+    MigrationRole.objects.create(user=user, migration=deposits, role=MigrationRole.Role.VIEWER)
+    client.force_login(user)
+    hidden = client.get("/groups/?migration=fx-deposits")
+    unknown = client.get("/groups/?migration=no-such")
     assert hidden.status_code == unknown.status_code == 400
+
     def page(response) -> str:
         return re.sub(r'name="csrfmiddlewaretoken" value="[^"]+"', "", response.content.decode())
 
     assert page(hidden).replace("fx-deposits", "no-such") == page(unknown)
-    html = viewer.get("/groups/").content.decode()
+    assert client.get("/api/v1/mismatch-groups?migration=fx-deposits").status_code == 400
+    html = client.get("/groups/").content.decode()
     assert "deposits read group" in html and "fx read group" not in html
-    assert viewer.get("/api/v1/mismatch-groups").json()["count"] == 3  # deposits: two open, one resolved
+    assert 'id="migration-picker"' not in html  # one migration to see: nothing to pick
+    assert client.get("/api/v1/mismatch-groups").json()["count"] == 3  # deposits: two open, one resolved
