@@ -115,7 +115,9 @@ class Command(BaseCommand):
             )
             sample_rows = cursor.rowcount
         with connection.cursor() as cursor:
-            cursor.execute("ANALYZE verifiers_outcomecount")
+            # VACUUM too: the overview reads the roll-up by index-only scans, which need the visibility
+            # map that autovacuum keeps on a live console and a fresh bulk load does not have yet.
+            cursor.execute("VACUUM ANALYZE verifiers_outcomecount")
             cursor.execute("ANALYZE verifiers_mismatchgroup")
             cursor.execute("ANALYZE verifiers_mismatchsample")
         self.stdout.write(
