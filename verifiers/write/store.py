@@ -191,7 +191,7 @@ class WriteCaptureStore:
             return []
         pipe = self.client.pipeline(transaction=False)
         for start in range(0, len(captures), STORE_CHUNK):
-            args: list[object] = [self.prefix, now, self.seen_ttl_s]
+            args: list[str | bytes | int | float] = [self.prefix, now, self.seen_ttl_s]
             for capture_id, data, ttl_s, commit_delay_ms in captures[start:start + STORE_CHUNK]:
                 args += (capture_id, data, int(ttl_s) + CAPTURE_KEY_GRACE_S, now + ttl_s, int(commit_delay_ms))
             self._add_captures(keys=[self._key("deadlines"), self._key("due"), self._key("waits")], args=args,
