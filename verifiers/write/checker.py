@@ -576,6 +576,19 @@ def _comparable(actual: Any, expected: Any, numbers_by_value: bool = True) -> tu
     return json_value(actual), json_value(expected)
 
 
+# Types whose equal values have one JSON form (Decimal("1.0") == Decimal("1.00") does not).
+_SAME_FORM_TYPES: Final = frozenset({str, int, bool, float})
+
+
+def _same_number(actual: Decimal, text: str) -> bool:
+    """Whether a finite number written as ``text`` equals ``actual`` (what _comparable calls the same)."""
+    try:
+        number = Decimal(text)
+    except InvalidOperation:
+        return False
+    return number.is_finite() and number == actual
+
+
 def _as_number(value: Any) -> Decimal | None:
     if isinstance(value, bool):
         return None
@@ -595,7 +608,7 @@ def _moved_on(check: RowCheck, actual: Mapping[str, Any], committed_at: datetime
     column = check.version_column
     if not column:
         return None
-    found = next((name for name in actual if name.lower() == column.lower()), None)
+    found = column if column in actual else next((name for name in actual if name.lower() == column.lower()), None)
     if found is None:
         return None
     value = actual[found]
@@ -672,8 +685,16 @@ def judge_row(check: RowCheck, actual: RowResult, *, rules: CompiledRules | None
             name = by_lower.get(column.lower())
         if name is None:
             expected_doc[column] = json_value(value)
+            continue
+        current = actual[name]
+        kind = type(current)
+        # The common equal cases, settled as _comparable settles them without its chain of checks.
+        if (kind is type(value) and kind in _SAME_FORM_TYPES and current == value) or (
+                type(value) is str and ((kind is Decimal and numbers_by_value and _same_number(current, value))
+                                        or (kind is uuid.UUID and str(current) == value))):
+            legacy_doc[column] = expected_doc[column] = value
         else:
-            legacy_doc[column], expected_doc[column] = _comparable(actual[name], value, numbers_by_value)
+            legacy_doc[column], expected_doc[column] = _comparable(current, value, numbers_by_value)
     # Equal documents match under any rules; only differing ones need the rules engine.
     if len(legacy_doc) == len(expected_doc) and all(
             type(value) is type(expected_doc[column]) and value == expected_doc[column]
