@@ -687,11 +687,12 @@ def judge_row(check: RowCheck, actual: RowResult, *, rules: CompiledRules | None
             expected_doc[column] = json_value(value)
             continue
         current = actual[name]
-        kind = type(current)
+        current_type = type(current)
         # The common equal cases, settled as _comparable settles them without its chain of checks.
-        if (kind is type(value) and kind in _SAME_FORM_TYPES and current == value) or (
-                type(value) is str and ((kind is Decimal and numbers_by_value and _same_number(current, value))
-                                        or (kind is uuid.UUID and str(current) == value))):
+        if (current_type is type(value) and current_type in _SAME_FORM_TYPES and current == value) or (
+                type(value) is str and (
+                    (current_type is Decimal and numbers_by_value and _same_number(current, value))
+                    or (current_type is uuid.UUID and str(current) == value))):
             legacy_doc[column] = expected_doc[column] = value
         else:
             legacy_doc[column], expected_doc[column] = _comparable(current, value, numbers_by_value)
