@@ -93,6 +93,16 @@ for i = 5, #ARGV do
 end
 return out
 """
+# KEYS: the capture keys; a flat list of (data, committed_at) per key, nil where absent
+_LOAD_LUA = """
+local out = {}
+for i, key in ipairs(KEYS) do
+  local fields = redis.call('HMGET', key, 'data', 'committed_at')
+  out[2 * i - 1] = fields[1]
+  out[2 * i] = fields[2]
+end
+return out
+"""
 # Captures or commits per script call: bounds how long one call holds Redis.
 STORE_CHUNK: Final = 1000
 
@@ -172,6 +182,7 @@ class WriteCaptureStore:
         self._add_captures = client.register_script(_ADD_CAPTURES_LUA)
         self._add_commits = client.register_script(_ADD_COMMITS_LUA)
         self._claim = client.register_script(_CLAIM_LUA)
+        self._load = client.register_script(_LOAD_LUA)
 
     # --- keys -------------------------------------------------------------------------------
     def _key(self, name: str) -> str:
@@ -231,11 +242,15 @@ class WriteCaptureStore:
 
     def load(self, capture_ids: list[str]) -> dict[str, StoredCapture | None]:
         """The captures still in Redis (None for ids whose key expired or never existed)."""
+        if not capture_ids:
+            return {}
         pipe = self.client.pipeline(transaction=False)
-        for capture_id in capture_ids:
-            pipe.hmget(self.capture_key(capture_id), "data", "committed_at")
+        for start in range(0, len(capture_ids), STORE_CHUNK):  # one script call, not one HMGET per capture
+            self._load(keys=[self.capture_key(capture_id) for capture_id in capture_ids[start:start + STORE_CHUNK]],
+                       client=pipe)
+        fields = [value for chunk in pipe.execute() for value in chunk]
         loaded: dict[str, StoredCapture | None] = {}
-        for capture_id, (data, committed_at) in zip(capture_ids, pipe.execute()):
+        for capture_id, data, committed_at in zip(capture_ids, fields[0::2], fields[1::2]):
             loaded[capture_id] = (
                 None if data is None else StoredCapture(data, float(committed_at) if committed_at else None)
             )
