@@ -315,7 +315,7 @@ def main(*, transfers: int = 600, copies: int = 5, seconds: float = 3.0, runs: i
                  "drain_captures_per_cpu_s", "captures_per_cpu_s", "two_free_cores_captures_per_s",
                  "postgres_cpu_ms_per_capture", "redis_cpu_ms_per_capture", "client_cpu_ms_per_capture",
                  "load_1min"):
-        print(f"median {name}: {statistics.median(r[name] for r in end_to_end):,.1f}")
+        print(f"median {name}: {statistics.median(r[name] for r in end_to_end):,.{3 if 'ms_per' in name else 1}f}")
 
 
 if __name__ == "__main__":
