@@ -11,10 +11,12 @@ from typing import Any
 
 from django.contrib.auth.models import AnonymousUser, User
 from django.core.exceptions import PermissionDenied
+from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from rest_framework.permissions import BasePermission
 
+from console.models import Migration
 from console.roles import INGEST, VIEW_CONSOLE
 
 NO_ROLE_MESSAGE = "Your account has no role in this console yet; ask an admin to make you a Viewer."
@@ -22,6 +24,16 @@ NO_ROLE_MESSAGE = "Your account has no role in this console yet; ask an admin to
 
 def can_view(user: User | AnonymousUser | None) -> bool:
     return bool(user and user.is_authenticated and user.is_active and user.has_perm(VIEW_CONSOLE))
+
+
+def viewable_migrations(user: User | AnonymousUser | None) -> QuerySet[Migration]:
+    """The migrations whose pages, verdicts and stored samples `user` may see.
+
+    Every page, selector and API filters by this one function (the per-migration roles hook in here).
+    """
+    if not can_view(user):
+        return Migration.objects.none()
+    return Migration.objects.all()
 
 
 def can_ingest(user: User | AnonymousUser | None) -> bool:

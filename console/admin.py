@@ -1,20 +1,27 @@
 from django.contrib import admin, messages
 
-from console.models import ApiToken
+from console.models import ApiToken, Migration
+
+
+@admin.register(Migration)
+class MigrationAdmin(admin.ModelAdmin):
+    list_display = ("name", "slug", "created_at")
+    search_fields = ("name", "slug")
+    prepopulated_fields = {"slug": ("name",)}
 
 
 @admin.register(ApiToken)
 class ApiTokenAdmin(admin.ModelAdmin):
-    list_display = ("name", "prefix", "user", "created_at", "expires_at", "last_used_at", "revoked")
-    list_filter = ("revoked",)
+    list_display = ("name", "prefix", "user", "migration", "created_at", "expires_at", "last_used_at", "revoked")
+    list_filter = ("revoked", "migration")
     readonly_fields = ("prefix", "created_at", "last_used_at")
-    fields = ("name", "user", "expires_at", "revoked", "prefix", "created_at", "last_used_at")
+    fields = ("name", "user", "migration", "expires_at", "revoked", "prefix", "created_at", "last_used_at")
 
     def save_model(self, request, obj, form, change):
         if change:
             super().save_model(request, obj, form, change)
             return
-        token, raw = ApiToken.issue(user=obj.user, name=obj.name, valid_days=None)
+        token, raw = ApiToken.issue(user=obj.user, name=obj.name, valid_days=None, migration=obj.migration)
         if obj.expires_at:
             ApiToken.objects.filter(pk=token.pk).update(expires_at=obj.expires_at)
         obj.pk = token.pk

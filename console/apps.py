@@ -16,6 +16,10 @@ class ConsoleConfig(AppConfig):
     def ready(self) -> None:
         # Roles exist on every database that has been migrated, not only in the demo.
         post_migrate.connect(_ensure_roles, sender=self, dispatch_uid="console.ensure_roles")
+        # What a configuration file holds of the console itself (manage.py export_config / apply_config).
+        from console import config_sections
+
+        config_sections.register()
         # The admin has autodiscovered every part by now (django.contrib.admin is listed first).
         if not settings.PRODUCTION:
             from console.demo.setup import admin as demo_admin

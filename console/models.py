@@ -1,4 +1,4 @@
-"""Console-wide models: API tokens for machine clients."""
+"""Console-wide models: the migrations a console watches, and API tokens for machine clients."""
 
 from __future__ import annotations
 
@@ -15,6 +15,44 @@ TOKEN_PREFIX_LENGTH = 8
 
 def hash_token(raw: str) -> str:
     return hashlib.sha256(raw.encode()).hexdigest()
+
+
+class Migration(models.Model):
+    """One service's move from its legacy system to its new one, as the programme names it
+    (e.g. "Won deposits", "FX deposits").
+
+    It owns its systems, routes, write tables, verified databases, ledger sources and alert
+    rules; every verdict, stored sample and reconciliation run belongs to exactly one. The slug is
+    the stable key of URLs (`?migration=fx-deposits`), configuration files and ingest.
+    """
+
+    slug = models.SlugField(max_length=50, unique=True, help_text="Stable key: URLs, config files, ingest.")
+    name = models.CharField(max_length=100, unique=True)
+    description = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+DEFAULT_MIGRATION_SLUG = "default"
+
+
+def sole_migration_pk() -> int | None:
+    """Default owner of a new row: the console's only migration (created on first use).
+
+    With several migrations there is no default (None): the row must name its migration, and the
+    database refuses it otherwise, so nothing is ever filed under a guessed migration.
+    """
+    pks = list(Migration.objects.values_list("pk", flat=True)[:2])
+    if len(pks) == 1:
+        return pks[0]
+    if pks:
+        return None
+    return Migration.objects.create(slug=DEFAULT_MIGRATION_SLUG, name="Default migration").pk
 
 
 class ApiTokenQuerySet(models.QuerySet):
@@ -37,6 +75,10 @@ class ApiToken(models.Model):
     expires_at = models.DateTimeField(null=True, blank=True)
     last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
     revoked = models.BooleanField(default=False)
+    migration = models.ForeignKey(
+        Migration, on_delete=models.CASCADE, null=True, blank=True, related_name="api_tokens",
+        help_text="Limits the token to this migration's ingest; empty: any migration (named by the client).",
+    )
 
     objects = ApiTokenQuerySet.as_manager()
 
@@ -47,11 +89,14 @@ class ApiToken(models.Model):
         return f"{self.name} ({self.prefix}…)"
 
     @classmethod
-    def issue(cls, *, user, name: str, valid_days: int | None = 365) -> tuple["ApiToken", str]:
+    def issue(
+        cls, *, user, name: str, valid_days: int | None = 365, migration: Migration | None = None
+    ) -> tuple["ApiToken", str]:
         raw = secrets.token_urlsafe(32)
         expires = timezone.now() + timedelta(days=valid_days) if valid_days else None
         token = cls.objects.create(
-            user=user, name=name, prefix=raw[:TOKEN_PREFIX_LENGTH], digest=hash_token(raw), expires_at=expires
+            user=user, name=name, prefix=raw[:TOKEN_PREFIX_LENGTH], digest=hash_token(raw), expires_at=expires,
+            migration=migration,
         )
         return token, raw
 

@@ -49,22 +49,22 @@ def _unschedule_ledger_source(row: LedgerSource) -> None:
 
 def register() -> None:
     register_section(Section(
-        name="systems", model=System, key=("name",),
+        name="systems", model=System, key=("migration", "name"), references={"migration": "migrations"},
         fields=("role", "base_url", "timeout_ms", "max_concurrency", "headers_to_add", "enabled")))
     register_section(Section(
-        name="routes", model=Route, key=("method", "template"),
+        name="routes", model=Route, key=("migration", "method", "template"), references={"migration": "migrations"},
         fields=("enabled", "sampling_ratio", "active_from", "active_until", "rules", "severity",
                 "mismatch_rate_alert"),
         normalise=_route_entry, check=_check_route))
     register_section(Section(
-        name="verified_databases", model=VerifiedDatabase, key=("name",),
+        name="verified_databases", model=VerifiedDatabase, key=("migration", "name"), references={"migration": "migrations"},
         fields=("dsn", "dsn_env_var", "statement_timeout_ms", "commit_delay_ms", "capture_ttl_s", "enabled")))
     register_section(Section(
-        name="write_tables", model=WriteTableRule, key=("table",),
+        name="write_tables", model=WriteTableRule, key=("migration", "table"), references={"migration": "migrations"},
         fields=("key_columns", "version_column", "excluded_columns", "rules"),
         check=_check_write_table, after_save=_forget_write_targets, after_delete=_forget_write_targets))
     register_section(Section(
-        name="ledger_sources", model=LedgerSource, key=("name",),
+        name="ledger_sources", model=LedgerSource, key=("migration", "name"), references={"migration": "migrations"},
         fields=("dsn", "dsn_env_var", "accounts_table", "account_key", "balance_column", "currency_column",
                 "currency_code", "entries_table", "entry_account_column", "entry_amount_column",
                 "entry_time_column", "business_time_zone",

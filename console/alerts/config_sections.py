@@ -7,7 +7,10 @@ from console.configuration.sections import Section, register_section
 
 
 def register() -> None:
-    register_section(Section(name="alert_rules", model=AlertRule, key=("kind",),
+    # `migration` may be null in these keys: a rule or recipient for every migration.
+    register_section(Section(name="alert_rules", model=AlertRule, key=("migration", "kind"),
+                             references={"migration": "migrations"},
                              fields=("enabled", "threshold", "window_minutes")))
-    register_section(Section(name="alert_recipients", model=AlertRecipient, key=("email",),
+    register_section(Section(name="alert_recipients", model=AlertRecipient, key=("migration", "email"),
+                             references={"migration": "migrations"},
                              fields=("name", "kinds", "active")))

@@ -13,13 +13,22 @@ KIND_CHOICES = [(kind.value, ALERT_KIND_LABELS[kind]) for kind in SUBSCRIBABLE_K
 class AlertRecipient(models.Model):
     """An on-call address and the kinds of alert it subscribes to."""
 
-    email = models.EmailField(unique=True)
+    migration = models.ForeignKey(
+        "console.Migration", on_delete=models.CASCADE, null=True, blank=True, related_name="alert_recipients",
+        help_text="Receives this migration's alerts only; empty: every migration's and the programme-wide ones.",
+    )
+    email = models.EmailField()
     name = models.CharField(max_length=100, blank=True)
     kinds = models.JSONField(default=list, blank=True, help_text="Alert kinds this address receives.")
     active = models.BooleanField(default=True)
 
     class Meta:
         ordering = ["email"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["migration", "email"], name="alert_recipient_migration_email", nulls_distinct=False
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.name} <{self.email}>" if self.name else self.email
@@ -33,7 +42,11 @@ class AlertRecipient(models.Model):
 class AlertRule(models.Model):
     """Per kind: whether it alerts, its threshold and its throttle window."""
 
-    kind = models.CharField(max_length=20, choices=KIND_CHOICES, unique=True)
+    migration = models.ForeignKey(
+        "console.Migration", on_delete=models.CASCADE, null=True, blank=True, related_name="alert_rules",
+        help_text="This migration's own rule for the kind; empty: the rule for every migration without one.",
+    )
+    kind = models.CharField(max_length=20, choices=KIND_CHOICES)
     enabled = models.BooleanField(default=True)
     threshold = models.FloatField(
         null=True, blank=True,
@@ -46,6 +59,9 @@ class AlertRule(models.Model):
 
     class Meta:
         ordering = ["kind"]
+        constraints = [
+            models.UniqueConstraint(fields=["migration", "kind"], name="alert_rule_migration_kind", nulls_distinct=False)
+        ]
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} ({'on' if self.enabled else 'off'})"
@@ -60,6 +76,10 @@ class AlertRule(models.Model):
 class SentAlert(models.Model):
     """One alert or digest e-mail batch as sent (one row per message kind and key, not per recipient)."""
 
+    migration = models.ForeignKey(
+        "console.Migration", on_delete=models.SET_NULL, null=True, blank=True, related_name="sent_alerts",
+        help_text="The migration the alert was about; empty: programme-wide (NUMA, stalled verifier).",
+    )
     kind = models.CharField(max_length=20)
     key = models.CharField(max_length=200)
     digest = models.BooleanField(default=False)

@@ -54,7 +54,7 @@ def _json_value(value: Any) -> Any:
 
 
 def _label(section: Section, entry: dict[str, Any]) -> str:
-    return " ".join(str(entry.get(name)) for name in section.key)
+    return " ".join(str(entry[name]) for name in section.key if entry.get(name) is not None)
 
 
 def _section(name: str) -> Section:
@@ -115,7 +115,8 @@ def _apply_entry(section: Section, raw: Any, where: str, applied: set[Any]) -> t
     if unknown:
         raise ConfigError(f"{where}: unknown field(s) {sorted(unknown)}; allowed {sorted(section.allowed)}")
     entry = section.normalise(dict(raw)) if section.normalise else dict(raw)
-    missing = [name for name in section.key if entry.get(name) in (None, "")]
+    # A reference in a key may be null where the model allows it (an alert rule for every migration).
+    missing = [name for name in section.key if entry.get(name) in (None, "") and name not in section.references]
     if missing:
         raise ConfigError(f"{where}: {', '.join(missing)} is required")
     label = _label(section, entry)
@@ -126,6 +127,9 @@ def _apply_entry(section: Section, raw: Any, where: str, applied: set[Any]) -> t
         except (ConfigError, ValueError) as error:
             raise ConfigError(f"{where}: {error}") from None
     values = {name: _resolve(section, name, value, where) for name, value in entry.items()}
+    for name in section.key:
+        if values.get(name) is None:
+            values[name] = _unnamed_reference(section, name, where)
     lookup = {name: values[name] for name in section.key}
     existing = section.model._default_manager.filter(**lookup).first()
     if existing is not None and existing.pk in applied:
@@ -158,6 +162,20 @@ def _resolve(section: Section, name: str, value: Any, where: str) -> Any:
     if related is None:
         raise ConfigError(f"{where}: {name} {value!r} is not a known {target.name} entry")
     return related
+
+
+def _unnamed_reference(section: Section, name: str, where: str) -> Any:
+    """A key reference left out: null where the model allows it, else the field's default (a
+    console's only migration); with no default (several migrations) the entry must name it."""
+    field = section.model._meta.get_field(name)
+    assert isinstance(field, models.ForeignKey) and field.related_model is not None
+    if field.null:
+        return None
+    default = field.get_default()
+    if default is None:
+        raise ConfigError(f"{where}: {name} is required (the console has several)")
+    related: type[models.Model] = field.related_model  # type: ignore[assignment]
+    return related._default_manager.get(pk=default)
 
 
 def _validation_text(error: ValidationError) -> str:

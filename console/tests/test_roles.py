@@ -9,7 +9,7 @@ from django.contrib.auth import get_user_model
 from django.test import Client
 from django.utils import timezone
 
-from console.models import ApiToken
+from console.models import ApiToken, sole_migration_pk
 from console.roles import ADMIN_APPS, ADMINS, MACHINE_CLIENTS, OPERATORS, VIEWERS, ensure_roles
 from verifiers.models import MismatchGroup, Route
 
@@ -110,7 +110,7 @@ def test_operator_sees_no_admin_link_to_change_routes(operator):
 def test_admin_can_add_a_route_in_the_admin(admin):
     response = admin.post("/admin/verifiers/route/add/", {
         "method": "GET", "template": "/accounts/{id}", "sampling_ratio": "1.0", "severity": "high",
-        "rules": "{}", "enabled": "on",
+        "rules": "{}", "enabled": "on", "migration": sole_migration_pk(),
     })
     assert response.status_code == 302, response.content.decode()[:2000]
     assert Route.objects.filter(template="/accounts/{id}").exists()

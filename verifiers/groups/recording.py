@@ -17,6 +17,7 @@ from typing import Any, Callable, Sequence
 from django.db import connection, transaction
 from django.utils import timezone
 
+from console.models import sole_migration_pk
 from verifiers.groups.verdict import GroupMembership, Verdict
 
 # Samples kept per group: enough to see the pattern, bounded so a storm cannot fill the disk.
@@ -56,12 +57,13 @@ def record_verdicts(verdicts: list[Verdict], *, mask: Callable[[Any], Any] | Non
     for verdict in verdicts:
         if verdict.verdict not in VERDICT_COLUMNS:
             raise ValueError(f"unknown verdict {verdict.verdict!r} for sample {verdict.sample_id}")
+    _file_under_migrations(verdicts)
     now = timezone.now()
     with transaction.atomic(), connection.cursor() as cursor:
         claims = list(claim_ids) if claim_ids is not None else [v.sample_id for v in verdicts]
         if len(claims) != len(verdicts):
             raise ValueError(f"{len(claims)} claim ids for {len(verdicts)} verdicts")
-        keys = [(v.kind, claim) for v, claim in zip(verdicts, claims)]
+        keys = [(v.migration_id, v.kind, claim) for v, claim in zip(verdicts, claims)]
         fresh = _claim_new_sample_ids(cursor, list(dict.fromkeys(keys)), now)
         batch = [v for v, key in zip(verdicts, keys) if key in fresh]
         summary.counted = len(batch)
@@ -80,25 +82,41 @@ def record_verdicts(verdicts: list[Verdict], *, mask: Callable[[Any], Any] | Non
     return summary
 
 
+def _file_under_migrations(verdicts: list[Verdict]) -> None:
+    """Verdicts that name no migration belong to the console's only one; with several, that is a bug."""
+    unnamed = [v for v in verdicts if v.migration_id is None]
+    if not unnamed:
+        return
+    sole = sole_migration_pk()
+    if sole is None:
+        raise ValueError(f"verdict for sample {unnamed[0].sample_id} names no migration, and the console has several")
+    for verdict in unnamed:
+        verdict.migration_id = sole
+
+
 def _default_mask() -> Callable[[Any], Any]:
     from console.masking import DEFAULT_MASKING_RULES, mask_document
 
     return lambda value: mask_document(value, DEFAULT_MASKING_RULES)
 
 
-def _claim_new_sample_ids(cursor, keys: list[tuple[str, str]], now: datetime) -> set[tuple[str, str]]:
-    kinds = [kind for kind, _ in keys]
-    ids = [claim for _, claim in keys]
+ClaimKey = tuple[int | None, str, str]  # (migration id, kind, claim id)
+
+
+def _claim_new_sample_ids(cursor, keys: list[ClaimKey], now: datetime) -> set[ClaimKey]:
+    migrations = [migration for migration, _, _ in keys]
+    kinds = [kind for _, kind, _ in keys]
+    ids = [claim for _, _, claim in keys]
     cursor.execute(
         """
-        INSERT INTO verifiers_verifiedsample (kind, sample_id, verified_at)
-        SELECT k, i, %s FROM unnest(%s::text[], %s::text[]) AS t(k, i)
-        ON CONFLICT (kind, sample_id) DO NOTHING
-        RETURNING kind, sample_id
+        INSERT INTO verifiers_verifiedsample (migration_id, kind, sample_id, verified_at)
+        SELECT m, k, i, %s FROM unnest(%s::bigint[], %s::text[], %s::text[]) AS t(m, k, i)
+        ON CONFLICT (migration_id, kind, sample_id) DO NOTHING
+        RETURNING migration_id, kind, sample_id
         """,
-        [now, kinds, ids],
+        [now, migrations, kinds, ids],
     )
-    return {(kind, sample_id) for kind, sample_id in cursor.fetchall()}
+    return {(migration, kind, sample_id) for migration, kind, sample_id in cursor.fetchall()}
 
 
 def _minute(moment: datetime) -> datetime:
@@ -110,11 +128,11 @@ def _add_outcome_counts(cursor, batch: list[Verdict]) -> None:
         "noise_suppressed", "legacy_latency_ms_sum", "candidate_latency_ms_sum", "latency_count",
     ]
     # Sums start as floats so every array sent to PostgreSQL has one element type.
-    totals: dict[tuple[str, str, datetime], dict[str, float]] = defaultdict(
+    totals: dict[tuple[int | None, str, str, datetime], dict[str, float]] = defaultdict(
         lambda: {c: 0.0 if c.endswith("_sum") else 0 for c in columns}
     )
     for v in batch:
-        row = totals[(v.kind, v.subject, _minute(v.captured_at))]
+        row = totals[(v.migration_id, v.kind, v.subject, _minute(v.captured_at))]
         row[VERDICT_COLUMNS[v.verdict]] += 1
         row["noise_suppressed"] += v.noise_suppressed
         if v.legacy_latency_ms is not None and v.candidate_latency_ms is not None:
@@ -122,17 +140,17 @@ def _add_outcome_counts(cursor, batch: list[Verdict]) -> None:
             row["candidate_latency_ms_sum"] += v.candidate_latency_ms
             row["latency_count"] += 1
     keys = list(totals)
-    arrays = [[k[0] for k in keys], [k[1] for k in keys], [k[2] for k in keys]]
+    arrays: list[list[Any]] = [[k[i] for k in keys] for i in range(4)]
     arrays += [[totals[k][c] for k in keys] for c in columns]
-    casts = ["text[]", "text[]", "timestamptz[]"] + [
+    casts = ["bigint[]", "text[]", "text[]", "timestamptz[]"] + [
         "float8[]" if c.endswith("_sum") else "bigint[]" for c in columns
     ]
-    names = ["kind", "subject", "minute", *columns]
+    names = ["migration_id", "kind", "subject", "minute", *columns]
     cursor.execute(
         f"""
         INSERT INTO verifiers_outcomecount ({", ".join(names)})
         SELECT * FROM unnest({", ".join(f"%s::{cast}" for cast in casts)})
-        ON CONFLICT (kind, subject, minute) DO UPDATE SET
+        ON CONFLICT (migration_id, kind, subject, minute) DO UPDATE SET
         {", ".join(f"{c} = verifiers_outcomecount.{c} + EXCLUDED.{c}" for c in columns)}
         """,
         arrays,
@@ -142,23 +160,26 @@ def _add_outcome_counts(cursor, batch: list[Verdict]) -> None:
 Unit = tuple[Verdict, GroupMembership]
 
 
+GroupKey = tuple[int | None, str, str]  # (migration id, kind, fingerprint)
+
+
 def _upsert_groups(
     cursor, grouped: list[Unit]
-) -> tuple[dict[tuple[str, str], tuple[int, bool, int]], list[int]]:
-    """(kind, fingerprint) -> (group id, newly created, samples already stored); reopened ids."""
-    by_key: dict[tuple[str, str], list[Unit]] = defaultdict(list)
+) -> tuple[dict[GroupKey, tuple[int, bool, int]], list[int]]:
+    """(migration, kind, fingerprint) -> (group id, newly created, samples already stored); reopened ids."""
+    by_key: dict[GroupKey, list[Unit]] = defaultdict(list)
     for v, membership in grouped:
-        by_key[(v.kind, membership.fingerprint)].append((v, membership))
+        by_key[(v.migration_id, v.kind, membership.fingerprint)].append((v, membership))
     rows = []
-    for (kind, fingerprint), members in by_key.items():
+    for (migration_id, kind, fingerprint), members in by_key.items():
         first, first_membership = members[0]
         seen = [m.captured_at for m, _ in members]
         differences = list({(d.get("pattern", d.get("path")), d.get("kind")): None
                             for d in first_membership.differences})  # each (pattern, kind) once
         rows.append((kind, fingerprint, first_membership.title[:300], first.subject[:300], first.verdict,
                      json.dumps([{"pattern": pattern, "kind": kind_} for pattern, kind_ in differences]),
-                     first.severity, min(seen), max(seen), len(members)))
-    result: dict[tuple[str, str], tuple[int, bool, int]] = {}
+                     first.severity, min(seen), max(seen), len(members), migration_id))
+    result: dict[GroupKey, tuple[int, bool, int]] = {}
     reopened: list[int] = []
     for row in sorted(rows):  # a stable order: concurrent workers lock groups in the same order
         # Existing groups (the common case) are updated without INSERT, which would draw a
@@ -174,15 +195,15 @@ def _upsert_groups(
                 status_changed_at = CASE WHEN g.status = 'resolved' THEN now() ELSE g.status_changed_at END,
                 status_changed_by = CASE WHEN g.status = 'resolved' THEN 'regression' ELSE g.status_changed_by END
             FROM (SELECT id, status AS old_status FROM verifiers_mismatchgroup
-                  WHERE kind = %s AND fingerprint = %s FOR UPDATE) AS old
+                  WHERE migration_id = %s AND kind = %s AND fingerprint = %s FOR UPDATE) AS old
             WHERE g.id = old.id
             RETURNING g.id, g.stored_samples, old.old_status
             """,
-            (row[9], row[8], row[7], row[0], row[1]),
+            (row[9], row[8], row[7], row[10], row[0], row[1]),
         )
         existing = cursor.fetchone()
         if existing:
-            result[(row[0], row[1])] = (existing[0], False, existing[1])
+            result[(row[10], row[0], row[1])] = (existing[0], False, existing[1])
             if existing[2] == "resolved":
                 reopened.append(existing[0])
             continue
@@ -190,9 +211,9 @@ def _upsert_groups(
             """
             INSERT INTO verifiers_mismatchgroup AS g
                 (kind, fingerprint, title, subject, outcome, differences, severity, first_seen, last_seen,
-                 count, status, stored_samples, status_changed_by, note)
-            VALUES (%s, %s, %s, %s, %s, %s::jsonb, %s, %s, %s, %s, 'open', 0, '', '')
-            ON CONFLICT (kind, fingerprint) DO UPDATE SET
+                 count, migration_id, status, stored_samples, status_changed_by, note)
+            VALUES (%s, %s, %s, %s, %s, %s::jsonb, %s, %s, %s, %s, %s, 'open', 0, '', '')
+            ON CONFLICT (migration_id, kind, fingerprint) DO UPDATE SET
                 count = g.count + EXCLUDED.count,
                 last_seen = GREATEST(g.last_seen, EXCLUDED.last_seen),
                 first_seen = LEAST(g.first_seen, EXCLUDED.first_seen),
@@ -203,14 +224,14 @@ def _upsert_groups(
             row,
         )
         group_id, inserted, stored = cursor.fetchone()
-        result[(row[0], row[1])] = (group_id, inserted, stored)
+        result[(row[10], row[0], row[1])] = (group_id, inserted, stored)
     return result, reopened
 
 
 def _store_samples(cursor, grouped: list[Unit], group_rows, mask: Callable[[Any], Any]) -> None:
     per_group: dict[int, list[Verdict]] = defaultdict(list)
     for v, membership in grouped:
-        group_id, _, stored = group_rows[(v.kind, membership.fingerprint)]
+        group_id, _, stored = group_rows[(v.migration_id, v.kind, membership.fingerprint)]
         if stored + len(per_group[group_id]) < SAMPLES_PER_GROUP:
             per_group[group_id].append(v)
     values = []

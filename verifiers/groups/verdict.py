@@ -41,6 +41,8 @@ class Verdict:
     secondary_unusable: str = ""  # read: why the second legacy answer was no noise evidence
     # Several groups (read: one per cause); empty means the one group fingerprint/title/differences.
     groups: list[GroupMembership] = field(default_factory=list)
+    # The migration (console.Migration pk) the sample belongs to; None: the console's only one.
+    migration_id: int | None = None
 
     def memberships(self) -> list[GroupMembership]:
         return self.groups or [GroupMembership(self.fingerprint, self.title, self.differences)]

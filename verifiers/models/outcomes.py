@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from django.db import models
 
+from console.models import sole_migration_pk
+
 
 class VerificationKind(models.TextChoices):
     READ = "read", "Read"
@@ -22,6 +24,9 @@ class MismatchGroup(models.Model):
         RESOLVED = "resolved", "Resolved"
         IGNORED = "ignored", "Ignored"
 
+    migration = models.ForeignKey(
+        "console.Migration", on_delete=models.CASCADE, default=sole_migration_pk, related_name="mismatch_groups"
+    )
     kind = models.CharField(max_length=5, choices=VerificationKind.choices)
     fingerprint = models.CharField(max_length=64)
     title = models.CharField(max_length=300)
@@ -40,7 +45,9 @@ class MismatchGroup(models.Model):
     note = models.TextField(blank=True)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["kind", "fingerprint"], name="group_kind_fingerprint_unique")]
+        constraints = [models.UniqueConstraint(
+            fields=["migration", "kind", "fingerprint"], name="group_migration_kind_fingerprint_unique"
+        )]
         indexes = [models.Index(fields=["kind", "status", "-last_seen"], name="group_kind_status_seen")]
         ordering = ["-last_seen"]
         permissions = [
@@ -84,6 +91,9 @@ class MismatchSample(models.Model):
 class OutcomeCount(models.Model):
     """Outcomes per subject (route or table) per minute: matches are counted here, not stored."""
 
+    migration = models.ForeignKey(
+        "console.Migration", on_delete=models.CASCADE, default=sole_migration_pk, related_name="outcome_counts"
+    )
     kind = models.CharField(max_length=5, choices=VerificationKind.choices)
     subject = models.CharField(max_length=300)
     minute = models.DateTimeField()
@@ -100,7 +110,9 @@ class OutcomeCount(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["kind", "subject", "minute"], name="outcome_kind_subject_minute_unique")
+            models.UniqueConstraint(
+                fields=["migration", "kind", "subject", "minute"], name="outcome_migration_kind_subject_minute"
+            )
         ]
         indexes = [models.Index(fields=["kind", "minute"], name="outcome_kind_minute")]
 
@@ -111,12 +123,17 @@ class VerifiedSample(models.Model):
     Pruned after a few days by the retention job.
     """
 
+    migration = models.ForeignKey(
+        "console.Migration", on_delete=models.CASCADE, default=sole_migration_pk, related_name="verified_samples"
+    )
     kind = models.CharField(max_length=5, choices=VerificationKind.choices)
     sample_id = models.CharField(max_length=100)
     verified_at = models.DateTimeField(db_index=True)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["kind", "sample_id"], name="verified_kind_id_unique")]
+        constraints = [models.UniqueConstraint(
+            fields=["migration", "kind", "sample_id"], name="verified_migration_kind_id_unique"
+        )]
 
 
 class NoiseSuggestion(models.Model):
@@ -127,6 +144,9 @@ class NoiseSuggestion(models.Model):
         ACCEPTED = "accepted", "Accepted as ignore rule"
         DISMISSED = "dismissed", "Dismissed"
 
+    migration = models.ForeignKey(
+        "console.Migration", on_delete=models.CASCADE, default=sole_migration_pk, related_name="noise_suggestions"
+    )
     route = models.ForeignKey("verifiers.Route", on_delete=models.CASCADE, null=True, related_name="noise")
     subject = models.CharField(max_length=300)
     pattern = models.CharField(max_length=300)
@@ -136,7 +156,9 @@ class NoiseSuggestion(models.Model):
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.SUGGESTED)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["subject", "pattern"], name="noise_subject_pattern_unique")]
+        constraints = [models.UniqueConstraint(
+            fields=["migration", "subject", "pattern"], name="noise_migration_subject_pattern_unique"
+        )]
 
 
 class ReadStreamEpoch(models.Model):

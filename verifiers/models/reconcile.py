@@ -6,13 +6,17 @@ import datetime as dt
 
 from django.db import models
 
+from console.models import sole_migration_pk
 from verifiers.models.targets import DsnMixin
 
 
 class LedgerSource(DsnMixin):
     """A ledger database and the mapping of our concepts onto its own schema."""
 
-    name = models.CharField(max_length=100, unique=True)
+    migration = models.ForeignKey(
+        "console.Migration", on_delete=models.CASCADE, default=sole_migration_pk, related_name="ledger_sources"
+    )
+    name = models.CharField(max_length=100)
     accounts_table = models.CharField(max_length=200)
     account_key = models.CharField(max_length=100)
     balance_column = models.CharField(max_length=100)
@@ -53,6 +57,9 @@ class LedgerSource(DsnMixin):
     schedule = models.OneToOneField(
         "django_celery_beat.PeriodicTask", null=True, blank=True, on_delete=models.SET_NULL, editable=False
     )
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["migration", "name"], name="ledger_source_migration_name_unique")]
 
     def __str__(self) -> str:
         return self.name

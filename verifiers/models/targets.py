@@ -6,6 +6,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 
 from console.config import ConfigError, secret_from_environment
+from console.models import sole_migration_pk
 
 
 class System(models.Model):
@@ -15,13 +16,19 @@ class System(models.Model):
         CANDIDATE = "candidate", "Candidate (new system)"
         LEGACY_SECONDARY = "legacy_secondary", "Second legacy endpoint (noise detection)"
 
-    name = models.CharField(max_length=100, unique=True)
+    migration = models.ForeignKey(
+        "console.Migration", on_delete=models.CASCADE, default=sole_migration_pk, related_name="systems"
+    )
+    name = models.CharField(max_length=100)
     role = models.CharField(max_length=20, choices=Role.choices, default=Role.CANDIDATE)
     base_url = models.URLField(help_text="e.g. http://candidate-ledger.internal:8080")
     timeout_ms = models.PositiveIntegerField(default=2000)
     max_concurrency = models.PositiveIntegerField(default=64, help_text="Requests in flight at once.")
     headers_to_add = models.JSONField(default=dict, blank=True, help_text='e.g. {"X-Shadow": "1"}')
     enabled = models.BooleanField(default=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["migration", "name"], name="system_migration_name_unique")]
 
     def __str__(self) -> str:
         return f"{self.name} ({self.get_role_display()})"
@@ -42,6 +49,9 @@ class Route(models.Model):
         HIGH = "high", "High"
         CRITICAL = "critical", "Critical"
 
+    migration = models.ForeignKey(
+        "console.Migration", on_delete=models.CASCADE, default=sole_migration_pk, related_name="routes"
+    )
     method = models.CharField(max_length=10, default="GET")
     template = models.CharField(max_length=300, help_text="e.g. /accounts/{id}/balance")
     enabled = models.BooleanField(default=True)
@@ -55,7 +65,9 @@ class Route(models.Model):
     )
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["method", "template"], name="route_method_template_unique")]
+        constraints = [
+            models.UniqueConstraint(fields=["migration", "method", "template"], name="route_migration_method_template")
+        ]
         ordering = ["template", "method"]
 
     def __str__(self) -> str:
@@ -113,7 +125,10 @@ class VerifiedDatabase(DsnMixin):
     DSN_SCHEMES = ("postgres", "postgresql")
     DSN_SCHEME_HELP = "Must be a postgresql:// URL (write checks against MySQL are not supported yet)."
 
-    name = models.CharField(max_length=100, unique=True)
+    migration = models.ForeignKey(
+        "console.Migration", on_delete=models.CASCADE, default=sole_migration_pk, related_name="verified_databases"
+    )
+    name = models.CharField(max_length=100)
     statement_timeout_ms = models.PositiveIntegerField(default=2000)
     commit_delay_ms = models.PositiveIntegerField(
         default=0, help_text="Wait this long after the commit notice before checking."
@@ -123,6 +138,11 @@ class VerifiedDatabase(DsnMixin):
     )
     enabled = models.BooleanField(default=True)
 
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["migration", "name"], name="verified_database_migration_name_unique")
+        ]
+
     def __str__(self) -> str:
         return self.name
 
@@ -130,11 +150,17 @@ class VerifiedDatabase(DsnMixin):
 class WriteTableRule(models.Model):
     """Per-table overrides for the write verifier (keys, version column, columns not compared)."""
 
-    table = models.CharField(max_length=200, unique=True)
+    migration = models.ForeignKey(
+        "console.Migration", on_delete=models.CASCADE, default=sole_migration_pk, related_name="write_tables"
+    )
+    table = models.CharField(max_length=200)
     key_columns = models.JSONField(default=list, blank=True, help_text="Overrides the introspected primary key.")
     version_column = models.CharField(max_length=100, blank=True, help_text="Row moved on after the commit -> stale.")
     excluded_columns = models.JSONField(default=list, blank=True, help_text="Values the candidate cannot know.")
     rules = models.JSONField(default=dict, blank=True, help_text="Comparison rules for the row values.")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["migration", "table"], name="write_table_migration_unique")]
 
     def __str__(self) -> str:
         return self.table

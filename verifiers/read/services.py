@@ -14,6 +14,7 @@ from django.db import connection, transaction
 from django.db.models import BigIntegerField, Case, F, When
 from django.utils import timezone
 
+from console.models import sole_migration_pk
 from verifiers.groups.alerts import alert_on_groups
 from verifiers.groups.recording import RecordSummary, Verdict, record_verdicts
 from verifiers.models import NoiseSuggestion, ReadStreamEpoch, Route, System
@@ -107,15 +108,18 @@ def record_noise(*, noise: Counter) -> None:
     """(route id, subject, pattern, already ignored) -> count: upsert NoiseSuggestion rows."""
     now = timezone.now()
     rows = sorted(noise.items(), key=lambda item: (item[0][1], item[0][2]))
+    # Noise on a route is its migration's; without a route only a single-migration console can tell.
+    sole_migration = sole_migration_pk() if any(key[0] is None for key in noise) else None
     with connection.cursor() as cursor:
         cursor.executemany(
             """
-            INSERT INTO verifiers_noisesuggestion (route_id, subject, pattern, count, first_seen, last_seen, status)
-            VALUES (%s, %s, %s, %s, %s, %s, %s)
-            ON CONFLICT (subject, pattern) DO UPDATE SET
+            INSERT INTO verifiers_noisesuggestion
+                (route_id, migration_id, subject, pattern, count, first_seen, last_seen, status)
+            VALUES (%s, COALESCE((SELECT migration_id FROM verifiers_route WHERE id = %s), %s), %s, %s, %s, %s, %s, %s)
+            ON CONFLICT (migration_id, subject, pattern) DO UPDATE SET
                 count = verifiers_noisesuggestion.count + EXCLUDED.count, last_seen = EXCLUDED.last_seen
             """,
-            [(route_id, subject[:300], pattern[:300], count, now, now,
+            [(route_id, route_id, sole_migration, subject[:300], pattern[:300], count, now, now,
               NoiseSuggestion.Status.ACCEPTED if covered else NoiseSuggestion.Status.SUGGESTED)
              for (route_id, subject, pattern, covered), count in rows],
         )

@@ -13,6 +13,7 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
+from console.models import sole_migration_pk
 from verifiers.models import AccountDifference, Counterpart, LedgerSource, ReconciliationRun
 from verifiers.reconcile import balances, services
 from verifiers.reconcile.forms import LedgerSourceForm
@@ -96,7 +97,8 @@ def test_a_counterpart_table_without_total_column_is_reported(source, ledger):
 
 
 def test_the_source_form_lists_each_ledger_problem_as_its_own_error(ledger):
-    data = {**testing.MAPPING, "name": "x", "dsn": ledger.dsn, "cutoff_time": "00:00", "time_zone": "Asia/Seoul",
+    data = {**testing.MAPPING, "name": "x", "migration": sole_migration_pk(), "dsn": ledger.dsn,
+            "cutoff_time": "00:00", "time_zone": "Asia/Seoul",
             "workers": 2, "wait_timeout_s": 60, "balance_column": "nope", "currency_column": "nope2"}
     form = LedgerSourceForm(data=data)
     assert not form.is_valid()

@@ -14,6 +14,8 @@ import time
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection, transaction
 
+from console.models import sole_migration_pk
+
 SEED_FINGERPRINT = "seed-"
 
 
@@ -37,14 +39,17 @@ class Command(BaseCommand):
             if clear:
                 self.stdout.write(f"cleared seeded rows in {time.perf_counter() - started:.1f} s")
                 return
+            migration = sole_migration_pk()
+            if migration is None:
+                raise CommandError("the console has several migrations; seed_volume fills a single-migration console")
             minutes = max(1, -(-outcomes // subjects))  # ceil: every subject gets the same span
             read_subjects = max(1, subjects * 6 // 10)
             cursor.execute(
                 """
                 INSERT INTO verifiers_outcomecount
-                    (kind, subject, minute, matched, mismatched, errored, stale, orphaned, unverifiable,
+                    (migration_id, kind, subject, minute, matched, mismatched, errored, stale, orphaned, unverifiable,
                      noise_suppressed, legacy_latency_ms_sum, candidate_latency_ms_sum, latency_count)
-                SELECT CASE WHEN s <= %(read)s THEN 'read' ELSE 'write' END,
+                SELECT %(migration)s, CASE WHEN s <= %(read)s THEN 'read' ELSE 'write' END,
                        CASE WHEN s <= %(read)s THEN 'GET /seed/r' || s || '/{id}' ELSE 'seed_table_' || s END,
                        date_trunc('minute', now()) - make_interval(mins => m),
                        40 + (random() * 60)::int,
@@ -53,18 +58,19 @@ class Command(BaseCommand):
                        0, 0, 0, 0, 0, 0, 0
                 FROM generate_series(1, %(subjects)s) AS s, generate_series(0, %(minutes)s - 1) AS m
                 LIMIT %(outcomes)s
-                ON CONFLICT (kind, subject, minute) DO NOTHING
+                ON CONFLICT (migration_id, kind, subject, minute) DO NOTHING
                 """,
-                {"read": read_subjects, "subjects": subjects, "minutes": minutes, "outcomes": outcomes},
+                {"read": read_subjects, "subjects": subjects, "minutes": minutes, "outcomes": outcomes,
+                 "migration": migration},
             )
             outcome_rows = cursor.rowcount
             groups = max(1, -(-mismatches // samples_per_group)) if mismatches else 0
             cursor.execute(
                 """
                 INSERT INTO verifiers_mismatchgroup
-                    (kind, fingerprint, title, subject, outcome, differences, status, severity, first_seen,
-                     last_seen, count, stored_samples, status_changed_by, note)
-                SELECT CASE WHEN mod(g, 5) < 3 THEN 'read' ELSE 'write' END,
+                    (migration_id, kind, fingerprint, title, subject, outcome, differences, status, severity,
+                     first_seen, last_seen, count, stored_samples, status_changed_by, note)
+                SELECT %(migration)s, CASE WHEN mod(g, 5) < 3 THEN 'read' ELSE 'write' END,
                        %(prefix)s || g,
                        CASE WHEN mod(g, 5) < 3 THEN 'GET /seed/r' || (mod(g, 60) + 1) || '/{id}: $.items[*].amount changed #' || g
                             ELSE 'UPDATE seed_table_' || (mod(g, 40) + 61) || ': balance changed #' || g END,
@@ -75,9 +81,9 @@ class Command(BaseCommand):
                        now() - make_interval(mins => 10000), now() - make_interval(secs => (random() * 600000)::int),
                        %(per_group)s + (random() * 5000)::int, %(per_group)s, '', ''
                 FROM generate_series(1, %(groups)s) AS g
-                ON CONFLICT (kind, fingerprint) DO NOTHING
+                ON CONFLICT (migration_id, kind, fingerprint) DO NOTHING
                 """,
-                {"prefix": SEED_FINGERPRINT, "groups": groups, "per_group": samples_per_group},
+                {"prefix": SEED_FINGERPRINT, "groups": groups, "per_group": samples_per_group, "migration": migration},
             )
             group_rows = cursor.rowcount
             cursor.execute(
