@@ -464,15 +464,16 @@ def _hand_back(plan: BatchSelect, groups: list[list[int]], cursor: psycopg.Curso
         return
     python_types = tuple(reader[0] for reader in readers)
     by_key: dict[tuple[Any, ...], list[dict[str, Any]]] = defaultdict(list)
-    for row in rows:
-        values = tuple(row[name] for name in names)
+    for row in rows:  # list comprehensions, not generators: this runs once per row of the batch
+        values = tuple([row[name] for name in names])
         if tuple(map(type, values)) != python_types:
             unresolved.extend(index for indexes in groups for index in indexes)
             return
         by_key[values].append(row)
     bound: list[tuple[Any, ...] | None] = []
+    read_bound = [reader[1] for reader in readers]
     for indexes in groups:
-        read = tuple(reader[1](value) for reader, value in zip(readers, checks[indexes[0]].select_params))
+        read = tuple([read(value) for read, value in zip(read_bound, checks[indexes[0]].select_params)])
         bound.append(None if _NOT_READ in read else read)
     if len({key for key in bound if key is not None and key in by_key}) != len(by_key):
         unresolved.extend(index for indexes in groups for index in indexes)  # a row no key accounts for
