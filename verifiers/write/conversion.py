@@ -43,11 +43,9 @@ def _token(value: Any) -> str:
 
 def row_identity(check: RowCheck) -> tuple[str, tuple[tuple[str, str], ...]]:
     """Which legacy row a check reads: its table and key values (as text, column names folded)."""
-    key = check.key
-    if len(key) == 1:  # the common case, without sorting
-        ((column, value),) = key.items()
-        return check.table.lower(), ((column.lower(), value if type(value) is str else str(value)),)
-    return check.table.lower(), tuple(sorted((column.lower(), _token(value)) for column, value in key.items()))
+    # Once per row of every capture: inline _token, a list comprehension rather than a generator.
+    return check.table.lower(), tuple(sorted([(column.lower(), value if type(value) is str else _token(value))
+                                              for column, value in check.key.items()]))
 
 
 @dataclass(slots=True)
