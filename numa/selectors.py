@@ -61,21 +61,13 @@ def host_series(*, host: Host, since: datetime, until: datetime | None = None) -
             ).order_by("sampled_at"),
         )
         time_field = "sampled_at"
-    elif span <= MINUTE_SERIES_MAX_SPAN:
-        resolution, rows = (
-            "minute",
-            MinuteRollup.objects.filter(
-                host=host, bucket_start__gte=since, bucket_start__lt=until
-            ).order_by("bucket_start"),
-        )
-        time_field = "bucket_start"
     else:
-        resolution, rows = (
-            "hour",
-            HourRollup.objects.filter(
-                host=host, bucket_start__gte=since, bucket_start__lt=until
-            ).order_by("bucket_start"),
+        resolution, rollup = (
+            ("minute", MinuteRollup) if span <= MINUTE_SERIES_MAX_SPAN else ("hour", HourRollup)
         )
+        rows = rollup.objects.filter(
+            host=host, bucket_start__gte=since, bucket_start__lt=until
+        ).order_by("bucket_start")
         time_field = "bucket_start"
     points = [
         {"t": values.pop(time_field), **values}

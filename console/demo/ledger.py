@@ -12,7 +12,7 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
-from typing import Any
+from typing import Any, LiteralString
 
 import psycopg
 from psycopg.rows import dict_row
@@ -183,14 +183,22 @@ def _not_found(account_id: int) -> LedgerRequestError:
     return LedgerRequestError(404, "account_not_found", f"no account with id {account_id}")
 
 
+async def _account_row(
+    conn: psycopg.AsyncConnection[Any], query: LiteralString, account_id: int
+) -> dict[str, Any]:
+    """The one row `query` selects for the account; 404 when there is none."""
+    cur = conn.cursor(row_factory=dict_row)
+    row = await (await cur.execute(query, (account_id,))).fetchone()
+    if row is None:
+        raise _not_found(account_id)
+    return row
+
+
 async def account_view(
     conn: psycopg.AsyncConnection[Any], flavor: ServiceFlavor, account_id: int
 ) -> dict[str, Any]:
     """Body of GET /accounts/{id} (without the noise fields)."""
-    cur = conn.cursor(row_factory=dict_row)
-    row = await (await cur.execute(ACCOUNT_SQL, (account_id,))).fetchone()
-    if row is None:
-        raise _not_found(account_id)
+    row = await _account_row(conn, ACCOUNT_SQL, account_id)
     return {
         "id": row["id"],
         "accountNo": row["account_no"],
@@ -206,10 +214,7 @@ async def balance_view(
     conn: psycopg.AsyncConnection[Any], flavor: ServiceFlavor, account_id: int
 ) -> dict[str, Any]:
     """Body of GET /accounts/{id}/balance; available equals balance (no holds in the demo)."""
-    cur = conn.cursor(row_factory=dict_row)
-    row = await (await cur.execute(BALANCE_SQL, (account_id,))).fetchone()
-    if row is None:
-        raise _not_found(account_id)
+    row = await _account_row(conn, BALANCE_SQL, account_id)
     shown = format_money(row["balance"], row["currency"], flavor.usd_display_rounding)
     return {
         "accountId": row["id"],

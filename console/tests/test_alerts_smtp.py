@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import email
-import socket
 from datetime import timedelta
 from email.message import Message
 
@@ -18,6 +17,7 @@ from console.tests.alerts_support import ledger_source, mismatch_verdicts, subsc
 from numa import alerts as numa_alerts
 from numa.models import Host
 from verifiers import alerts as verifier_alerts
+from verifiers.benchmarks.support import free_port
 from verifiers.groups import alerts as group_alerts
 from verifiers.groups import tasks as group_tasks
 from verifiers.groups.recording import record_verdicts
@@ -45,12 +45,6 @@ class Inbox:
         self.envelopes.append(list(envelope.rcpt_tos))
         self.messages.append(email.message_from_bytes(envelope.content))
         return "250 OK"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture

@@ -11,7 +11,6 @@ import asyncio
 import json
 import os
 import random
-import socket
 import threading
 from datetime import timedelta
 from decimal import Decimal
@@ -21,18 +20,14 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.utils import timezone
 
+from verifiers.benchmarks.support import free_port
+
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
 
 CHROMIUM = "/usr/bin/chromium"
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
 PASSWORD = "operator-password-123"
 BALANCE_ROUTE = "GET /accounts/{id}/balance"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture

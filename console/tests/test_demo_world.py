@@ -1,9 +1,9 @@
 """The demo world: seeded ledger, legacy and candidate services, their deliberate differences,
 shadow and committed transfers, drift injection, and the traffic generator's console batches.
 
-The world is Django-free: a throwaway ledger database (mhc_demo_test_<random> on the server of
-DATABASE_URL, dropped at the end) and the
-services started in-process on free ports, in a background thread with its own event loop.
+The world is Django-free: verifiers' end-to-end ``DemoWorld``, a throwaway ledger database on the
+server of DATABASE_URL (dropped at the end) and the services started in-process on free ports, in
+a background thread with its own event loop.
 """
 
 from __future__ import annotations
@@ -11,34 +11,39 @@ from __future__ import annotations
 import ast
 import asyncio
 import json
-import socket
-import threading
+import random
+import time
 import urllib.error
 import urllib.request
 import uuid
-from collections.abc import Coroutine, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import psycopg
 import pytest
 from aiohttp import web
-from django.conf import settings
 
 from console.demo import DemoWorldError
-from console.demo.candidate import CANDIDATE_FLAVOR, create_candidate_app
+from console.demo.candidate import CANDIDATE_FLAVOR
 from console.demo.fx_ledger import (
+    CANDIDATE_DEPOSIT_MEMO,
     DRIFT_ACCOUNT,
     DRIFT_AMOUNT,
     FX_ACCOUNT_COUNT,
+    LEGACY_DEPOSIT_MEMO,
+    SEOUL_OFFSET,
+    FxConsole,
+    FxWriterStats,
     accounts_off_journal,
     drop_fx_ledger,
     init_fx_ledger,
     inject_fx_drift,
     run_fx_writers,
+    write_one,
 )
 from console.demo.ledger import (
     LedgerRequestError,
@@ -48,10 +53,9 @@ from console.demo.ledger import (
     read_fails,
     transfer_fee,
 )
-from console.demo.legacy import LEGACY_FLAVOR, create_legacy_app, start_app
+from console.demo.legacy import LEGACY_FLAVOR, start_app
 from console.demo.schema import (
     accounts_breaking_invariant,
-    drop_database,
     init_ledger,
     inject_drift,
 )
@@ -65,35 +69,10 @@ from console.demo.traffic import (
     load_account_book,
     run_traffic,
 )
-from console.services import url_for_database
+from verifiers.tests.demo_world_fixture import BackgroundLoop, DemoWorld, bound_socket
 
 ROOT = Path(__file__).resolve().parents[2]
 NOISE = ("traceId", "servedAt")
-T = TypeVar("T")
-
-
-class BackgroundLoop:
-    """An event loop in a daemon thread; tests hand it coroutines and wait for the result."""
-
-    def __init__(self) -> None:
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
-        self.thread.start()
-
-    def run(self, coro: Coroutine[Any, Any, T], timeout: float = 30) -> T:
-        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
-
-    def close(self) -> None:
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(5)
-
-
-@dataclass
-class World:
-    dsn: str
-    loop: BackgroundLoop
-    legacy_url: str
-    candidate_url: str
 
 
 @dataclass
@@ -116,30 +95,11 @@ class FakeConsole:
         return [json.loads(body) for got_path, _, body in self.received if got_path == path]
 
 
-def _bound_socket() -> socket.socket:
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    return sock
-
-
 @pytest.fixture(scope="module")
-def world() -> Iterator[World]:
-    dsn = url_for_database(settings.DATABASE_URL, f"mhc_demo_test_{uuid.uuid4().hex[:10]}")
-    init_ledger(dsn)
-    loop = BackgroundLoop()
-    runners: list[web.AppRunner] = []
-    try:
-        urls = []
-        for app in (create_legacy_app(dsn), create_candidate_app(dsn)):
-            sock = _bound_socket()
-            runners.append(loop.run(start_app(app, sock=sock)))
-            urls.append(f"http://127.0.0.1:{sock.getsockname()[1]}")
-        yield World(dsn=dsn, loop=loop, legacy_url=urls[0], candidate_url=urls[1])
-    finally:
-        for runner in runners:
-            loop.run(runner.cleanup())
-        loop.close()
-        drop_database(dsn)
+def world() -> Iterator[DemoWorld]:
+    world = DemoWorld.start()
+    yield world
+    world.close()
 
 
 def call(url: str, method: str = "GET", body: Any = None) -> tuple[int, dict[str, str], Any]:
@@ -154,7 +114,7 @@ def call(url: str, method: str = "GET", body: Any = None) -> tuple[int, dict[str
         return error.code, dict(error.headers), json.loads(error.read())
 
 
-def both(world: World, path: str) -> tuple[Any, Any]:
+def both(world: DemoWorld, path: str) -> tuple[Any, Any]:
     """The legacy's and the candidate's 200 bodies for a path, noise removed."""
     answers = []
     for base in (world.legacy_url, world.candidate_url):
@@ -164,12 +124,12 @@ def both(world: World, path: str) -> tuple[Any, Any]:
     return answers[0], answers[1]
 
 
-def query(world: World, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+def query(world: DemoWorld, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
     with psycopg.connect(world.dsn) as conn:
         return conn.execute(sql, params).fetchall()
 
 
-def ledger_state(world: World) -> tuple[Any, ...]:
+def ledger_state(world: DemoWorld) -> tuple[Any, ...]:
     return query(
         world,
         """
@@ -179,7 +139,7 @@ def ledger_state(world: World) -> tuple[Any, ...]:
     )[0]
 
 
-def accounts_in(world: World, currency: str, count: int) -> list[tuple[int, Decimal]]:
+def accounts_in(world: DemoWorld, currency: str, count: int) -> list[tuple[int, Decimal]]:
     return query(
         world,
         "SELECT id, balance FROM accounts WHERE currency = %s ORDER BY id LIMIT %s",
@@ -327,14 +287,14 @@ def test_demo_world_modules_import_no_django() -> None:
 # --- ledger database -----------------------------------------------------------------------------
 
 
-def test_seed_is_idempotent_and_balances_equal_opening_plus_entries(world: World) -> None:
+def test_seed_is_idempotent_and_balances_equal_opening_plus_entries(world: DemoWorld) -> None:
     summary = init_ledger(world.dsn)
     assert not summary.seeded and not summary.created_database
     assert summary.accounts == 2000 and summary.entries > 4000
     assert accounts_breaking_invariant(world.dsn) == []
 
 
-def test_seed_looks_like_a_korean_bank(world: World) -> None:
+def test_seed_looks_like_a_korean_bank(world: DemoWorld) -> None:
     name, phone, account_no = query(
         world,
         """
@@ -353,7 +313,7 @@ def test_init_ledger_refuses_a_dsn_without_a_database() -> None:
         init_ledger("host=127.0.0.1 user=postgres")
 
 
-def test_inject_drift_breaks_the_invariant_for_exactly_that_account(world: World) -> None:
+def test_inject_drift_breaks_the_invariant_for_exactly_that_account(world: DemoWorld) -> None:
     inject_drift(world.dsn, 17, "123.45")
     try:
         breaks = accounts_breaking_invariant(world.dsn)
@@ -364,7 +324,7 @@ def test_inject_drift_breaks_the_invariant_for_exactly_that_account(world: World
     assert accounts_breaking_invariant(world.dsn) == []
 
 
-def test_inject_drift_refuses_unknown_account_and_zero(world: World) -> None:
+def test_inject_drift_refuses_unknown_account_and_zero(world: DemoWorld) -> None:
     with pytest.raises(DemoWorldError, match="no account with id 999999"):
         inject_drift(world.dsn, 999_999, "1")
     with pytest.raises(DemoWorldError, match="non-zero"):
@@ -378,7 +338,7 @@ def test_inject_drift_refuses_unknown_account_and_zero(world: World) -> None:
     "path", ["/accounts/{id}", "/accounts/{id}/balance", "/accounts/{id}/transactions?limit=5"]
 )
 @pytest.mark.parametrize("service", ["legacy", "candidate"])
-def test_each_read_route_answers_with_noise_fields(world: World, service: str, path: str) -> None:
+def test_each_read_route_answers_with_noise_fields(world: DemoWorld, service: str, path: str) -> None:
     base = world.legacy_url if service == "legacy" else world.candidate_url
     account_id = next(
         n
@@ -397,7 +357,7 @@ def test_each_read_route_answers_with_noise_fields(world: World, service: str, p
     assert body.get("id", body.get("accountId")) == account_id
 
 
-def test_balance_and_history_have_the_documented_fields(world: World) -> None:
+def test_balance_and_history_have_the_documented_fields(world: DemoWorld) -> None:
     legacy_balance, _ = both(world, "/accounts/2/balance")
     assert set(legacy_balance) == {"accountId", "currency", "balance", "available", "asOf"}
     busy_account = query(
@@ -410,13 +370,13 @@ def test_balance_and_history_have_the_documented_fields(world: World) -> None:
     assert set(legacy_history["items"][0]) == {"entryId", "amount", "memo", "businessTime"}
 
 
-def test_unknown_account_is_404_on_both(world: World) -> None:
+def test_unknown_account_is_404_on_both(world: DemoWorld) -> None:
     for base in (world.legacy_url, world.candidate_url):
         status, _, body = call(base + "/accounts/987654/balance")
         assert (status, body["error"]) == (404, "account_not_found")
 
 
-def test_two_calls_differ_only_in_the_noise_fields(world: World) -> None:
+def test_two_calls_differ_only_in_the_noise_fields(world: DemoWorld) -> None:
     first = call(world.legacy_url + "/accounts/3")[2]
     second = call(world.legacy_url + "/accounts/3")[2]
     assert first["traceId"] != second["traceId"]
@@ -425,7 +385,7 @@ def test_two_calls_differ_only_in_the_noise_fields(world: World) -> None:
     }
 
 
-def test_answers_are_identical_where_no_difference_applies(world: World) -> None:
+def test_answers_are_identical_where_no_difference_applies(world: DemoWorld) -> None:
     account_id = query(
         world,
         """
@@ -447,7 +407,7 @@ def test_answers_are_identical_where_no_difference_applies(world: World) -> None
 # --- deliberate read differences -----------------------------------------------------------------
 
 
-def test_difference_1_usd_half_cent_balance_rounds_differently(world: World) -> None:
+def test_difference_1_usd_half_cent_balance_rounds_differently(world: DemoWorld) -> None:
     account_id, balance = next(
         (account_id, balance)
         for account_id, balance in accounts_in(world, "USD", 400)
@@ -464,7 +424,7 @@ def test_difference_1_usd_half_cent_balance_rounds_differently(world: World) -> 
     assert legacy["balance"] != candidate["balance"]
 
 
-def test_difference_1_usd_half_cent_entry_amount_rounds_differently(world: World) -> None:
+def test_difference_1_usd_half_cent_entry_amount_rounds_differently(world: DemoWorld) -> None:
     account_id = query(
         world,
         """
@@ -483,7 +443,7 @@ def test_difference_1_usd_half_cent_entry_amount_rounds_differently(world: World
         )
 
 
-def test_difference_2_empty_memo_is_omitted_by_the_candidate(world: World) -> None:
+def test_difference_2_empty_memo_is_omitted_by_the_candidate(world: DemoWorld) -> None:
     empty_memo_account, kept_memo_account = (
         query(world, "SELECT min(id) FROM accounts WHERE memo = ''")[0][0],
         query(world, "SELECT min(id) FROM accounts WHERE memo <> ''")[0][0],
@@ -495,7 +455,7 @@ def test_difference_2_empty_memo_is_omitted_by_the_candidate(world: World) -> No
     assert legacy["memo"] == candidate["memo"] != ""
 
 
-def test_difference_2_empty_entry_memo_is_omitted_by_the_candidate(world: World) -> None:
+def test_difference_2_empty_entry_memo_is_omitted_by_the_candidate(world: DemoWorld) -> None:
     legacy, candidate = both(world, "/accounts/1/transactions?limit=100")
     candidate_items = {item["entryId"]: item for item in candidate["items"]}
     assert any(item["memo"] == "" for item in legacy["items"])
@@ -507,7 +467,7 @@ def test_difference_2_empty_entry_memo_is_omitted_by_the_candidate(world: World)
             assert candidate_item["memo"] == legacy_item["memo"]
 
 
-def test_difference_3_tied_business_times_come_in_opposite_entry_id_order(world: World) -> None:
+def test_difference_3_tied_business_times_come_in_opposite_entry_id_order(world: DemoWorld) -> None:
     account_id = query(
         world,
         """
@@ -530,7 +490,7 @@ def test_difference_3_tied_business_times_come_in_opposite_entry_id_order(world:
     )
 
 
-def test_difference_4_candidate_answers_500_to_its_chosen_reads_every_time(world: World) -> None:
+def test_difference_4_candidate_answers_500_to_its_chosen_reads_every_time(world: DemoWorld) -> None:
     failing, serving = read_fault_path_pair()
     for _ in range(2):
         status, headers, body = call(world.candidate_url + failing)
@@ -542,7 +502,7 @@ def test_difference_4_candidate_answers_500_to_its_chosen_reads_every_time(world
 # --- transfers -----------------------------------------------------------------------------------
 
 
-def test_shadow_transfer_returns_the_capture_and_leaves_the_ledger_unchanged(world: World) -> None:
+def test_shadow_transfer_returns_the_capture_and_leaves_the_ledger_unchanged(world: DemoWorld) -> None:
     (source, source_balance), (target, target_balance) = accounts_in(world, "KRW", 2)
     before = ledger_state(world)
     body = transfer(source, target, "5000", "KRW")
@@ -576,7 +536,7 @@ def test_shadow_transfer_returns_the_capture_and_leaves_the_ledger_unchanged(wor
     datetime.fromisoformat(debit["row"]["updated_at"])  # ISO 8601
 
 
-def test_legacy_transfer_commits_and_keeps_the_invariant(world: World) -> None:
+def test_legacy_transfer_commits_and_keeps_the_invariant(world: DemoWorld) -> None:
     (source, source_balance), (target, target_balance) = accounts_in(world, "JPY", 2)
     body = transfer(source, target, "1200", "JPY")
     status, _, answer = call(world.legacy_url + "/transfers", "POST", body)
@@ -597,7 +557,7 @@ def test_legacy_transfer_commits_and_keeps_the_invariant(world: World) -> None:
     assert accounts_breaking_invariant(world.dsn) == []
 
 
-def test_difference_5_usd_fee_half_even_in_capture_half_up_when_committed(world: World) -> None:
+def test_difference_5_usd_fee_half_even_in_capture_half_up_when_committed(world: DemoWorld) -> None:
     (source, _), (target, _) = accounts_in(world, "USD", 2)
     body = transfer(source, target, "25", "USD")
     _, _, capture = call(world.candidate_url + "/transfers?shadow=1", "POST", body)
@@ -608,7 +568,7 @@ def test_difference_5_usd_fee_half_even_in_capture_half_up_when_committed(world:
     )
 
 
-def test_insufficient_funds_is_409_on_both_and_changes_nothing(world: World) -> None:
+def test_insufficient_funds_is_409_on_both_and_changes_nothing(world: DemoWorld) -> None:
     (source, source_balance), (target, _) = accounts_in(world, "KRW", 2)
     before = ledger_state(world)
     body = transfer(source, target, str(int(source_balance) + 1000), "KRW")
@@ -618,7 +578,7 @@ def test_insufficient_funds_is_409_on_both_and_changes_nothing(world: World) -> 
     assert ledger_state(world) == before
 
 
-def test_transfer_across_currencies_is_422(world: World) -> None:
+def test_transfer_across_currencies_is_422(world: DemoWorld) -> None:
     (krw, _), (usd, _) = accounts_in(world, "KRW", 1)[0], accounts_in(world, "USD", 1)[0]
     status, _, answer = call(
         world.legacy_url + "/transfers", "POST", transfer(krw, usd, "10", "KRW")
@@ -626,7 +586,7 @@ def test_transfer_across_currencies_is_422(world: World) -> None:
     assert (status, answer["error"]) == (422, "currency_mismatch")
 
 
-def test_same_transfer_id_twice_is_409(world: World) -> None:
+def test_same_transfer_id_twice_is_409(world: DemoWorld) -> None:
     (source, _), (target, _) = accounts_in(world, "KRW", 2)
     body = transfer(source, target, "1000", "KRW")
     assert call(world.legacy_url + "/transfers", "POST", body)[0] == 201
@@ -634,7 +594,7 @@ def test_same_transfer_id_twice_is_409(world: World) -> None:
     assert (status, answer["error"]) == (409, "duplicate_transfer")
 
 
-def test_candidate_never_commits_and_legacy_has_no_shadow_mode(world: World) -> None:
+def test_candidate_never_commits_and_legacy_has_no_shadow_mode(world: DemoWorld) -> None:
     (source, _), (target, _) = accounts_in(world, "KRW", 2)
     status, _, answer = call(
         world.candidate_url + "/transfers", "POST", transfer(source, target, "1000", "KRW")
@@ -646,7 +606,7 @@ def test_candidate_never_commits_and_legacy_has_no_shadow_mode(world: World) -> 
     assert (status, answer["error"]) == (400, "shadow_unsupported")
 
 
-def test_malformed_json_body_is_400(world: World) -> None:
+def test_malformed_json_body_is_400(world: DemoWorld) -> None:
     request = urllib.request.Request(world.legacy_url + "/transfers", data=b"{nope", method="POST")
     with pytest.raises(urllib.error.HTTPError) as caught:
         urllib.request.urlopen(request, timeout=10)
@@ -658,13 +618,13 @@ def test_malformed_json_body_is_400(world: World) -> None:
 
 
 def run_traffic_against(
-    world: World, console: FakeConsole | None, **overrides: Any
+    world: DemoWorld, console: FakeConsole | None, **overrides: Any
 ) -> TrafficStats:
     async def go() -> TrafficStats:
         runner = None
         console_url = ""
         if console is not None:
-            sock = _bound_socket()
+            sock = bound_socket()
             runner = await start_app(console.app(), sock=sock)
             console_url = f"http://127.0.0.1:{sock.getsockname()[1]}"
         try:
@@ -690,7 +650,7 @@ def run_traffic_against(
     return world.loop.run(go())
 
 
-def test_traffic_posts_well_formed_read_sample_batches(world: World) -> None:
+def test_traffic_posts_well_formed_read_sample_batches(world: DemoWorld) -> None:
     console = FakeConsole()
     stats = run_traffic_against(world, console)
     batches = console.bodies(READ_SAMPLES_PATH)
@@ -714,7 +674,7 @@ def test_traffic_posts_well_formed_read_sample_batches(world: World) -> None:
         assert headers["Authorization"] == "Token secret-token", path
 
 
-def test_traffic_sends_each_capture_before_its_commit(world: World) -> None:
+def test_traffic_sends_each_capture_before_its_commit(world: DemoWorld) -> None:
     console = FakeConsole()
     stats = run_traffic_against(world, console)
     captures = console.bodies(WRITE_CAPTURES_PATH)
@@ -735,7 +695,7 @@ def test_traffic_sends_each_capture_before_its_commit(world: World) -> None:
     assert accounts_breaking_invariant(world.dsn) == []
 
 
-def test_traffic_batches_hold_at_most_the_configured_number_of_samples(world: World) -> None:
+def test_traffic_batches_hold_at_most_the_configured_number_of_samples(world: DemoWorld) -> None:
     console = FakeConsole()
     run_traffic_against(
         world, console, batch_max_samples=4, batch_interval_s=5.0, transfer_share=0.0
@@ -744,7 +704,7 @@ def test_traffic_batches_hold_at_most_the_configured_number_of_samples(world: Wo
     assert sizes and max(sizes) <= 4
 
 
-def test_traffic_counts_console_refusals_and_keeps_going(world: World) -> None:
+def test_traffic_counts_console_refusals_and_keeps_going(world: DemoWorld) -> None:
     console = FakeConsole(status=404)
     stats = run_traffic_against(world, console)
     assert stats.reads > 20 and stats.legacy_committed > 0
@@ -753,8 +713,8 @@ def test_traffic_counts_console_refusals_and_keeps_going(world: World) -> None:
     assert stats.console[WRITE_CAPTURES_PATH].rejected == stats.shadow_captured
 
 
-def test_traffic_with_unreachable_console_counts_failures(world: World) -> None:
-    closed_port = _bound_socket().getsockname()[1]  # bound, never listening
+def test_traffic_with_unreachable_console_counts_failures(world: DemoWorld) -> None:
+    closed_port = bound_socket().getsockname()[1]  # bound, never listening
     stats = world.loop.run(
         run_traffic(
             TrafficConfig(
@@ -773,13 +733,13 @@ def test_traffic_with_unreachable_console_counts_failures(world: World) -> None:
     assert stats.reads > 0 and stats.console[READ_SAMPLES_PATH].failed == stats.reads
 
 
-def test_traffic_without_console_url_only_calls_the_services(world: World) -> None:
+def test_traffic_without_console_url_only_calls_the_services(world: DemoWorld) -> None:
     stats = run_traffic_against(world, None)
     assert stats.reads > 0 and stats.transfers > 0
     assert all(t.accepted + t.rejected + t.failed == 0 for t in stats.console.values())
 
 
-def test_bank_books_agree_with_the_journal_and_not_with_a_drifted_balance(world: World) -> None:
+def test_bank_books_agree_with_the_journal_and_not_with_a_drifted_balance(world: DemoWorld) -> None:
     books_query = """
         SELECT b.currency, b.total, (SELECT sum(balance) FROM accounts a WHERE a.currency = b.currency)
         FROM bank_books b WHERE b.as_of = (now() AT TIME ZONE 'Asia/Seoul')::date + 1 ORDER BY b.currency"""
@@ -871,13 +831,65 @@ def test_setup_demo_without_mariadb_says_so_in_one_sentence_and_sets_up_the_rest
     from console.demo.setup import reconcile as reconcile_demo
     from verifiers.models import LedgerSource
 
-    settings.DEMO_FX_LEDGER_URL = f"mysql://root@127.0.0.1:{_bound_socket().getsockname()[1]}/fx_deposits"
+    settings.DEMO_FX_LEDGER_URL = f"mysql://root@127.0.0.1:{bound_socket().getsockname()[1]}/fx_deposits"
     out = _Out()
     reconcile_demo.setup_demo(type("Command", (), {"stdout": out})())
     assert LedgerSource.objects.filter(name=reconcile_demo.DEMO_SOURCE_NAME).exists()
     assert not LedgerSource.objects.filter(name=reconcile_demo.FX_SOURCE_NAME).exists()
     said = [line for line in out.lines if "fx deposit ledger" in line]
     assert len(said) == 1 and "cannot connect to MariaDB/MySQL" in said[0] and said[0].count(". ") == 0
+
+
+def test_fx_writes_are_shadowed_in_the_mysql_dialect_and_their_memo_difference_is_found(
+    fx_ledger_url, db, settings
+) -> None:
+    """Difference 6 end to end: the fx writers shadow each write as the candidate and send the
+    capture (mysql dialect) before the legacy commits; the console checks them against MariaDB."""
+    import orjson
+
+    from console.demo.setup import write as write_demo
+    from verifiers.models import MismatchGroup
+    from verifiers.tests.mysql_ledgers import server_connection
+    from verifiers.write import services as write_services
+    from verifiers.write.targets import forget_targets
+
+    init_fx_ledger(fx_ledger_url)
+    write_demo.setup_demo(type("Command", (), {"stdout": _Out()})())  # registers "demo fx deposits" too
+    forget_targets()
+    console, loop = FakeConsole(), BackgroundLoop()
+    sock = bound_socket()
+    runner = loop.run(start_app(console.app(), sock=sock))
+    stats = FxWriterStats()
+    try:
+        with server_connection(fx_ledger_url) as conn:
+            with conn.cursor() as cursor:
+                cursor.execute("SET time_zone = %s", (SEOUL_OFFSET,))
+            rng = random.Random(8)
+            for _ in range(30):
+                write_one(conn, rng, stats, FxConsole(f"http://127.0.0.1:{sock.getsockname()[1]}", "secret-token"))
+    finally:
+        loop.run(runner.cleanup())
+        loop.close()
+    captures, commits = console.bodies("/api/v1/write-captures"), console.bodies("/api/v1/write-commits")
+    assert stats.captures_sent == len(captures) == len(commits) == stats.commits > 0
+    assert {capture["dialect"] for capture in captures} == {"mysql"}
+    deposits = [c["id"] for c in captures if Decimal(c["statements"][0]["params"][0]) > 0]
+    assert 0 < len(deposits) < len(captures)  # withdrawals too, which write the same memo on both sides
+    for capture, commit in zip(captures, commits, strict=True):  # the order the writers sent them in
+        assert write_services.ingest_capture(body=orjson.dumps(capture)).row_checks == 2
+        write_services.register_commit(body=orjson.dumps(commit), queue_drain=False)
+    summary = write_services.process_due_work(now=time.time() + 1)
+    forget_targets()
+    # A later write of the same account moves its version on: that check is stale, never a mismatch.
+    assert set(summary.verdicts) <= {"match", "mismatch", "stale"}, dict(summary.verdicts)
+    assert summary.verdicts["mismatch"] == len(deposits)
+    group = MismatchGroup.objects.get(kind="write")
+    assert (group.subject, group.title, group.count) == (
+        "deposit_entries", "INSERT deposit_entries: memo changed", len(deposits))
+    sample = group.samples.order_by("pk").first()
+    assert sample is not None and sample.sample_id.split("#")[0] in deposits
+    assert [(d["path"], d["legacy"], d["candidate"]) for d in sample.differences] == [
+        ("$.memo", LEGACY_DEPOSIT_MEMO, CANDIDATE_DEPOSIT_MEMO)]
 
 
 def query_fx(url: str, sql_text: str, *params: Any) -> Any:

@@ -5,11 +5,11 @@ And its supervision: a crashed child is restarted with back-off, and the launche
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
-import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -17,14 +17,9 @@ import pytest
 from console import launcher
 from console.services import mysql_problem, postgres_problem, redis_problem
 from console.supervision import ProcessDefinition, RestartPolicy
+from verifiers.benchmarks.support import free_port, wait_until
 
 pytestmark = pytest.mark.integration
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture
@@ -37,32 +32,35 @@ def private_state(monkeypatch):
     shutil.rmtree(state, ignore_errors=True)
 
 
-@pytest.mark.skipif(not launcher._find_pg_bin("initdb"), reason="PostgreSQL server binaries not installed")
-def test_private_postgres_starts_in_the_state_folder_and_stops_with_the_rest(private_state, monkeypatch):
-    port = _free_port()
-    monkeypatch.setattr(launcher, "PRIVATE_PG_PORT", port)
+@contextmanager
+def private_server(
+    monkeypatch: pytest.MonkeyPatch, port_setting: str, start: Callable[[launcher.Supervisor], str]
+) -> Iterator[tuple[str, int]]:
+    """`start` run on a free port (the launcher's `port_setting`): its URL and port for the block,
+    then the supervisor stops everything."""
+    port = free_port()
+    monkeypatch.setattr(launcher, port_setting, port)
     supervisor = launcher.Supervisor()
     try:
-        url = launcher.start_private_postgres(supervisor)
+        yield start(supervisor), port
+    finally:
+        supervisor.stop_all()
+
+
+@pytest.mark.skipif(not launcher._find_pg_bin("initdb"), reason="PostgreSQL server binaries not installed")
+def test_private_postgres_starts_in_the_state_folder_and_stops_with_the_rest(private_state, monkeypatch):
+    with private_server(monkeypatch, "PRIVATE_PG_PORT", launcher.start_private_postgres) as (url, port):
         assert url == f"postgresql://postgres@127.0.0.1:{port}/mhc"
         assert (private_state / "postgres" / "PG_VERSION").exists()
         launcher.ensure_database_exists(url)
         assert postgres_problem(url) is None
-    finally:
-        supervisor.stop_all()
     assert postgres_problem(url, timeout_s=1) is not None
 
 
 @pytest.mark.skipif(not shutil.which("redis-server"), reason="redis-server not installed")
 def test_private_redis_starts_and_stops_with_the_rest(private_state, monkeypatch):
-    port = _free_port()
-    monkeypatch.setattr(launcher, "PRIVATE_REDIS_PORT", port)
-    supervisor = launcher.Supervisor()
-    try:
-        url = launcher.start_private_redis(supervisor)
+    with private_server(monkeypatch, "PRIVATE_REDIS_PORT", launcher.start_private_redis) as (url, _):
         assert redis_problem(url) is None
-    finally:
-        supervisor.stop_all()
     assert redis_problem(url, timeout_s=0.5) is not None
 
 
@@ -81,15 +79,6 @@ def test_a_configured_database_url_that_does_not_answer_is_one_sentence(monkeypa
 # ------------------------------------------------------------------ supervision
 
 
-def _wait(condition, seconds: float = 20.0) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.05)
-    return False
-
-
 def test_a_killed_child_is_restarted_with_back_off_and_the_launcher_says_so(capsys):
     supervisor = launcher.Supervisor(policy=RestartPolicy(initial_delay_s=0.2, max_delay_s=0.4))
     launcher.start_procfile(supervisor, {"PATH": "/usr/bin:/bin"},
@@ -99,8 +88,8 @@ def test_a_killed_child_is_restarted_with_back_off_and_the_launcher_says_so(caps
         for expected_delay in ("0.2", "0.4"):
             first_pid = child.proc.pid
             os.kill(first_pid, signal.SIGKILL)
-            assert _wait(lambda pid=first_pid: supervisor.check() == [] and child.proc.pid != pid
-                         and child.proc.poll() is None)
+            wait_until(lambda pid=first_pid: supervisor.check() == [] and child.proc.pid != pid
+                       and child.proc.poll() is None, 20, "the sleeper's restart", poll_s=0.05)
             assert f"restarting sleeper after exit code -9 in {expected_delay} s" in capsys.readouterr().out
     finally:
         supervisor.stop_all()
@@ -110,7 +99,7 @@ def test_a_child_that_may_not_restart_stops_the_run():
     supervisor = launcher.Supervisor()
     supervisor.start("one-shot", ["sh", "-c", "exit 3"], {"PATH": "/usr/bin:/bin"})
     try:
-        assert _wait(lambda: supervisor.children[0].proc.poll() is not None)
+        wait_until(lambda: supervisor.children[0].proc.poll() is not None, 20, "the one-shot's exit", poll_s=0.05)
         assert supervisor.check() == ["one-shot exited with 3"]
         assert launcher.supervise_until_stopped(supervisor, lambda: False) == 1
     finally:
@@ -146,11 +135,7 @@ def test_missing_mariadb_binaries_say_what_to_install(private_state, monkeypatch
 @pytest.mark.skipif(not launcher._find_mariadb_bin("mariadbd", "mysqld"), reason="MariaDB server not installed")
 def test_private_mariadb_starts_in_the_state_folder_and_stops_with_the_rest(private_state, monkeypatch):
     private_state.chmod(0o755)  # mariadbd runs as 'mysql' when we are root; mkdtemp's folder is private
-    port = _free_port()
-    monkeypatch.setattr(launcher, "PRIVATE_MYSQL_PORT", port)
-    supervisor = launcher.Supervisor()
-    try:
-        url = launcher.start_private_mariadb(supervisor)
+    with private_server(monkeypatch, "PRIVATE_MYSQL_PORT", launcher.start_private_mariadb) as (url, port):
         assert url == f"mysql://root@127.0.0.1:{port}/"
         assert (private_state / "mariadb" / "mysql").is_dir()
         client = launcher._find_mariadb_bin("mariadb", "mysql")
@@ -158,6 +143,4 @@ def test_private_mariadb_starts_in_the_state_folder_and_stops_with_the_rest(priv
         answer = subprocess.run([client, "--no-defaults", "-h127.0.0.1", f"-P{port}", "-uroot", "-N", "-e",
                                  "SELECT 1"], capture_output=True, text=True, timeout=30)
         assert answer.stdout.strip() == "1", answer.stderr
-    finally:
-        supervisor.stop_all()
     assert mysql_problem(url, timeout_s=1) is not None

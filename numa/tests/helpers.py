@@ -7,9 +7,21 @@ import time
 from pathlib import Path
 
 from numa.extras import ExtraMeasurement, ExtraStatus
+from numa.placement import collect_configured_sample
 from numa.sources import HostSample, collect_host_sample
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
+
+
+# Bodies the samples endpoint refuses, each with (part of) the message that names what is wrong:
+# the same whether the pure schema check or the API answers.
+MALFORMED_BODIES = [
+    ([1, 2], "body must be a JSON object"),
+    ({"sample": {}, "bonus": 1}, "'bonus' was unexpected"),
+    ({"sample": "text"}, 'body.sample: "text" is not of type "object"'),
+    ({"sample": {"hostname": "h"}}, 'body.sample: "monotonic_s" is a required property'),
+    ({"work_total": 1}, '"sample" is a required property'),
+]
 
 
 def fixture_sample(name: str = "two_node", *, wall_time_s: float | None = None) -> HostSample:
@@ -19,6 +31,39 @@ def fixture_sample(name: str = "two_node", *, wall_time_s: float | None = None) 
     sample.wall_time_s = wall_time_s if wall_time_s is not None else time.time() - 60
     sample.monotonic_s = 1000.0
     return sample
+
+
+def unchanged_later(sample: HostSample, seconds: float = 10.0) -> HostSample:
+    """A deep copy taken `seconds` later with every counter unchanged."""
+    later = copy.deepcopy(sample)
+    later.wall_time_s += seconds
+    later.monotonic_s += seconds
+    return later
+
+
+def container_sample(*, top_processes: int = 5) -> HostSample:
+    """fixtures/two_node read with its cgroups and top processes, stamped a minute ago."""
+    root = FIXTURES / "two_node"
+    sample = collect_configured_sample(
+        sys_root=str(root / "sys"),
+        proc_root=str(root / "proc"),
+        top_processes=top_processes,
+        cgroup_root=str(root / "sys/fs/cgroup"),
+    )
+    sample.wall_time_s = time.time() - 60
+    sample.monotonic_s = 1000.0
+    return sample
+
+
+def container_later(sample: HostSample, seconds: float = 10.0) -> HostSample:
+    """The same host later: the container migrated 50 pages, java ran 2 cores and migrated 30."""
+    later = unchanged_later(sample, seconds)
+    later.cgroups[0].memory_stat["numa_pages_migrated"] += 50
+    later.cgroups[0].memory_stat["numa_hint_faults"] += 400
+    java = next(process for process in later.processes if process.comm == "java")
+    java.cpu_ticks += int(2 * seconds * later.user_hz)
+    java.sched_numa["numa_pages_migrated"] += 30
+    return later
 
 
 def advanced(
@@ -32,9 +77,7 @@ def advanced(
     hostname: str | None = None,
 ) -> HostSample:
     """The same host `seconds` later: each node gained local/other allocations and busy ticks."""
-    later = copy.deepcopy(sample)
-    later.wall_time_s += seconds
-    later.monotonic_s += seconds
+    later = unchanged_later(sample, seconds)
     if hostname:
         later.hostname = hostname
     for node in later.nodes:

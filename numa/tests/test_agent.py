@@ -3,33 +3,14 @@
 from __future__ import annotations
 
 import pytest
-from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
 
-from console.models import ApiToken
-from console.roles import MACHINE_CLIENTS, ensure_roles
 from numa.models import Host, RawSample
-from numa.tests.helpers import FIXTURES
-
-
-def _machine_token() -> str:
-    user = get_user_model().objects.create_user(username="agent-robot")
-    user.groups.add(ensure_roles()[MACHINE_CLIENTS])
-    return ApiToken.issue(user=user, name="numa agent")[1]
 
 
 @pytest.mark.django_db(transaction=True)
-def test_agent_posts_samples_that_get_rates(live_server) -> None:
-    root = FIXTURES / "two_node"
-    call_command(
-        "numa_agent",
-        console=live_server.url,
-        token=_machine_token(),
-        interval=0.05,
-        count=2,
-        sys_root=str(root / "sys"),
-        proc_root=str(root / "proc"),
-    )
+def test_agent_posts_samples_that_get_rates(run_agent) -> None:
+    run_agent()
     host = Host.objects.get(hostname="two-node-host")
     assert host.delivery == Host.Delivery.AGENT
     assert RawSample.objects.filter(host=host).count() == 2

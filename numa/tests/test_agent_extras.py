@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
 
-from console.models import ApiToken
-from console.roles import MACHINE_CLIENTS, ensure_roles
 from numa.extras import ExtraMeasurement
 from numa.management.commands import numa_agent
 from numa.models import Host
@@ -16,16 +13,8 @@ from numa.tests.helpers import FIXTURES
 TWO_NODE = FIXTURES / "two_node"
 
 
-def _machine_token() -> str:
-    user = get_user_model().objects.create_user(username="agent-robot")
-    user.groups.add(ensure_roles()[MACHINE_CLIENTS])
-    return ApiToken.issue(user=user, name="numa agent")[1]
-
-
 @pytest.mark.django_db(transaction=True)
-def test_agent_sends_containers_processes_kubelet_and_measured_extras(
-    live_server, monkeypatch
-) -> None:
+def test_agent_sends_containers_processes_kubelet_and_measured_extras(run_agent, monkeypatch) -> None:
     measured: list[float] = []
 
     def measure(seconds: float = 1.0, **_: object) -> dict[str, ExtraMeasurement]:
@@ -37,14 +26,7 @@ def test_agent_sends_containers_processes_kubelet_and_measured_extras(
         }
 
     monkeypatch.setattr(numa_agent, "measure_extras", measure)
-    call_command(
-        "numa_agent",
-        console=live_server.url,
-        token=_machine_token(),
-        interval=0.05,
-        count=2,
-        sys_root=str(TWO_NODE / "sys"),
-        proc_root=str(TWO_NODE / "proc"),
+    run_agent(
         cgroup_root=str(TWO_NODE / "sys/fs/cgroup"),
         top_processes=2,
         kubelet_configz=str(FIXTURES / "kubelet/configz_pinned.json"),

@@ -11,7 +11,7 @@ from django.test import Client
 from console.models import ApiToken
 from console.roles import MACHINE_CLIENTS, OPERATORS, ensure_roles
 from numa.models import Host, PinningEvent, RawSample
-from numa.tests.helpers import advanced, fixture_sample
+from numa.tests.helpers import MALFORMED_BODIES, advanced, fixture_sample
 
 pytestmark = pytest.mark.django_db
 SAMPLES = "/api/v1/numa/samples"
@@ -85,15 +85,7 @@ def test_bad_json_is_a_clear_400() -> None:
     assert "JSON" in json.dumps(answer)
 
 
-@pytest.mark.parametrize(
-    ("body", "message"),
-    [
-        ([1, 2], "JSON object"),
-        ({"sample": {}, "bonus": 1}, "'bonus' was unexpected"),
-        ({"sample": "text"}, 'body.sample: "text" is not of type "object"'),
-        ({"sample": {"hostname": "h"}}, 'body.sample: "monotonic_s" is a required property'),
-    ],
-)
+@pytest.mark.parametrize(("body", "message"), MALFORMED_BODIES)
 def test_malformed_bodies_name_what_is_wrong(body, message: str) -> None:
     status, answer = _post(SAMPLES, body, _token())
     assert status == 400 and message in answer["error"]

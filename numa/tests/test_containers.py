@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import copy
 import json
-import time
 from pathlib import Path
 
 import pytest
@@ -23,35 +22,10 @@ from numa.placement import (
     top_process_rows,
 )
 from numa.sources import HostSample, parse_cpulist
-from numa.tests.helpers import FIXTURES
+from numa.tests.helpers import FIXTURES, container_later, container_sample
 
 TWO_NODE = FIXTURES / "two_node"
 CONTAINER_PATH = "kubepods.slice/kubepods-pod1234.slice/cri-containerd-abc123.scope"
-
-
-def _two_node_sample(*, top_processes: int = 5) -> HostSample:
-    sample = collect_configured_sample(
-        sys_root=str(TWO_NODE / "sys"),
-        proc_root=str(TWO_NODE / "proc"),
-        top_processes=top_processes,
-        cgroup_root=str(TWO_NODE / "sys/fs/cgroup"),
-    )
-    sample.wall_time_s = time.time() - 60
-    sample.monotonic_s = 1000.0
-    return sample
-
-
-def _later(sample: HostSample, seconds: float = 10.0) -> HostSample:
-    """The same host later: the container migrated 50 pages, java ran 2 cores and migrated 30."""
-    later = copy.deepcopy(sample)
-    later.wall_time_s += seconds
-    later.monotonic_s += seconds
-    later.cgroups[0].memory_stat["numa_pages_migrated"] += 50
-    later.cgroups[0].memory_stat["numa_hint_faults"] += 400
-    java = next(process for process in later.processes if process.comm == "java")
-    java.cpu_ticks += int(2 * seconds * later.user_hz)
-    java.sched_numa["numa_pages_migrated"] += 30
-    return later
 
 
 # ------------------------------------------------------------------ pure helpers
@@ -103,7 +77,7 @@ def test_container_labels_from_systemd_and_cgroupfs_paths(
 
 
 def test_container_pinned_to_node_one_is_aligned_with_its_memory_share() -> None:
-    [row] = container_placements(_two_node_sample(), {})
+    [row] = container_placements(container_sample(), {})
     assert (row["name"], row["pod"]) == ("abc123", "1234")
     assert row["cpus"] == "4-7,12-15" and row["cpu_nodes"] == [1] and row["mems"] == "1"
     assert row["pinned"] and row["aligned"]
@@ -114,14 +88,14 @@ def test_container_pinned_to_node_one_is_aligned_with_its_memory_share() -> None
 
 
 def test_container_rates_come_from_the_cgroup_counter_rates() -> None:
-    sample = _two_node_sample()
+    sample = container_sample()
     rates = {CONTAINER_PATH: {"numa_pages_migrated": 5.0, "numa_hint_faults": 40.0}}
     [row] = container_placements(sample, rates)
     assert row["numa_pages_migrated_per_s"] == 5.0 and row["numa_hint_faults_per_s"] == 40.0
 
 
 def test_unpinned_container_is_neither_pinned_nor_aligned() -> None:
-    sample = _two_node_sample()
+    sample = container_sample()
     sample.cgroups[0].cpus_effective = list(range(16))
     sample.cgroups[0].mems_effective = [0, 1]
     [row] = container_placements(sample, {})
@@ -129,7 +103,7 @@ def test_unpinned_container_is_neither_pinned_nor_aligned() -> None:
 
 
 def test_container_without_cpuset_controller_shows_none() -> None:
-    sample = _two_node_sample()
+    sample = container_sample()
     sample.cgroups[0].cpus_effective = None
     sample.cgroups[0].mems_effective = None
     [row] = container_placements(sample, {})
@@ -138,7 +112,7 @@ def test_container_without_cpuset_controller_shows_none() -> None:
 
 
 def test_pinned_containers_come_first_and_the_list_is_capped() -> None:
-    sample = _two_node_sample()
+    sample = container_sample()
     free = copy.deepcopy(sample.cgroups[0])
     free.path, free.cpus_effective = "system.slice/big.service", None
     free.numa_stat_bytes = {"anon": {0: 10**12}}
@@ -149,7 +123,7 @@ def test_pinned_containers_come_first_and_the_list_is_capped() -> None:
 
 
 def test_top_processes_carry_nodes_and_preferred_node() -> None:
-    rows = {row["comm"]: row for row in top_process_rows(None, _two_node_sample())}
+    rows = {row["comm"]: row for row in top_process_rows(None, container_sample())}
     java = rows["java"]
     assert java["pid"] == 4242 and java["last_cpu"] == 5 and java["last_node"] == 1
     assert java["preferred_node"] == 1 and java["numa_pages_migrated"] == 1234
@@ -158,22 +132,22 @@ def test_top_processes_carry_nodes_and_preferred_node() -> None:
 
 
 def test_top_process_rates_between_two_samples_of_the_same_process() -> None:
-    sample = _two_node_sample()
-    rows = {row["comm"]: row for row in top_process_rows(sample, _later(sample))}
+    sample = container_sample()
+    rows = {row["comm"]: row for row in top_process_rows(sample, container_later(sample))}
     assert rows["java"]["cpu_cores"] == pytest.approx(2.0)
     assert rows["java"]["numa_pages_migrated_per_s"] == pytest.approx(3.0)
 
 
 def test_a_reused_pid_gets_no_rate() -> None:
-    sample = _two_node_sample()
-    later = _later(sample)
+    sample = container_sample()
+    later = container_later(sample)
     next(p for p in later.processes if p.pid == 4242).comm = "other"
     row = next(row for row in top_process_rows(sample, later) if row["pid"] == 4242)
     assert row["cpu_cores"] is None and row["numa_pages_migrated_per_s"] is None
 
 
 def test_compact_sample_keeps_only_what_the_next_rates_need() -> None:
-    sample = _two_node_sample()
+    sample = container_sample()
     data = json.loads(json.dumps(compact_sample(sample)))
     assert data["cgroups"] == [
         {
@@ -196,8 +170,8 @@ def test_compact_sample_keeps_only_what_the_next_rates_need() -> None:
 def test_rates_from_a_compacted_previous_sample_match_the_full_one() -> None:
     from numa.rates import rates_between
 
-    sample = _two_node_sample()
-    later = _later(sample)
+    sample = container_sample()
+    later = container_later(sample)
     compacted = HostSample.from_dict(json.loads(json.dumps(compact_sample(sample))))
     full, compact = rates_between(sample, later), rates_between(compacted, later)
     # Only the NUMA counters survive compaction (the page shows no other cgroup rate).
@@ -211,7 +185,7 @@ def test_rates_from_a_compacted_previous_sample_match_the_full_one() -> None:
 
 
 def test_sample_as_dict_is_the_same_json_as_to_dict() -> None:
-    sample = _two_node_sample()
+    sample = container_sample()
     assert json.dumps(sample_as_dict(sample), sort_keys=True) == json.dumps(
         sample.to_dict(), sort_keys=True
     )
@@ -267,11 +241,11 @@ def test_record_sample_keeps_latest_containers_and_processes_on_the_host() -> No
     from numa import ingest
     from numa.models import Host
 
-    first = _two_node_sample()
+    first = container_sample()
     ingest.record_sample(sample=first)
     host = Host.objects.get(hostname="two-node-host")
     assert host.containers[0]["aligned"] and host.containers[0]["numa_pages_migrated_per_s"] is None
-    ingest.record_sample(sample=_later(first))
+    ingest.record_sample(sample=container_later(first))
     host.refresh_from_db()
     assert host.containers[0]["numa_pages_migrated_per_s"] == pytest.approx(5.0)
     assert host.containers[0]["numa_hint_faults_per_s"] == pytest.approx(40.0)
@@ -284,7 +258,7 @@ def test_host_row_keeps_only_compact_counters_between_samples() -> None:
     from numa import ingest
     from numa.models import Host
 
-    ingest.record_sample(sample=_two_node_sample())
+    ingest.record_sample(sample=container_sample())
     counters = Host.objects.get().last_counters
     assert counters is not None
     assert set(counters["cgroups"][0]["memory_stat"]) <= set(CGROUP_RATE_KEYS)
@@ -309,7 +283,7 @@ def test_posted_processes_and_cgroups_are_validated(
 
     from numa import samples
 
-    data = _two_node_sample().to_dict()
+    data = container_sample().to_dict()
     data[path[0]][path[1]][path[2]] = value
     with pytest.raises(samples.NumaSampleError, match=message):
         samples.sample_body({"sample": json.loads(json.dumps(data))}, now=datetime.now(timezone.utc))

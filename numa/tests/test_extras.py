@@ -9,6 +9,7 @@ import pytest
 
 from numa.extras import (
     EXTRA_NAMES,
+    ExtraMeasurement,
     measure_extras,
     parse_bpftrace_maps,
     parse_perf_stat_csv,
@@ -34,6 +35,19 @@ def make_tracefs(root: Path, *tracepoints: str) -> Path:
         (root / "events" / "sched" / tracepoint).mkdir(parents=True)
     (root / "events").mkdir(parents=True, exist_ok=True)
     return root
+
+
+def measure_with_tracepoints(
+    tmp_path: Path, kallsyms: str, tool: str, script: str, *, seconds: float
+) -> dict[str, ExtraMeasurement]:
+    """measure_extras as root with one fake `tool` on PATH running `script`, and a tracefs that
+    has the sched_move_numa and sched_swap_numa tracepoints."""
+    tools = tmp_path / "bin"
+    make_tool(tools, tool, script)
+    tracefs = make_tracefs(tmp_path / "tracing", "sched_move_numa", "sched_swap_numa")
+    return measure_extras(
+        seconds, path=str(tools), kallsyms_path=kallsyms, tracefs_roots=(str(tracefs),), is_root=True
+    )
 
 
 @pytest.fixture
@@ -177,19 +191,16 @@ def test_measure_reports_not_available_for_everything_without_tools(
 def test_measure_parses_fake_bpftrace_counts_and_migration_time(
     tmp_path: Path, kallsyms: str
 ) -> None:
-    tools = tmp_path / "bin"
     # Answers depending on the program: kprobe run -> time, tracepoint run -> counts.
-    make_tool(
-        tools,
+    results = measure_with_tracepoints(
+        tmp_path,
+        kallsyms,
         "bpftrace",
         'case "$2" in\n'
         '  *kprobe*) printf "Attaching 4 probes...\\n\\n@calls: 40\\n@ns: 25000000\\n" ;;\n'
         '  *) printf "Attaching 3 probes...\\n\\n@sched_move_numa: 6\\n" ;;\n'
         "esac\n",
-    )
-    tracefs = make_tracefs(tmp_path / "tracing", "sched_move_numa", "sched_swap_numa")
-    results = measure_extras(
-        0.5, path=str(tools), kallsyms_path=kallsyms, tracefs_roots=(str(tracefs),), is_root=True
+        seconds=0.5,
     )
     assert results["sched_move_numa"].values == {"events_per_s": 12.0}
     assert results["sched_swap_numa"].values == {"events_per_s": 0.0}  # map never printed
@@ -237,19 +248,16 @@ def test_failing_tool_becomes_not_available_with_its_error(tmp_path: Path, kalls
 
 
 def test_perf_counts_tracepoints_when_bpftrace_is_missing(tmp_path: Path, kallsyms: str) -> None:
-    tools = tmp_path / "bin"
-    make_tool(
-        tools,
+    results = measure_with_tracepoints(
+        tmp_path,
+        kallsyms,
         "perf",
         'case "$4" in\n'
         '  sched:*) printf "3,,sched:sched_move_numa,1,100.00,,\\n'
         '1,,sched:sched_swap_numa,1,100.00,,\\n" >&2 ;;\n'
         '  *) printf "<not supported>,,node-loads,0,100.00,,\\n" >&2 ;;\n'
         "esac\n",
-    )
-    tracefs = make_tracefs(tmp_path / "tracing", "sched_move_numa", "sched_swap_numa")
-    results = measure_extras(
-        1.0, path=str(tools), kallsyms_path=kallsyms, tracefs_roots=(str(tracefs),), is_root=True
+        seconds=1.0,
     )
     assert results["sched_move_numa"].values == {"events_per_s": 3.0}
     assert results["sched_swap_numa"].values == {"events_per_s": 1.0}

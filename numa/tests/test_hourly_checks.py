@@ -10,17 +10,22 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from django.contrib.auth import get_user_model
 from django.test import Client
 from django.utils import timezone
 
-from console.models import ApiToken
-from console.roles import MACHINE_CLIENTS, ensure_roles
 from numa import ingest, samples, tasks
 from numa.extras import ExtraMeasurement
 from numa.kubelet import read_kubelet_policies
 from numa.models import Host, PinningEvent
-from numa.tests.helpers import FIXTURES, advanced, fake_measurements, fake_statuses, fixture_sample
+from numa.tests.helpers import (
+    FIXTURES,
+    advanced,
+    container_later,
+    container_sample,
+    fake_measurements,
+    fake_statuses,
+    fixture_sample,
+)
 
 pytestmark = pytest.mark.django_db
 KUBELET = FIXTURES / "kubelet"
@@ -178,12 +183,6 @@ def test_collect_honours_top_processes_setting(this_host, settings) -> None:
 # ------------------------------------------------------------------ the agent's API path
 
 
-def _token() -> str:
-    user = get_user_model().objects.create_user(username="robot")
-    user.groups.add(ensure_roles()[MACHINE_CLIENTS])
-    return ApiToken.issue(user=user, name="agent")[1]
-
-
 def _post(body: dict, token: str) -> tuple[int, dict]:
     response = Client().post(
         SAMPLES,
@@ -194,8 +193,8 @@ def _post(body: dict, token: str) -> tuple[int, dict]:
     return response.status_code, response.json()
 
 
-def test_agent_posts_kubelet_policies_with_its_extras_and_a_change_becomes_an_event() -> None:
-    token = _token()
+def test_agent_posts_kubelet_policies_with_its_extras_and_a_change_becomes_an_event(machine_token) -> None:
+    token = machine_token
     first = fixture_sample("two_node")
     extras = {"perf_node_loads": {"available": False, "reason": "perf not on PATH", "tool": None}}
     status, _ = _post(
@@ -220,13 +219,13 @@ def test_agent_posts_kubelet_policies_with_its_extras_and_a_change_becomes_an_ev
     assert PinningEvent.objects.filter(host=host, who="kubelet").count() == 3
 
 
-def test_agent_with_a_malformed_kubelet_reading_gets_400_and_nothing_is_stored() -> None:
+def test_agent_with_a_malformed_kubelet_reading_gets_400_and_nothing_is_stored(machine_token) -> None:
     status, answer = _post(
         {
             "sample": fixture_sample("two_node").to_dict(),
             "extras": {samples.KUBELET_EXTRA_NAME: {"available": "maybe"}},
         },
-        _token(),
+        machine_token,
     )
     assert status == 400 and "kubelet_configz.available" in answer["error"]
     assert not Host.objects.exists()
@@ -238,11 +237,9 @@ def test_agent_with_a_malformed_kubelet_reading_gets_400_and_nothing_is_stored()
 def test_host_page_shows_what_is_pinned_where_processes_and_policies(
     operator_client: Client,
 ) -> None:
-    from numa.tests.test_containers import _later, _two_node_sample
-
-    first = _two_node_sample()
+    first = container_sample()
     ingest.record_sample(sample=first)
-    ingest.record_sample(sample=_later(first))
+    ingest.record_sample(sample=container_later(first))
     ingest.record_hourly_checks(
         hostname="two-node-host",
         extras=samples.extras_from_measurements(fake_measurements(), fake_statuses()),

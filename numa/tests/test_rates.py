@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import copy
-from pathlib import Path
 
 import pytest
 
 from numa.rates import RatesInputError, rates_between
 from numa.sources import HostSample, collect_host_sample
-
-FIXTURES = Path(__file__).parent / "fixtures"
+from numa.tests.helpers import FIXTURES
+from numa.tests.helpers import unchanged_later as later
 
 
 @pytest.fixture
@@ -24,14 +23,6 @@ def two_node() -> HostSample:
     sample.user_hz = 100
     sample.page_size_bytes = 4096
     return sample
-
-
-def later(sample: HostSample, seconds: float = 10.0) -> HostSample:
-    """A deep copy taken `seconds` later with every counter unchanged."""
-    following = copy.deepcopy(sample)
-    following.monotonic_s += seconds
-    following.wall_time_s += seconds
-    return following
 
 
 def test_unchanged_counters_give_zero_rates(two_node: HostSample) -> None:

@@ -24,35 +24,15 @@ from zoneinfo import ZoneInfo
 import django
 import psycopg
 
-from verifiers.benchmarks.support import database_url
+from verifiers.benchmarks.support import (
+    SAMPLE_LEDGER_MAPPING,
+    database_url,
+    fill_sample_ledger,
+    sample_transfer,
+)
 
 BENCH_DATABASE = "recon_bench"
 SEOUL = ZoneInfo("Asia/Seoul")
-CURRENCIES = ("KRW", "KRW", "KRW", "KRW", "KRW", "KRW", "KRW", "USD", "USD", "JPY")
-# Share of generated entries whose business time falls after the cut-off: these are the
-# entries the reconciliation must reverse-apply.
-SHARE_AFTER_CUTOFF = 0.02
-
-SAMPLE_LEDGER_SCHEMA_SQL = """
-CREATE TABLE accounts (
-    id bigint PRIMARY KEY,
-    currency char(3) NOT NULL,
-    balance numeric(20,4) NOT NULL,
-    opening_balance numeric(20,4) NOT NULL,
-    version int NOT NULL DEFAULT 0
-);
-CREATE TABLE entries (
-    id bigserial PRIMARY KEY,
-    account_id bigint NOT NULL,
-    amount numeric(20,4) NOT NULL,
-    business_time timestamptz NOT NULL
-);
-"""
-# Covering index: the range query reads entries through an index-only scan in account order,
-# so the heap (where one account's entries are scattered by time of insertion) is never touched.
-SAMPLE_LEDGER_INDEX_SQL = """
-CREATE INDEX entries_account_time_amount ON entries (account_id, business_time) INCLUDE (amount);
-"""
 
 
 def dsn_for(database: str) -> str:
@@ -64,60 +44,6 @@ def bench_cutoff() -> datetime:
     """Yesterday's 00:00 in Seoul: always in the past, with a full day of entries after it."""
     today = datetime.now(SEOUL).date()
     return datetime.combine(today - timedelta(days=1), datetime.min.time(), tzinfo=SEOUL)
-
-
-def fill_sample_ledger(
-    conn: psycopg.Connection, *, accounts: int, entries: int, cutoff: datetime, seed: float = 0.42
-) -> None:
-    """Create the sample schema and fill it with generate_series (time-ordered entries).
-
-    Entries are inserted in business-time order with random accounts, as a live ledger would
-    write them; each account's balance is its opening balance plus all its entries, so the
-    ledger starts consistent.
-    """
-    entries_before = int(entries * (1 - SHARE_AFTER_CUTOFF))
-    entries_after = entries - entries_before
-    with conn.cursor() as cur:
-        cur.execute(SAMPLE_LEDGER_SCHEMA_SQL)
-        cur.execute("SET maintenance_work_mem = '512MB'")
-        cur.execute("SELECT setseed(%s)", (seed,))
-        cur.execute(
-            """
-            INSERT INTO entries (account_id, amount, business_time)
-            SELECT 1 + floor(random() * %(accounts)s)::bigint,
-                   round((random() * 2000 - 1000)::numeric, 4),
-                   CASE WHEN g <= %(before)s
-                        THEN %(cutoff)s::timestamptz - interval '30 days'
-                             + (g - 1) * (interval '30 days' / greatest(%(before)s, 1))
-                        ELSE %(cutoff)s::timestamptz
-                             + (g - %(before)s - 1) * (interval '12 hours' / greatest(%(after)s, 1))
-                   END
-            FROM generate_series(1, %(total)s) AS g
-            """,
-            {
-                "accounts": accounts,
-                "before": entries_before,
-                "after": entries_after,
-                "total": entries,
-                "cutoff": cutoff,
-            },
-        )
-        cur.execute(
-            """
-            INSERT INTO accounts (id, currency, opening_balance, balance, version)
-            SELECT a.id, a.currency, a.opening, a.opening + coalesce(e.total, 0), 0
-            FROM (
-                SELECT g AS id, (%(currencies)s::text[])[1 + g %% 10] AS currency,
-                       round((random() * 1000000)::numeric, 4) AS opening
-                FROM generate_series(1, %(accounts)s) AS g
-            ) AS a
-            LEFT JOIN (
-                SELECT account_id, sum(amount) AS total FROM entries GROUP BY account_id
-            ) AS e ON e.account_id = a.id
-            """,
-            {"accounts": accounts, "currencies": list(CURRENCIES)},
-        )
-        cur.execute(SAMPLE_LEDGER_INDEX_SQL)
 
 
 def ensure_bench_ledger(accounts: int, entries: int) -> datetime:
@@ -156,20 +82,6 @@ def ensure_bench_ledger(accounts: int, entries: int) -> datetime:
     return cutoff
 
 
-BENCH_MAPPING_FIELDS = {
-    "accounts_table": "accounts",
-    "account_key": "id",
-    "balance_column": "balance",
-    "currency_column": "currency",
-    "entries_table": "entries",
-    "entry_account_column": "account_id",
-    "entry_amount_column": "amount",
-    "entry_time_column": "business_time",
-    "opening_balance_column": "opening_balance",
-    "version_column": "version",
-}
-
-
 @dataclass
 class WriterFigures:
     """What a timed writer loop achieved, and whether a reconcile backend ever blocked it."""
@@ -192,20 +104,7 @@ def _writer_loop(
     with psycopg.connect(dsn, application_name="recon-bench-writer") as conn:
         while not stop.is_set():
             source, target = sorted(rng.sample(range(1, accounts + 1), 2))
-            amount = Decimal(rng.randint(1, 10**6)).scaleb(-4)
-            with conn.transaction():
-                # Lower id first (sorted above), so the two writers cannot deadlock.
-                for account, delta in ((source, -amount), (target, amount)):
-                    conn.execute(
-                        "UPDATE accounts SET balance = balance + %s, version = version + 1 "
-                        "WHERE id = %s",
-                        (delta, account),
-                    )
-                conn.execute(
-                    "INSERT INTO entries (account_id, amount, business_time) "
-                    "VALUES (%s, %s, now()), (%s, %s, now())",
-                    (source, -amount, target, amount),
-                )
+            sample_transfer(conn, source, target, Decimal(rng.randint(1, 10**6)).scaleb(-4))
             counter[0] += 1
 
 
@@ -231,7 +130,7 @@ def measure_writers(
     from verifiers.reconcile.balances import mapping_from_dict
     from verifiers.reconcile.engine import reconcile_parallel
 
-    mapping = mapping_from_dict(BENCH_MAPPING_FIELDS)
+    mapping = mapping_from_dict(SAMPLE_LEDGER_MAPPING)
     stop, stop_monitor = threading.Event(), threading.Event()
     counters = [[0], [0]]
     monitor_figures = {"samples": 0, "blocked": 0}
@@ -293,7 +192,7 @@ def explain_range(dsn: str, cutoff: datetime, plan: str, parts: int) -> str:
     from verifiers.reconcile.engine import connect_ledger, open_snapshot
     from verifiers.reconcile.ledger_sql import build_range_query, range_query_params
 
-    mapping = mapping_from_dict(BENCH_MAPPING_FIELDS)
+    mapping = mapping_from_dict(SAMPLE_LEDGER_MAPPING)
     with open_snapshot(dsn, mapping, parts) as handle:
         key_range = handle.key_ranges[0]
     with connect_ledger(dsn) as conn:
@@ -319,7 +218,7 @@ def run(
 
     cutoff = ensure_bench_ledger(accounts, entries)
     dsn = dsn_for(BENCH_DATABASE)
-    mapping = mapping_from_dict(BENCH_MAPPING_FIELDS)
+    mapping = mapping_from_dict(SAMPLE_LEDGER_MAPPING)
     print(f"ledger: {accounts:,} accounts, {entries:,} entries, cut-off {cutoff.isoformat()}")
     for plan in ("join", "lateral"):
         for worker_count in workers:

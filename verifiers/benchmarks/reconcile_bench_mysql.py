@@ -12,8 +12,8 @@ from __future__ import annotations
 import time
 from datetime import datetime, timezone
 
-from verifiers.benchmarks.reconcile_bench import SEOUL, SHARE_AFTER_CUTOFF, bench_cutoff
-from verifiers.benchmarks.support import mysql_connection, mysql_database_url
+from verifiers.benchmarks.reconcile_bench import SEOUL, bench_cutoff
+from verifiers.benchmarks.support import SHARE_AFTER_CUTOFF, mysql_connection, mysql_database_url
 
 BENCH_DATABASE = "recon_bench"
 CHUNK = 1_000_000

@@ -204,7 +204,7 @@ def run_end_to_end(*, transfers: int = 600, copies: int = 5, runs: int = 3, web_
     from console.demo.setup.write import DEMO_TABLE_RULES
     from console.models import ApiToken
     from console.roles import MACHINE_CLIENTS, ensure_roles
-    from verifiers.benchmarks.support import _free_port, create_test_ledger, drop_test_ledger
+    from verifiers.benchmarks.support import create_test_ledger, drop_test_ledger, free_port
     from verifiers.models import VerifiedDatabase, WriteTableRule
     from verifiers.write import services
 
@@ -217,7 +217,7 @@ def run_end_to_end(*, transfers: int = 600, copies: int = 5, runs: int = 3, web_
     for table, fields in DEMO_TABLE_RULES.items():
         WriteTableRule.objects.update_or_create(table=table, defaults={**fields, "rules": {}})
     target = VerifiedDatabase.objects.create(name=database_name, dsn=dsn, commit_delay_ms=0, capture_ttl_s=600)
-    port = _free_port()
+    port = free_port()
     root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     connection.close()  # the children open their own
     web = subprocess.Popen([sys.executable, "-m", "gunicorn", "console.wsgi", "-b", f"127.0.0.1:{port}",

@@ -21,6 +21,17 @@ def ledger_dsn(request: pytest.FixtureRequest) -> Iterator[str]:
 
 
 @pytest.fixture
+def fresh_write_targets() -> Iterator[None]:
+    """The write verifier's cached verification targets forgotten before and after the test (each
+    test registers its own verified databases)."""
+    from verifiers.write.targets import forget_targets
+
+    forget_targets()
+    yield
+    forget_targets()
+
+
+@pytest.fixture
 def candidate() -> Iterator[CandidateServer]:
     server = CandidateServer().start()
     yield server

@@ -55,6 +55,13 @@ class BackgroundLoop:
             self.loop.close()
 
 
+def bound_socket() -> socket.socket:
+    """A socket bound to a free port on 127.0.0.1 (not listening until a server takes it)."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    return sock
+
+
 @dataclass
 class DemoWorld:
     """A seeded ledger with legacy and candidate services serving it on free local ports."""
@@ -74,8 +81,7 @@ class DemoWorld:
         try:
             urls = []
             for app in (create_legacy_app(dsn), create_candidate_app(dsn)):
-                sock = socket.socket()
-                sock.bind(("127.0.0.1", 0))
+                sock = bound_socket()
                 world._runners.append(world.loop.run(start_app(app, sock=sock)))
                 urls.append(f"http://127.0.0.1:{sock.getsockname()[1]}")
             world.legacy_url, world.candidate_url = urls

@@ -1,16 +1,11 @@
-"""The ledger mapping the pure reconciliation tests share (a schema-qualified accounts table)."""
+"""The ledger mapping the pure reconciliation tests share: the sample ledger's, with a
+schema-qualified accounts table and no version column."""
 
+from verifiers.benchmarks.support import SAMPLE_LEDGER_MAPPING
 from verifiers.reconcile.balances import mapping_from_dict
 
 MAPPING_DICT = {
+    **{key: value for key, value in SAMPLE_LEDGER_MAPPING.items() if key != "version_column"},
     "accounts_table": "ledger.accounts",
-    "account_key": "id",
-    "balance_column": "balance",
-    "currency_column": "currency",
-    "entries_table": "entries",
-    "entry_account_column": "account_id",
-    "entry_amount_column": "amount",
-    "entry_time_column": "business_time",
-    "opening_balance_column": "opening_balance",
 }
 MAPPING = mapping_from_dict(MAPPING_DICT)

@@ -6,17 +6,16 @@ The same "foreign" schema as ``reconcile_ledgers`` (konto, buchung), in MySQL's 
 
 from __future__ import annotations
 
-import random
 import secrets
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from decimal import Decimal
 
 import pymysql
 
 from verifiers.benchmarks.support import mysql_connection
 from verifiers.benchmarks.support import mysql_database_url as database_url
-
-CURRENCIES = ("KRW", "USD", "JPY")
+from verifiers.tests.reconcile_ledgers import ThrowawayLedger, ledger_rows
 
 LEDGER_SCHEMA_SQL = (
     """CREATE TABLE konto (
@@ -41,17 +40,24 @@ def server_connection(dsn: str | None = None, **kwargs: object) -> pymysql.conne
     return mysql_connection(dsn, **kwargs)
 
 
-@dataclass(frozen=True)
-class ThrowawayLedger:
-    name: str
-    dsn: str
-
-
 def create_database(prefix: str) -> ThrowawayLedger:
     name = f"{prefix}_{secrets.token_hex(4)}"
     with server_connection() as conn, conn.cursor() as cursor:
         cursor.execute(f"CREATE DATABASE `{name}`")
     return ThrowawayLedger(name, database_url(name))
+
+
+@contextmanager
+def throwaway_database(prefix: str, statements: Iterable[str] = ()) -> Iterator[str]:
+    """The DSN of a new database set up by ``statements``, dropped on leaving."""
+    database = create_database(prefix)
+    try:
+        with server_connection(database.dsn) as conn, conn.cursor() as cursor:
+            for statement in statements:
+                cursor.execute(statement)
+        yield database.dsn
+    finally:
+        drop_database(database)
 
 
 def drop_database(ledger: ThrowawayLedger) -> None:
@@ -65,17 +71,11 @@ def create_ledger(
     """A new database with ``accounts`` accounts and a few entries each, an hour old (wall
     times of ``session_zone``)."""
     ledger = create_database(prefix)
-    rng = random.Random(seed)
+    account_rows, entry_rows = ledger_rows(accounts, seed)
     with server_connection(ledger.dsn) as conn, conn.cursor() as cursor:
         cursor.execute("SET time_zone = %s", (session_zone,))
         for statement in LEDGER_SCHEMA_SQL:
             cursor.execute(statement)
-        account_rows, entry_rows = [], []
-        for account_id in range(1, accounts + 1):
-            amounts = [Decimal(rng.randint(-5000, 20000)) for _ in range(rng.randint(1, 4))]
-            opening = Decimal(rng.randint(0, 100000))
-            account_rows.append((account_id, CURRENCIES[account_id % 3], opening + sum(amounts), opening))
-            entry_rows += [(account_id, amount) for amount in amounts]
         cursor.executemany(
             "INSERT INTO konto (konto_id, waehrung, saldo, anfangssaldo) VALUES (%s, %s, %s, %s)",
             account_rows,

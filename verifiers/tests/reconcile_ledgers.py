@@ -1,6 +1,7 @@
 """Throwaway ledger databases for tests and the proof (plain psycopg, on the server of DATABASE_URL).
 
-A deliberately "foreign" schema (names unlike ours) so the tests prove the mapping is used.
+The benchmark's sample ledger under deliberately "foreign" names (unlike ours), so the tests
+prove the mapping is used.
 """
 
 from __future__ import annotations
@@ -8,32 +9,21 @@ from __future__ import annotations
 import random
 import secrets
 import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
-from typing import Any, Self
+from typing import Any, LiteralString, Self
 
 import psycopg
 from psycopg import sql
 
-from verifiers.benchmarks.support import database_url
+from console.demo.schema import copy_rows
+from verifiers.benchmarks.support import database_url, ledger_index_sql, ledger_schema_sql
 
-LEDGER_SCHEMA_SQL = """
-CREATE TABLE konto (
-    konto_id bigint PRIMARY KEY,
-    waehrung char(3) NOT NULL,
-    saldo numeric(20, 4) NOT NULL,
-    anfangssaldo numeric(20, 4) NOT NULL,
-    version int NOT NULL DEFAULT 0
-);
-CREATE TABLE buchung (
-    id bigserial PRIMARY KEY,
-    konto bigint NOT NULL REFERENCES konto (konto_id),
-    betrag numeric(20, 4) NOT NULL,
-    valuta timestamptz NOT NULL DEFAULT now()
-);
-CREATE INDEX buchung_konto_valuta ON buchung (konto, valuta) INCLUDE (betrag);
-CREATE TABLE gl_control (day date NOT NULL, currency text NOT NULL, total numeric(30, 4) NOT NULL);
-"""
+# The counterpart table a test fills with the general ledger's totals per day and currency.
+GL_CONTROL_SQL = "CREATE TABLE gl_control (day date NOT NULL, currency text NOT NULL, total numeric(30, 4) NOT NULL)"
 
 MAPPING = {
     "accounts_table": "konto",
@@ -56,30 +46,37 @@ class ThrowawayLedger:
     dsn: str
 
 
+def ledger_rows(
+    accounts: int, seed: int
+) -> tuple[list[tuple[int, str, Decimal, Decimal]], list[tuple[int, Decimal]]]:
+    """Accounts 1..``accounts`` (id, currency, balance, opening balance), each with one to four
+    entries (account, amount) that its balance already includes: a consistent ledger."""
+    rng = random.Random(seed)
+    account_rows, entry_rows = [], []
+    for account_id in range(1, accounts + 1):
+        amounts = [Decimal(rng.randint(-5000, 20000)) for _ in range(rng.randint(1, 4))]
+        opening = Decimal(rng.randint(0, 100000))
+        account_rows.append((account_id, CURRENCIES[account_id % 3], opening + sum(amounts), opening))
+        entry_rows += [(account_id, amount) for amount in amounts]
+    return account_rows, entry_rows
+
+
 def create_ledger(prefix: str = "recon_test", accounts: int = 200, seed: int = 7) -> ThrowawayLedger:
     """A new database ``<prefix>_<random>`` with ``accounts`` accounts and a few entries each."""
     name = f"{prefix}_{secrets.token_hex(4)}"
     with psycopg.connect(database_url("postgres"), autocommit=True) as conn:
         conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
     dsn = database_url(name)
-    rng = random.Random(seed)
+    account_rows, entry_rows = ledger_rows(accounts, seed)
     with psycopg.connect(dsn) as conn:
-        conn.execute(LEDGER_SCHEMA_SQL)
+        conn.execute(ledger_schema_sql(MAPPING))
+        conn.execute(GL_CONTROL_SQL)
         with conn.cursor() as cur:
-            account_rows, entry_rows = [], []
-            for account_id in range(1, accounts + 1):
-                amounts = [Decimal(rng.randint(-5000, 20000)) for _ in range(rng.randint(1, 4))]
-                opening = Decimal(rng.randint(0, 100000))
-                account_rows.append((account_id, CURRENCIES[account_id % 3], opening + sum(amounts), opening))
-                entry_rows += [(account_id, amount) for amount in amounts]
-            with cur.copy("COPY konto (konto_id, waehrung, saldo, anfangssaldo) FROM STDIN") as copy:
-                for row in account_rows:
-                    copy.write_row(row)
+            copy_rows(cur, "COPY konto (konto_id, waehrung, saldo, anfangssaldo) FROM STDIN", account_rows)
             # Entries of the past: an hour ago, well before any cut-off a test picks.
-            with cur.copy("COPY buchung (konto, betrag) FROM STDIN") as copy:
-                for entry in entry_rows:
-                    copy.write_row(entry)
+            copy_rows(cur, "COPY buchung (konto, betrag) FROM STDIN", entry_rows)
         conn.execute("UPDATE buchung SET valuta = now() - interval '1 hour'")
+        conn.execute(ledger_index_sql(MAPPING))
         conn.execute("ANALYZE konto, buchung")
     return ThrowawayLedger(name, dsn)
 
@@ -144,3 +141,84 @@ class BackgroundLoops:
         self.stop.set()
         for thread in self.threads:
             thread.join(10)
+
+
+# -------------------------------------------------------------------------------- the proofs
+# Both proofs (PostgreSQL, MariaDB) run the same writers and the same run across the cut-off on
+# a ledger of PROOF_ACCOUNTS + 3 accounts with PROOF_DRIFTS injected.
+
+PROOF_ACCOUNTS = 3000
+PROOF_WRITERS = 3
+PROOF_DRIFTS = {11: Decimal("7.25"), 2500: Decimal("-3")}
+# Plain SQL both engines take (%s placeholders); entries take their business time from the
+# column's default, now() in the writer session's zone.
+DEPOSIT_SQL = (
+    "UPDATE konto SET saldo = saldo + %s, version = version + 1 WHERE konto_id = %s",
+    "INSERT INTO buchung (konto, betrag) VALUES (%s, %s)",
+)
+TRANSFER_SQL = (
+    "UPDATE konto SET saldo = saldo - %s WHERE konto_id = %s",
+    "UPDATE konto SET saldo = saldo + %s WHERE konto_id = %s",
+    "INSERT INTO buchung (konto, betrag) VALUES (%s, %s), (%s, %s)",
+)
+
+
+def proof_writes(rng: random.Random) -> list[tuple[LiteralString, tuple[Any, ...]]]:
+    """One writer transaction: a transfer between two accounts of one currency (two entries) or,
+    30 % of the time, a deposit (one entry: the totals move too)."""
+    currency = rng.randrange(3)
+    first = rng.randrange(PROOF_ACCOUNTS // 3) * 3 + currency + 3
+    second = rng.randrange(PROOF_ACCOUNTS // 3) * 3 + currency + 3
+    first, second = (min(first, second), max(first, second))
+    amount = Decimal(rng.randint(1, 9999)) / 100
+    if first == second or rng.random() < 0.3:
+        update, insert = DEPOSIT_SQL
+        return [(update, (amount, first)), (insert, (first, amount))]
+    # Lock in key order: transfers never deadlock each other.
+    debit, credit, insert = TRANSFER_SQL
+    return [(debit, (amount, first)), (credit, (amount, second)), (insert, (first, -amount, second, amount))]
+
+
+class ProofWriters(BackgroundLoops):
+    """Threads committing ``proof_writes``, each in its own transaction; counts the commits and
+    keeps the errors. A subclass's ``_loop`` runs them on its engine's connection."""
+
+    def __init__(self, dsn: str, count: int) -> None:
+        super().__init__(count)
+        self.dsn = dsn
+        self.commits = 0
+        self.errors: list[str] = []
+        self._lock = threading.Lock()
+
+    def committed(self) -> None:
+        with self._lock:
+            self.commits += 1
+
+
+def run_across_the_cutoff(
+    source: Any, writers: ProofWriters, read_cutoff: Callable[[], datetime]
+) -> tuple[datetime, Any, int]:
+    """With the writers running for a second: take the cut-off, let transfers keep committing across
+    it, run the reconciliation to its end. Returns the cut-off, the finished run and the writers'
+    commits from the cut-off to the run's end."""
+    from verifiers.reconcile import services
+
+    time.sleep(1.0)
+    cutoff = read_cutoff()
+    commits_at_cutoff = writers.commits
+    time.sleep(0.2)  # transfers keep committing across the cut-off
+    run = services.start_run(source=source, cutoff=cutoff, triggered_by="proof")
+    run = services.wait_for_run(run_id=run.pk, timeout_s=120)
+    commits_during_run = writers.commits - commits_at_cutoff
+    time.sleep(0.3)
+    return cutoff, run, commits_during_run
+
+
+def assert_single_slot_run_balances(source: Any, cutoff: datetime) -> None:
+    """A run with one worker slot (the coordinator and every part share it) ends, balanced."""
+    from verifiers.reconcile import services
+
+    run = services.start_run(source=source, cutoff=cutoff, triggered_by="proof")
+    run = services.wait_for_run(run_id=run.pk, timeout_s=60)
+    assert run.status == "balanced", run.error
+    assert run.workers == 3 and run.accounts_checked == PROOF_ACCOUNTS + 3

@@ -5,8 +5,8 @@ from __future__ import annotations
 import html as html_lib
 import json
 import re
-import time
 from datetime import timedelta
+from typing import Any
 from unittest import mock
 from zoneinfo import ZoneInfo
 
@@ -16,6 +16,7 @@ from django.test import Client
 from django.utils import timezone
 
 from console.roles import OPERATORS
+from verifiers.benchmarks.support import wait_until
 from verifiers.models import (
     MismatchGroup,
     MismatchSample,
@@ -42,13 +43,16 @@ def stored_mismatch(redis_client, candidate_server, sample_id: str = "r1") -> Mi
     return MismatchGroup.objects.get()
 
 
-def wait_for(predicate, seconds: float = 30.0) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.1)
-    return False
+def admin_action(client: Client, model: str, action: str, obj: Any) -> Any:
+    """The response to the admin action `action` on one object of `model`'s change list, followed."""
+    return client.post(f"/admin/verifiers/{model}/", {"action": action, "_selected_action": [obj.pk]}, follow=True)
+
+
+def reconcile_action(client: Client, model: str, action: str, obj: Any, capture_on_commit: Any) -> tuple[Any, Any]:
+    """`admin_action` of a reconciliation, its coordinator queued on commit to a mock: (response, the mock)."""
+    with mock.patch("verifiers.reconcile.tasks.coordinate.delay") as delay, capture_on_commit(execute=True):
+        response = admin_action(client, model, action, obj)
+    return response, delay
 
 
 def messages_of(response) -> list[str]:
@@ -63,12 +67,11 @@ def test_group_reverify_action_queues_the_samples_and_a_worker_resolves_the_grou
         celery_worker_process, admin_client, redis_client, candidate):
     group = stored_mismatch(redis_client, candidate)
     candidate.answers[BALANCE] = (200, {"balance": "2.00", "currency": "USD"})  # the candidate got fixed
-    response = admin_client.post("/admin/verifiers/mismatchgroup/",
-                                 {"action": "reverify", "_selected_action": [group.pk]}, follow=True)
+    response = admin_action(admin_client, "mismatchgroup", "reverify", group)
     assert response.status_code == 200
     assert messages_of(response) == ["Reverification of 1 sample(s) queued."]
     sample = group.samples.get()
-    assert wait_for(lambda: MismatchSample.objects.get(pk=sample.pk).reverify_outcome == "match")
+    wait_until(lambda: MismatchSample.objects.get(pk=sample.pk).reverify_outcome == "match", 30, "the sample's reverification")
     group.refresh_from_db()
     assert group.status == "resolved" and group.status_changed_by == "reverify"
 
@@ -79,10 +82,9 @@ def test_sample_reverify_action_records_a_still_differing_answer(
     group = stored_mismatch(redis_client, candidate)
     candidate.answers[BALANCE] = (200, {"balance": "2.02", "currency": "USD"})  # still wrong
     sample = group.samples.get()
-    response = admin_client.post("/admin/verifiers/mismatchsample/",
-                                 {"action": "reverify", "_selected_action": [sample.pk]}, follow=True)
+    response = admin_action(admin_client, "mismatchsample", "reverify", sample)
     assert messages_of(response) == ["Reverification of 1 sample(s) queued."]
-    assert wait_for(lambda: MismatchSample.objects.get(pk=sample.pk).reverified_at is not None)
+    wait_until(lambda: MismatchSample.objects.get(pk=sample.pk).reverified_at is not None, 30, "the sample's reverification")
     sample.refresh_from_db()
     assert sample.reverify_outcome == "mismatch"
     assert [d["path"] for d in sample.reverify_differences] == ["$.balance"]
@@ -104,10 +106,8 @@ def test_reverify_action_is_not_offered_without_the_permission(client, redis_cli
 @pytest.mark.django_db
 def test_operator_may_use_the_reverify_action(redis_client, candidate, operator_client):
     group = stored_mismatch(redis_client, candidate)
-    operator = operator_client
     with mock.patch("verifiers.groups.tasks.reverify_samples.delay") as delay:
-        response = operator.post("/admin/verifiers/mismatchgroup/",
-                                 {"action": "reverify", "_selected_action": [group.pk]}, follow=True)
+        response = admin_action(operator_client, "mismatchgroup", "reverify", group)
     assert messages_of(response) == ["Reverification of 1 sample(s) queued."]
     delay.assert_called_once_with([group.samples.get().pk])
 
@@ -118,10 +118,8 @@ def test_operator_may_use_the_reverify_action(redis_client, candidate, operator_
 @pytest.mark.django_db
 def test_rerun_action_starts_a_new_run_and_queues_its_coordinator(
         admin_client, finished_run, django_capture_on_commit_callbacks):
-    with mock.patch("verifiers.reconcile.tasks.coordinate.delay") as delay, \
-            django_capture_on_commit_callbacks(execute=True):
-        response = admin_client.post("/admin/verifiers/reconciliationrun/",
-                                     {"action": "rerun", "_selected_action": [finished_run.pk]}, follow=True)
+    response, delay = reconcile_action(
+        admin_client, "reconciliationrun", "rerun", finished_run, django_capture_on_commit_callbacks)
     new_run = ReconciliationRun.objects.exclude(pk=finished_run.pk).get()
     assert messages_of(response) == [f"Run {new_run.pk} started (re-run of {finished_run.pk})."]
     assert (new_run.cutoff, new_run.status, new_run.triggered_by) == (finished_run.cutoff, "running", "admin")
@@ -133,10 +131,8 @@ def test_rerun_action_starts_a_new_run_and_queues_its_coordinator(
 @pytest.mark.django_db
 def test_run_now_action_starts_a_run_for_the_latest_cutoff(
         admin_client, source, django_capture_on_commit_callbacks):
-    with mock.patch("verifiers.reconcile.tasks.coordinate.delay") as delay, \
-            django_capture_on_commit_callbacks(execute=True):
-        response = admin_client.post("/admin/verifiers/ledgersource/",
-                                     {"action": "run_now", "_selected_action": [source.pk]}, follow=True)
+    response, delay = reconcile_action(
+        admin_client, "ledgersource", "run_now", source, django_capture_on_commit_callbacks)
     run = ReconciliationRun.objects.get()
     assert run.source == source and run.cutoff <= timezone.now()
     [message] = messages_of(response)
@@ -147,10 +143,7 @@ def test_run_now_action_starts_a_run_for_the_latest_cutoff(
 
 @pytest.mark.django_db
 def test_operator_may_run_a_reconciliation_from_the_admin(source, django_capture_on_commit_callbacks, operator_client):
-    operator = operator_client
-    with mock.patch("verifiers.reconcile.tasks.coordinate.delay"), django_capture_on_commit_callbacks(execute=True):
-        response = operator.post("/admin/verifiers/ledgersource/",
-                                 {"action": "run_now", "_selected_action": [source.pk]}, follow=True)
+    response, _ = reconcile_action(operator_client, "ledgersource", "run_now", source, django_capture_on_commit_callbacks)
     assert ReconciliationRun.objects.get().triggered_by == "operator"
     assert "started for cut-off" in messages_of(response)[0]
 

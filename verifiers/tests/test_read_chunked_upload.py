@@ -21,6 +21,7 @@ import pytest
 
 from console.models import ApiToken
 from console.roles import MACHINE_CLIENTS
+from verifiers.benchmarks.support import free_port
 from verifiers.read import stream
 from verifiers.read.ingest import MAX_BODY_BYTES
 from verifiers.tests.read_support import make_sample
@@ -29,19 +30,13 @@ ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.timeout(120)
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture
 def gunicorn_url(transactional_db) -> Iterator[str]:
     from django.db import connection
 
     from conftest import _worker_env
 
-    port = _free_port()
+    port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "console.wsgi", "-b", f"127.0.0.1:{port}", "--workers", "1",
          "--log-level", "warning"],

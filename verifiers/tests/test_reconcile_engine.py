@@ -19,12 +19,15 @@ from decimal import Decimal
 import psycopg
 import pytest
 
-from verifiers.benchmarks.reconcile_bench import fill_sample_ledger
-from verifiers.benchmarks.support import database_url
+from verifiers.benchmarks.support import (
+    SAMPLE_LEDGER_MAPPING,
+    database_url,
+    fill_sample_ledger,
+    sample_transfer,
+)
 from verifiers.reconcile.balances import (
     CutoffError,
     KeyRange,
-    LedgerMapping,
     RangeResult,
     cutoff_instant,
     mapping_from_dict,
@@ -46,18 +49,7 @@ from verifiers.reconcile.engine import (
 PREFIX = f"recon_test_{os.getpid()}"
 ACCOUNTS = 2000
 ENTRIES = 20000
-MAPPING = LedgerMapping(
-    accounts_table="accounts",
-    account_key="id",
-    balance_column="balance",
-    currency_column="currency",
-    entries_table="entries",
-    entry_account_column="account_id",
-    entry_amount_column="amount",
-    entry_time_column="business_time",
-    opening_balance_column="opening_balance",
-    version_column="version",
-)
+MAPPING = mapping_from_dict(SAMPLE_LEDGER_MAPPING)
 
 
 def dsn(database: str) -> str:
@@ -376,19 +368,7 @@ class TransferWriter(threading.Thread):
                 while not self.stop.is_set():
                     source, target = sorted(self.random.sample(WRITER_ACCOUNTS, 2))
                     amount = Decimal(self.random.randint(1, 10**6)).scaleb(-4)
-                    with conn.transaction():
-                        # Fixed lock order (lower id first) so two writers cannot deadlock.
-                        for account, delta in ((source, -amount), (target, amount)):
-                            conn.execute(
-                                "UPDATE accounts SET balance = balance + %s, version = version + 1 "
-                                "WHERE id = %s",
-                                (delta, account),
-                            )
-                        [(business_time,)] = conn.execute(
-                            "INSERT INTO entries (account_id, amount, business_time) "
-                            "VALUES (%s, %s, now()), (%s, %s, now()) RETURNING business_time",
-                            (source, -amount, target, amount),
-                        ).fetchall()[:1]
+                    business_time = sample_transfer(conn, source, target, amount)
                     self.transfers.append((source, target, amount, business_time))
         except BaseException as exc:  # surfaced by the test
             self.error = exc
@@ -481,10 +461,11 @@ def test_live_writers_get_exact_cutoff_balances_and_are_never_blocked(ledger_cop
 
     assert {k: b.balance_at_cutoff for k, b in snapshot_balances.items()} == logged
     expected_totals = totals_by_currency(truth)
+    # The first run began while the straggler (KRW -> USD, begun before the cut-off) was still open:
+    # its totals include the straggler only because it waited for that commit (no time threshold).
     for outcome in outcomes:
         assert outcome.status == "balanced", outcome.differences
         assert {c: t.balance_total for c, t in outcome.totals.items()} == expected_totals
-    assert first.wait_s >= 0.2
     transfers = [t for w in writers for t in w.transfers]
     assert sum(t[3] >= cutoff for t in transfers) > 10
     assert sum(t[3] < cutoff for t in transfers) > 10

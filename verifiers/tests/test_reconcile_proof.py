@@ -5,56 +5,32 @@ ever waits on a lock held by the reconciliation."""
 from __future__ import annotations
 
 import random
-import threading
 import time
+from datetime import datetime
 from decimal import Decimal
 
 import psycopg
 import pytest
 
 from verifiers.models import LedgerSource
-from verifiers.reconcile import services
 from verifiers.tests import reconcile_ledgers as testing
 
 pytestmark = pytest.mark.integration
 
-ACCOUNTS = 3000
-WRITERS = 3
-DRIFTS = {11: Decimal("7.25"), 2500: Decimal("-3")}
 
-
-class Writers(testing.BackgroundLoops):
-    """Threads doing transfers (two entries) and deposits (one entry), each in its own transaction."""
-
-    def __init__(self, dsn: str, count: int) -> None:
-        super().__init__(count)
-        self.dsn = dsn
-        self.commits = 0
-        self.errors: list[str] = []
-        self._lock = threading.Lock()
+class Writers(testing.ProofWriters):
+    """The proof's writers on psycopg connections."""
 
     def _loop(self, seed: int) -> None:
         rng = random.Random(seed)
         with psycopg.connect(self.dsn, application_name="proof-writer") as conn:
             while not self.stop.is_set():
-                currency = rng.randrange(3)
-                first = rng.randrange(ACCOUNTS // 3) * 3 + currency + 3
-                second = rng.randrange(ACCOUNTS // 3) * 3 + currency + 3
-                first, second = (min(first, second), max(first, second))
-                amount = Decimal(rng.randint(1, 9999)) / 100
+                writes = testing.proof_writes(rng)
                 try:
                     with conn.transaction():
-                        if first == second or rng.random() < 0.3:  # deposit: totals move too
-                            conn.execute("UPDATE konto SET saldo = saldo + %s, version = version + 1 "
-                                         "WHERE konto_id = %s", (amount, first))
-                            conn.execute("INSERT INTO buchung (konto, betrag) VALUES (%s, %s)", (first, amount))
-                        else:  # lock in key order: transfers never deadlock each other
-                            conn.execute("UPDATE konto SET saldo = saldo - %s WHERE konto_id = %s", (amount, first))
-                            conn.execute("UPDATE konto SET saldo = saldo + %s WHERE konto_id = %s", (amount, second))
-                            conn.execute("INSERT INTO buchung (konto, betrag) VALUES (%s, %s), (%s, %s)",
-                                         (first, -amount, second, amount))
-                    with self._lock:
-                        self.commits += 1
+                        for statement, params in writes:
+                            conn.execute(statement, params)
+                    self.committed()
                 except psycopg.Error as exc:
                     self.errors.append(str(exc))
 
@@ -94,9 +70,15 @@ class LockMonitor(testing.BackgroundLoops):
 
 @pytest.fixture
 def proof_ledger():
-    ledger = testing.create_ledger(prefix="recon_proof", accounts=ACCOUNTS + 3)
+    ledger = testing.create_ledger(prefix="recon_proof", accounts=testing.PROOF_ACCOUNTS + 3)
     yield ledger
     testing.drop_ledger(ledger)
+
+
+def ledger_now(dsn: str) -> datetime:
+    with psycopg.connect(dsn) as conn:
+        (now,) = conn.execute("SELECT now()").fetchone()  # type: ignore[misc]  # now() is one row
+    return now
 
 
 def ground_truth(dsn: str, cutoff) -> tuple[dict[int, Decimal], dict[int, Decimal], dict[int, str]]:
@@ -122,23 +104,18 @@ def test_reconciliation_across_two_workers_matches_ground_truth_without_blocking
     celery_worker_process(name="second")  # two worker processes, one slot each
     source = LedgerSource.objects.create(name="proof", dsn=proof_ledger.dsn, workers=4, wait_timeout_s=30,
                                          **testing.MAPPING)
-    for account_id, amount in DRIFTS.items():
+    for account_id, amount in testing.PROOF_DRIFTS.items():
         testing.drift(proof_ledger.dsn, account_id, amount)
 
-    with LockMonitor(proof_ledger.dsn, proof_ledger.name) as monitor, Writers(proof_ledger.dsn, WRITERS) as writers:
-        time.sleep(1.0)
-        with psycopg.connect(proof_ledger.dsn) as conn:
-            (cutoff,) = conn.execute("SELECT now()").fetchone()
-        commits_at_cutoff = writers.commits
-        time.sleep(0.2)  # transfers keep committing across the cut-off
-        run = services.start_run(source=source, cutoff=cutoff, triggered_by="proof")
-        run = services.wait_for_run(run_id=run.pk, timeout_s=120)
-        commits_during_run = writers.commits - commits_at_cutoff
-        time.sleep(0.3)
+    writers = Writers(proof_ledger.dsn, testing.PROOF_WRITERS)
+    with LockMonitor(proof_ledger.dsn, proof_ledger.name) as monitor, writers:
+        cutoff, run, commits_during_run = testing.run_across_the_cutoff(
+            source, writers, lambda: ledger_now(proof_ledger.dsn)
+        )
 
     assert writers.errors == []
     assert run.status == "discrepancies", run.error
-    testing.assert_run_matches_ground_truth(run, ground_truth(proof_ledger.dsn, cutoff), DRIFTS)
+    testing.assert_run_matches_ground_truth(run, ground_truth(proof_ledger.dsn, cutoff), testing.PROOF_DRIFTS)
     assert run.workers == 4 and run.snapshot_at >= cutoff
     assert commits_during_run > 0, "writers must keep committing while the run goes on"
     assert monitor.samples > 0 and monitor.blocked_by_reconcile == []
@@ -148,9 +125,4 @@ def test_reconciliation_across_two_workers_matches_ground_truth_without_blocking
 
 def test_a_single_worker_slot_runs_coordinator_and_all_parts_without_deadlock(celery_worker_process, proof_ledger):
     source = LedgerSource.objects.create(name="one slot", dsn=proof_ledger.dsn, workers=3, **testing.MAPPING)
-    with psycopg.connect(proof_ledger.dsn) as conn:
-        (cutoff,) = conn.execute("SELECT now()").fetchone()
-    run = services.start_run(source=source, cutoff=cutoff, triggered_by="proof")
-    run = services.wait_for_run(run_id=run.pk, timeout_s=60)
-    assert run.status == "balanced", run.error
-    assert run.workers == 3 and run.accounts_checked == ACCOUNTS + 3
+    testing.assert_single_slot_run_balances(source, ledger_now(proof_ledger.dsn))

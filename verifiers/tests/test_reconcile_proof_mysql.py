@@ -3,9 +3,9 @@ while concurrent transfers keep committing; there is no exported snapshot, each 
 own consistent snapshot after the wait, yet cut-off balances equal the ground truth, exactly
 the injected drifts are found and no writer ever waits on the reconciliation.
 
-The writers' sessions run at +09:00 and write DATETIME business times with NOW(6): wall times
-of Asia/Seoul, the source's business_time_zone, while the server's zone and the run's stored
-cut-off are UTC.
+The writers' sessions run at +09:00 and write DATETIME business times with the column's NOW(6)
+default: wall times of Asia/Seoul, the source's business_time_zone, while the server's zone and
+the run's stored cut-off are UTC.
 """
 
 from __future__ import annotations
@@ -20,28 +20,32 @@ import pymysql
 import pytest
 
 from verifiers.models import LedgerSource
-from verifiers.reconcile import services
 from verifiers.tests import mysql_ledgers as testing
-from verifiers.tests.reconcile_ledgers import MAPPING, BackgroundLoops, assert_run_matches_ground_truth
+from verifiers.tests.reconcile_ledgers import (
+    MAPPING,
+    PROOF_ACCOUNTS,
+    PROOF_DRIFTS,
+    PROOF_WRITERS,
+    BackgroundLoops,
+    ProofWriters,
+    assert_run_matches_ground_truth,
+    assert_single_slot_run_balances,
+    proof_writes,
+    run_across_the_cutoff,
+)
 
 pytestmark = pytest.mark.integration
 
-ACCOUNTS = 3000
-WRITERS = 3
-DRIFTS = {11: Decimal("7.25"), 2500: Decimal("-3")}
 WRITER_ZONE = "+09:00"  # Asia/Seoul has no DST: the same wall times
 
 
-class Writers(BackgroundLoops):
-    """Threads doing transfers (two entries) and deposits (one entry), each in its own transaction."""
+class Writers(ProofWriters):
+    """The proof's writers on PyMySQL connections whose sessions run at WRITER_ZONE; the monitor
+    tells them from other sessions by their thread ids."""
 
     def __init__(self, dsn: str, count: int) -> None:
-        super().__init__(count)
-        self.dsn = dsn
-        self.commits = 0
-        self.errors: list[str] = []
+        super().__init__(dsn, count)
         self.thread_ids: set[int] = set()
-        self._lock = threading.Lock()
         self._ready = threading.Barrier(count + 1)
 
     def _loop(self, seed: int) -> None:
@@ -54,28 +58,14 @@ class Writers(BackgroundLoops):
         self._ready.wait()
         try:
             while not self.stop.is_set():
-                currency = rng.randrange(3)
-                first = rng.randrange(ACCOUNTS // 3) * 3 + currency + 3
-                second = rng.randrange(ACCOUNTS // 3) * 3 + currency + 3
-                first, second = (min(first, second), max(first, second))
-                amount = Decimal(rng.randint(1, 9999)) / 100
+                writes = proof_writes(rng)
                 try:
                     with conn.cursor() as cursor:
                         conn.begin()
-                        if first == second or rng.random() < 0.3:  # deposit: totals move too
-                            cursor.execute("UPDATE konto SET saldo = saldo + %s, version = version + 1 "
-                                           "WHERE konto_id = %s", (amount, first))
-                            cursor.execute("INSERT INTO buchung (konto, betrag, valuta) VALUES (%s, %s, NOW(6))",
-                                           (first, amount))
-                        else:  # lock in key order: transfers never deadlock each other
-                            cursor.execute("UPDATE konto SET saldo = saldo - %s WHERE konto_id = %s", (amount, first))
-                            cursor.execute("UPDATE konto SET saldo = saldo + %s WHERE konto_id = %s", (amount, second))
-                            cursor.execute("INSERT INTO buchung (konto, betrag, valuta) "
-                                           "VALUES (%s, %s, NOW(6)), (%s, %s, NOW(6))",
-                                           (first, -amount, second, amount))
+                        for statement, params in writes:
+                            cursor.execute(statement, params)
                         conn.commit()
-                    with self._lock:
-                        self.commits += 1
+                    self.committed()
                 except pymysql.err.MySQLError as exc:
                     conn.rollback()
                     self.errors.append(str(exc))
@@ -137,7 +127,7 @@ class LockMonitor(BackgroundLoops):
 
 @pytest.fixture
 def proof_ledger():
-    ledger = testing.create_ledger(prefix="recon_proof_my", accounts=ACCOUNTS + 3, session_zone=WRITER_ZONE)
+    ledger = testing.create_ledger(prefix="recon_proof_my", accounts=PROOF_ACCOUNTS + 3, session_zone=WRITER_ZONE)
     yield ledger
     testing.drop_database(ledger)
 
@@ -176,23 +166,18 @@ def test_mariadb_reconciliation_across_two_workers_matches_ground_truth_without_
     celery_worker_process(name="second")  # two worker processes, one slot each
     source = LedgerSource.objects.create(name="proof-my", dsn=proof_ledger.dsn, workers=4, wait_timeout_s=30,
                                          business_time_zone="Asia/Seoul", **MAPPING)
-    for account_id, amount in DRIFTS.items():
+    for account_id, amount in PROOF_DRIFTS.items():
         testing.drift(proof_ledger.dsn, account_id, amount)
 
-    writers = Writers(proof_ledger.dsn, WRITERS)
+    writers = Writers(proof_ledger.dsn, PROOF_WRITERS)
     with writers, LockMonitor(proof_ledger.dsn, proof_ledger.name, writers) as monitor:
-        time.sleep(1.0)
-        cutoff = server_utc_now(proof_ledger.dsn)
-        commits_at_cutoff = writers.commits
-        time.sleep(0.2)  # transfers keep committing across the cut-off
-        run = services.start_run(source=source, cutoff=cutoff, triggered_by="proof")
-        run = services.wait_for_run(run_id=run.pk, timeout_s=120)
-        commits_during_run = writers.commits - commits_at_cutoff
-        time.sleep(0.3)
+        cutoff, run, commits_during_run = run_across_the_cutoff(
+            source, writers, lambda: server_utc_now(proof_ledger.dsn)
+        )
 
     assert writers.errors == []
     assert run.status == "discrepancies", run.error
-    assert_run_matches_ground_truth(run, ground_truth(proof_ledger.dsn, run.cutoff), DRIFTS)
+    assert_run_matches_ground_truth(run, ground_truth(proof_ledger.dsn, run.cutoff), PROOF_DRIFTS)
     assert run.workers == 4 and run.snapshot_at >= cutoff
     assert commits_during_run > 0, "writers must keep committing while the run goes on"
     assert monitor.samples > 0 and monitor.blocked_by_others == [] and monitor.writer_lock_states == []
@@ -203,8 +188,4 @@ def test_mariadb_reconciliation_across_two_workers_matches_ground_truth_without_
 def test_a_mariadb_run_with_a_single_worker_slot_balances(celery_worker_process, proof_ledger):
     source = LedgerSource.objects.create(name="one slot my", dsn=proof_ledger.dsn, workers=3,
                                          business_time_zone="Asia/Seoul", **MAPPING)
-    cutoff = server_utc_now(proof_ledger.dsn)
-    run = services.start_run(source=source, cutoff=cutoff, triggered_by="proof")
-    run = services.wait_for_run(run_id=run.pk, timeout_s=60)
-    assert run.status == "balanced", run.error
-    assert run.workers == 3 and run.accounts_checked == ACCOUNTS + 3
+    assert_single_slot_run_balances(source, server_utc_now(proof_ledger.dsn))

@@ -91,6 +91,26 @@ def test_the_run_page_shows_totals_and_differences(client, viewer, finished_run)
     assert "1,000.0000" in page and "42" in page and "differences.csv" in page
 
 
+def test_long_lists_are_paged_with_links_to_the_other_pages(client, viewer, finished_run):
+    from verifiers.models import AccountDifference
+    from verifiers.reconcile.views import DIFFERENCES_PAGE_SIZE, HISTORY_PAGE_SIZE
+
+    AccountDifference.objects.bulk_create([
+        AccountDifference(run=finished_run, account_key=str(1000 + k), currency="KRW", balance_at_cutoff=Decimal(1),
+                          journal=Decimal(0), difference=Decimal(1)) for k in range(DIFFERENCES_PAGE_SIZE)
+    ])
+    first = client.get(f"/reconciliation/runs/{finished_run.pk}/").content.decode()
+    assert "page 1 of 2" in first and '<a href="?page=2">next →</a>' in first and "← previous" not in first
+    second = client.get(f"/reconciliation/runs/{finished_run.pk}/?page=2").content.decode()
+    assert "page 2 of 2" in second and '<a href="?page=1">← previous</a>' in second
+    ReconciliationRun.objects.bulk_create([
+        ReconciliationRun(source=finished_run.source, cutoff=finished_run.cutoff, status="balanced")
+        for _ in range(HISTORY_PAGE_SIZE)
+    ])
+    history = client.get("/reconciliation/").content.decode()
+    assert "page 1 of 2" in history and '<a href="?page=2">older →</a>' in history
+
+
 def test_the_differences_export_is_csv_of_every_row(client, viewer, finished_run):
     response = client.get(f"/reconciliation/runs/{finished_run.pk}/differences.csv")
     lines = b"".join(response.streaming_content).decode().splitlines()

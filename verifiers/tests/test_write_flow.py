@@ -18,16 +18,9 @@ from verifiers.tests.write_ledgers import accounts_by_currency, shadow_then_comm
 from verifiers.write import services, verdicts
 from verifiers.write.targets import forget_targets
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fresh_write_targets")]
 
 LEDGER_ACCOUNTS = 60  # ledger_dsn (conftest.py) seeds this many accounts
-
-
-@pytest.fixture(autouse=True)
-def _fresh_targets():
-    forget_targets()
-    yield
-    forget_targets()
 
 
 @pytest.fixture

@@ -17,7 +17,6 @@ from functools import lru_cache
 from typing import Any, Final
 
 import orjson
-import psycopg
 import redis
 from django.conf import settings
 from django.utils import timezone as dj_timezone
@@ -27,13 +26,14 @@ from verifiers.groups.alerts import alert_on_groups
 from verifiers.groups.recording import RecordSummary, record_verdicts
 from verifiers.groups.verdict import Verdict
 from verifiers.models import MismatchSample, VerifiedDatabase
-from verifiers.write.checker import CheckerError, fetch_rows, json_value, judge_row, row_check_from_json
+from verifiers.write.checker import CheckerError, json_value, judge_row, row_check_from_json
 from verifiers.write.conversion import convert_capture
 from verifiers.write.gcpause import cyclic_gc_paused
 from verifiers.write.sqlcheck import Expectation, RowCheck, StatementKind
 from verifiers.write.store import TASK_CHECK, TASK_NO_CAPTURE, TASK_ORPHAN, WriteCaptureStore
 from verifiers.write.targets import (
     DATABASE_LOOKUP_TTL_S,
+    DRIVER_ERRORS,
     DisabledVerifiedDatabase,
     NoVerifiedDatabase,
     UnknownVerifiedDatabase,
@@ -423,12 +423,11 @@ def _fetch_with_retry(target: WriteTarget, checks: list[RowCheck]) -> list[Any]:
     for attempt in (1, 2):
         try:
             with target.lock:
-                connection = target.verification_connection()
-                return fetch_rows(connection, checks, statement_timeout_ms=target.statement_timeout_ms)
+                return target.fetch_rows(checks)
         except CheckerError as error:
             failure = str(error)
             target.drop_connection()
-        except psycopg.Error as error:
+        except DRIVER_ERRORS as error:
             failure = f"verified database unreachable: {type(error).__name__}: {str(error).strip()[:200]}"
             target.drop_connection()
         if attempt == 2:

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import enum
 import itertools
+import re
 import threading
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
@@ -442,14 +443,15 @@ class _SchemaIndex:
             by_bare.setdefault(lowered.rsplit(".", 1)[-1], []).append((name, meta))
         return cls(by_full, by_bare)
 
-    def lookup(self, schema_name: str, table_name: str) -> TableMeta:
+    def lookup_named(self, schema_name: str, table_name: str) -> tuple[str, TableMeta]:
+        """(the schema's own name of the table, its TableMeta)."""
         full = f"{schema_name}.{table_name}".lower() if schema_name else table_name.lower()
         if full in self.by_full_name:
-            return self.by_full_name[full][1]
+            return self.by_full_name[full]
         if not schema_name:
             candidates = self.by_bare_name.get(table_name.lower(), [])
             if len(candidates) == 1:
-                return candidates[0][1]
+                return candidates[0]
             if len(candidates) > 1:
                 names = ", ".join(sorted(name for name, _ in candidates))
                 raise UnverifiableStatement(f"table {table_name!r} is ambiguous in the schema ({names})")
@@ -520,8 +522,9 @@ def convert_statement(sql: str, dialect: str, schema: Schema) -> StatementTempla
 def _convert(sql: str, dialect: str, schema_index: _SchemaIndex, allow_markers: bool) -> StatementTemplate:
     check_statement_text(sql)
     canonical = canonicalise(sql, dialect, allow_markers)
+    text = _without_mysql_modifiers(canonical.text) if dialect == "mysql" else canonical.text
     try:
-        parsed = sqlglot.parse(canonical.text, read=dialect)
+        parsed = sqlglot.parse(text, read=dialect)
     except SqlglotError as error:
         first_line = str(error).splitlines()[0] if str(error) else type(error).__name__
         raise UnparsableStatement(f"statement does not parse as {dialect}: {first_line}") from error
@@ -529,6 +532,8 @@ def _convert(sql: str, dialect: str, schema_index: _SchemaIndex, allow_markers: 
     if len(statements) != 1:
         raise UnverifiableStatement(f"{len(statements)} statements in one string")
     statement = statements[0]
+    if isinstance(statement, exp.Command) and dialect == "mysql" and str(statement.this).upper() == "REPLACE":
+        statement = _replace_as_insert(text)
     if isinstance(statement, exp.Command):
         keyword = str(statement.this).upper()
         raise UnverifiableStatement(f"{keyword} statement is not a write we can verify")
@@ -549,7 +554,14 @@ def _convert(sql: str, dialect: str, schema_index: _SchemaIndex, allow_markers: 
         raise UnverifiableStatement("three-part table names (catalog.schema.table) are not supported")
     table_name = _identifier_name(table_node.this, fold_quoted)
     schema_name = _identifier_name(table_node.args.get("db"), fold_quoted)
-    meta = schema_index.lookup(schema_name, table_name)
+    known_as, meta = schema_index.lookup_named(schema_name, table_name)
+    # The SELECT names the table as the database spells it: MySQL's folded names would miss a
+    # table whose name has capitals where table names are case-sensitive (Linux).
+    known_schema, _, known_table = known_as.rpartition(".")
+    if known_table.lower() == table_name.lower():
+        table_name = known_table
+    if schema_name and known_schema.lower() == schema_name.lower():
+        schema_name = known_schema
     table_refs = {table_name.lower()}
     if table_node.alias:
         table_refs.add(table_node.alias.lower())
@@ -604,6 +616,47 @@ def _convert(sql: str, dialect: str, schema_index: _SchemaIndex, allow_markers: 
         table_names=frozenset({display.lower(), table_name.lower()}),
         needs_after_images=needs_after_images,
     )
+
+
+_MYSQL_MODIFIERS: Final = re.compile(
+    r"\A(\s*(INSERT|REPLACE|UPDATE|DELETE))((?:\s+(?:LOW_PRIORITY|HIGH_PRIORITY|DELAYED|QUICK|IGNORE))+)(?=\s)",
+    re.IGNORECASE,
+)
+
+
+def _without_mysql_modifiers(text: str) -> str:
+    """MySQL's scheduling modifiers (LOW_PRIORITY, HIGH_PRIORITY, DELAYED, QUICK) dropped: they
+    change when a write runs, not what it writes (sqlglot parses none of them). INSERT IGNORE is
+    kept (an upsert that does nothing); UPDATE/DELETE IGNORE leave a row unchanged where it would
+    break a constraint, so its final state is unknown."""
+    match = _MYSQL_MODIFIERS.match(text)
+    if match is None:
+        return text
+    verb, modifiers = match.group(2).upper(), match.group(3).upper().split()
+    if "IGNORE" in modifiers and verb in ("UPDATE", "DELETE"):
+        raise UnverifiableStatement(f"{verb} IGNORE leaves rows that would break a constraint unchanged: "
+                                    "their final state is unknown")
+    kept = " IGNORE" if "IGNORE" in modifiers else ""
+    return match.group(1) + kept + text[match.end():]
+
+
+_REPLACE_KEYWORD: Final = re.compile(r"\A(\s*)REPLACE\b", re.IGNORECASE)
+
+
+def _replace_as_insert(text: str) -> exp.Expression:
+    """MySQL's ``REPLACE INTO t (...) VALUES (...)`` as the INSERT it ends as (sqlglot cannot parse it).
+
+    REPLACE deletes the row holding the key, then inserts: the row with that key holds exactly
+    the inserted values, as after a plain INSERT (columns not listed get their defaults, which
+    are not compared). Rows it deletes on another unique key are not checked.
+    """
+    try:
+        parsed = sqlglot.parse_one(_REPLACE_KEYWORD.sub(r"\1INSERT", text, count=1), read="mysql")
+    except SqlglotError as error:
+        raise UnparsableStatement(f"REPLACE statement does not parse as mysql: {error}") from error
+    if not isinstance(parsed, exp.Insert) or parsed.args.get("conflict") or parsed.args.get("ignore"):
+        raise UnverifiableStatement("REPLACE statement is not a write we can verify")
+    return parsed
 
 
 def _describe(statement: exp.Expr) -> str:

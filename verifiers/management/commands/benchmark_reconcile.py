@@ -25,17 +25,11 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from verifiers.benchmarks import reconcile_bench, reconcile_bench_mysql
-from verifiers.benchmarks.support import database_url
+from verifiers.benchmarks.support import SAMPLE_LEDGER_MAPPING, database_url
 from verifiers.models import LedgerSource, ReconciliationRun
 from verifiers.reconcile import services
 
 BENCH_SOURCE_NAME = "benchmark ledger"
-BENCH_MAPPING = {
-    "accounts_table": "accounts", "account_key": "id", "balance_column": "balance",
-    "currency_column": "currency", "opening_balance_column": "opening_balance", "version_column": "version",
-    "entries_table": "entries", "entry_account_column": "account_id", "entry_amount_column": "amount",
-    "entry_time_column": "business_time",
-}
 
 
 class Command(BaseCommand):
@@ -63,7 +57,7 @@ class Command(BaseCommand):
             ledger = {"dsn": _url(reconcile_bench.BENCH_DATABASE), "business_time_zone": "UTC"}
         source, _ = LedgerSource.objects.update_or_create(
             name=f"{BENCH_SOURCE_NAME} ({engine})",
-            defaults={**BENCH_MAPPING, **ledger, "enabled": False},
+            defaults={**SAMPLE_LEDGER_MAPPING, **ledger, "enabled": False},
         )
         for count in counts:
             source.workers = count

@@ -11,18 +11,15 @@ import glob
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
-import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import redis as redis_lib
 
-from verifiers.benchmarks.support import CandidateServer
+from verifiers.benchmarks.support import CandidateServer, free_port, wait_until
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -40,22 +37,6 @@ def start_slow_candidate(delay_s: float) -> CandidateServer:
 
     server._handle = delayed  # type: ignore[method-assign]
     return server.start()
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def wait_until(condition: Callable[[], bool], seconds: float, what: str, poll_s: float = 0.1) -> float:
-    """Poll until `condition()`; returns the seconds it took; raises naming `what` after `seconds`."""
-    start = time.monotonic()
-    while not condition():
-        if time.monotonic() - start > seconds:
-            raise AssertionError(f"{what} did not happen within {seconds:.0f} s")
-        time.sleep(poll_s)
-    return time.monotonic() - start
 
 
 class PrivateRedis:
