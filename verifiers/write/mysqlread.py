@@ -50,6 +50,7 @@ from verifiers.write.checker import (
     RowResult,
     _as_number,
     _bound_integer,
+    _param_key,
     _unquote,
     executable_select,
 )
@@ -329,16 +330,6 @@ class _Reader:
                 if type(wanted) is bool:
                     shaped[name] = bool(value)
         return shaped
-
-
-def _param_key(params: tuple[Any, ...]) -> tuple[Any, ...] | None:
-    """The bound values as a dict key (types kept: True and 1 bind differently), None if unhashable."""
-    key = tuple((type(value), value) for value in params)
-    try:
-        hash(key)
-    except TypeError:
-        return None
-    return key
 
 
 def _key_forms(params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
