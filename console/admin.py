@@ -1,6 +1,6 @@
 from django.contrib import admin, messages
 
-from console.models import ApiToken, Migration
+from console.models import ApiToken, Migration, MigrationRole
 
 
 @admin.register(Migration)
@@ -26,3 +26,11 @@ class ApiTokenAdmin(admin.ModelAdmin):
             ApiToken.objects.filter(pk=token.pk).update(expires_at=obj.expires_at)
         obj.pk = token.pk
         messages.warning(request, f"Token for {obj.name}: {raw}  (copy it now: it is not shown again)")
+
+
+@admin.register(MigrationRole)
+class MigrationRoleAdmin(admin.ModelAdmin):
+    list_display = ("user", "migration", "role")
+    list_filter = ("role", "migration")
+    search_fields = ("user__username", "migration__name", "migration__slug")
+    autocomplete_fields = ("user",)

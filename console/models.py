@@ -101,6 +101,35 @@ class ApiToken(models.Model):
         return token, raw
 
 
+class MigrationRole(models.Model):
+    """A user's role for one migration, or for all (migration empty).
+
+    The global groups (console.roles) keep meaning "for all migrations"; a role here adds a
+    viewer, operator or admin role scoped to one migration (console.access applies it).
+    """
+
+    class Role(models.TextChoices):
+        VIEWER = "viewer", "Viewer"
+        OPERATOR = "operator", "Operator"
+        ADMIN = "admin", "Admin"
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="migration_roles")
+    migration = models.ForeignKey(
+        Migration, null=True, blank=True, on_delete=models.CASCADE, related_name="roles",
+        help_text="Empty: every migration. A migration's admin also needs staff status to enter the admin.",
+    )
+    role = models.CharField(max_length=10, choices=Role.choices)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "migration"], name="migration_role_user_migration",
+                                    nulls_distinct=False),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} — {self.get_role_display()} of {self.migration or 'every migration'}"
+
+
 class ConsoleAccess(models.Model):
     """Not a table: holds the console-wide permissions that belong to no single model.
 
@@ -114,4 +143,5 @@ class ConsoleAccess(models.Model):
         permissions = [
             ("view_console", "Can view the console's pages, read APIs and stored samples"),
             ("ingest", "Can post samples, write captures, commit notes and NUMA data"),
+            ("configure_migration", "Can configure a migration's systems, routes, tables, sources and alerts"),
         ]

@@ -72,6 +72,8 @@ MIDDLEWARE = [
 
 ROOT_URLCONF = "console.urls"
 WSGI_APPLICATION = "console.wsgi.application"
+# Global groups and direct permissions (ModelBackend), then per-migration roles (console.access).
+AUTHENTICATION_BACKENDS = ["django.contrib.auth.backends.ModelBackend", "console.access.MigrationRoleBackend"]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "overview"
 LOGOUT_REDIRECT_URL = "login"

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django import forms
 from django.contrib import admin, messages
 
+from console.admin_scope import MigrationScopedAdmin
 from console.alerts import services
 from console.alerts.models import KIND_CHOICES, AlertRecipient, AlertRule, SentAlert
 
@@ -19,11 +20,11 @@ class AlertRecipientForm(forms.ModelForm):
 
     class Meta:
         model = AlertRecipient
-        fields = ["email", "name", "kinds", "active"]
+        fields = ["migration", "email", "name", "kinds", "active"]
 
 
 @admin.register(AlertRecipient)
-class AlertRecipientAdmin(admin.ModelAdmin):
+class AlertRecipientAdmin(MigrationScopedAdmin):
     form = AlertRecipientForm
     list_display = ["email", "name", "subscriptions", "active"]
     list_filter = ["active"]
@@ -47,7 +48,7 @@ class AlertRecipientAdmin(admin.ModelAdmin):
 
 
 @admin.register(AlertRule)
-class AlertRuleAdmin(admin.ModelAdmin):
+class AlertRuleAdmin(MigrationScopedAdmin):
     list_display = ["kind", "enabled", "threshold", "window_minutes"]
     list_editable = ["enabled", "threshold", "window_minutes"]
 

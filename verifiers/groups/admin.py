@@ -6,6 +6,9 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from console.access import operable_migrations
+from console.admin_scope import MigrationScopedAdmin
+from console.roles import REVERIFY, TRIAGE
 from verifiers.groups import services, tasks
 from verifiers.models import MismatchGroup, MismatchSample
 
@@ -26,19 +29,20 @@ class SampleInline(admin.TabularInline):
 
 
 @admin.register(MismatchGroup)
-class MismatchGroupAdmin(admin.ModelAdmin):
+class MismatchGroupAdmin(MigrationScopedAdmin):
     list_display = ("title", "kind", "status", "severity", "count", "first_seen", "last_seen")
     list_filter = ("kind", "status", "severity")
     search_fields = ("title", "subject", "fingerprint")
     # Status changes only through the triage service (actions below), so who and when are recorded
     # exactly as from the pages and the API.
-    readonly_fields = ("kind", "fingerprint", "subject", "outcome", "differences", "first_seen", "last_seen",
+    readonly_fields = ("migration", "kind", "fingerprint", "subject", "outcome", "differences", "first_seen", "last_seen",
                        "count", "stored_samples", "status", "status_changed_at", "status_changed_by")
     inlines = [SampleInline]
     actions = ["reverify", "acknowledge", "ignore", "reopen"]
 
     def _change_status(self, request: HttpRequest, queryset: QuerySet[MismatchGroup], action: str) -> None:
-        group_ids = list(queryset.values_list("pk", flat=True))
+        group_ids = list(queryset.filter(migration__in=operable_migrations(request.user, TRIAGE))
+                         .values_list("pk", flat=True))
         for group_id in group_ids:
             services.change_group_status(group_id=group_id, action=action, user_name=request.user.get_username())
         status = services.STATUS_ACTIONS[action].label.lower()
@@ -62,7 +66,8 @@ class MismatchGroupAdmin(admin.ModelAdmin):
     @admin.action(description="Reverify selected groups against the candidate now",
                   permissions=["reverify"])
     def reverify(self, request: HttpRequest, queryset: QuerySet[MismatchGroup]) -> None:
-        ids = list(MismatchSample.objects.filter(group__in=queryset).values_list("pk", flat=True))
+        operable = queryset.filter(migration__in=operable_migrations(request.user, REVERIFY))
+        ids = list(MismatchSample.objects.filter(group__in=operable).values_list("pk", flat=True))
         count = _queue_reverify(request, ids)
         self.message_user(request, f"Reverification of {count} sample(s) queued.", messages.INFO)
 
@@ -71,7 +76,8 @@ class MismatchGroupAdmin(admin.ModelAdmin):
 
 
 @admin.register(MismatchSample)
-class MismatchSampleAdmin(admin.ModelAdmin):
+class MismatchSampleAdmin(MigrationScopedAdmin):
+    migration_path = "group__migration"
     list_display = ("sample_id", "group", "outcome", "captured_at", "reverify_outcome", "reverified_at")
     list_filter = ("outcome", "reverify_outcome", "group__kind")
     search_fields = ("sample_id",)
@@ -80,7 +86,8 @@ class MismatchSampleAdmin(admin.ModelAdmin):
 
     @admin.action(description="Reverify selected samples against the candidate now", permissions=["reverify"])
     def reverify(self, request: HttpRequest, queryset: QuerySet[MismatchSample]) -> None:
-        count = _queue_reverify(request, list(queryset.values_list("pk", flat=True)))
+        operable = queryset.filter(group__migration__in=operable_migrations(request.user, REVERIFY))
+        count = _queue_reverify(request, list(operable.values_list("pk", flat=True)))
         self.message_user(request, f"Reverification of {count} sample(s) queued.", messages.INFO)
 
     def has_reverify_permission(self, request: HttpRequest) -> bool:

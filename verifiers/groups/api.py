@@ -10,7 +10,7 @@ from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from console.access import CanView
+from console.access import CanView, require_in_migration, viewable_migrations
 from verifiers.groups import selectors, services, tasks
 from verifiers.models import MismatchGroup, MismatchSample
 
@@ -58,7 +58,8 @@ class MismatchGroupListView(APIView):
     def get(self, request):
         params = request.query_params
         groups = selectors.mismatch_groups(kind=params.get("kind"), status=params.get("status"),
-                                           subject=params.get("route") or params.get("subject"))
+                                           subject=params.get("route") or params.get("subject"),
+                                           ).filter(migration__in=viewable_migrations(request.user))
         paginator = GroupPagination()
         page = paginator.paginate_queryset(groups, request, view=self)
         return paginator.get_paginated_response(GroupSerializer(page, many=True).data)
@@ -68,6 +69,7 @@ class MismatchGroupDetailView(APIView):
     @extend_schema(operation_id="mismatch_groups_detail", responses=GroupDetailSerializer)
     def get(self, request, group_id: int):
         group = get_object_or_404(MismatchGroup.objects.prefetch_related("samples"), pk=group_id)
+        require_in_migration(request.user, group.migration_id)
         return Response(GroupDetailSerializer(group).data)
 
 
@@ -92,7 +94,8 @@ class MismatchGroupReverifyView(APIView):
     @extend_schema(operation_id="mismatch_groups_reverify", request=None,
                    responses={202: inline_serializer("ReverifyQueued", {"task_id": serializers.CharField()})})
     def post(self, request, group_id: int):
-        get_object_or_404(MismatchGroup, pk=group_id)
+        require_in_migration(request.user, get_object_or_404(MismatchGroup, pk=group_id).migration_id,
+                             CanReverify.required)
         result = tasks.reverify_group.delay(group_id)
         return Response({"task_id": result.id}, status=202)
 
@@ -108,7 +111,8 @@ class MismatchGroupStatusView(APIView):
     @extend_schema(operation_id="mismatch_groups_status", request=StatusChangeSerializer,
                    responses={200: GroupSerializer, 400: OpenApiResponse(description="Unknown action")})
     def post(self, request, group_id: int):
-        get_object_or_404(MismatchGroup, pk=group_id)
+        require_in_migration(request.user, get_object_or_404(MismatchGroup, pk=group_id).migration_id,
+                             CanTriage.required)
         form = StatusChangeSerializer(data=request.data)
         form.is_valid(raise_exception=True)
         group = services.change_group_status(group_id=group_id, action=form.validated_data["action"],

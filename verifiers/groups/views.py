@@ -14,6 +14,8 @@ from django.utils.html import escape
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_POST
 
+from console.access import holds, require_in_migration, viewable_migrations
+from console.roles import REVERIFY, TRIAGE
 from verifiers.groups import diffview, selectors, services, tasks
 from verifiers.models import MismatchGroup
 
@@ -21,7 +23,8 @@ from verifiers.models import MismatchGroup
 def group_list(request: HttpRequest) -> HttpResponse:
     groups = selectors.mismatch_groups(kind=request.GET.get("kind") or None,
                                        status=request.GET.get("status") or None,
-                                       subject=request.GET.get("subject") or None)
+                                       subject=request.GET.get("subject") or None,
+                                       ).filter(migration__in=viewable_migrations(request.user))
     page = Paginator(groups, 50).get_page(request.GET.get("page"))
     return render(request, "verifiers/groups/list.html",
                   {"active": request.GET.get("kind") or "read", "page": page, "filters": request.GET})
@@ -49,6 +52,7 @@ def _side_html(value: Any, highlights: diffview.Highlights) -> str:
 
 def group_detail(request: HttpRequest, group_id: int) -> HttpResponse:
     group = get_object_or_404(MismatchGroup, pk=group_id)
+    require_in_migration(request.user, group.migration_id)
     samples = []
     for sample in group.samples.all()[:20]:
         legacy_side = diffview.highlights_for(sample.differences, "legacy")
@@ -63,20 +67,23 @@ def group_detail(request: HttpRequest, group_id: int) -> HttpResponse:
                         "request": json.dumps(sample.request, indent=2, ensure_ascii=False, default=str)})
     return render(request, "verifiers/groups/detail.html", {
         "active": group.kind, "group": group, "samples": samples,
-        "together": list(selectors.occurs_together_with(group)[:20]),
-        "can_reverify": request.user.has_perm("verifiers.reverify_mismatchgroup"),
-        "can_triage": request.user.has_perm("verifiers.triage_mismatchgroup"),
+        "together": list(selectors.occurs_together_with(group)
+                         .filter(migration__in=viewable_migrations(request.user))[:20]),
+        "can_reverify": holds(request.user, REVERIFY, group.migration_id),
+        "can_triage": holds(request.user, TRIAGE, group.migration_id),
     })
 
 
 @require_POST
 def group_reverify(request: HttpRequest, group_id: int) -> HttpResponse:
-    if not request.user.has_perm("verifiers.reverify_mismatchgroup"):
+    if not request.user.has_perm(REVERIFY):
         raise PermissionDenied("You may not reverify groups.")
     group = get_object_or_404(MismatchGroup, pk=group_id)
+    require_in_migration(request.user, group.migration_id, REVERIFY)
     sample_id = request.POST.get("sample")
-    if sample_id:
-        tasks.reverify_samples.delay([int(sample_id)])
+    if sample_id:  # only a sample of this group: the check above covers no other migration's
+        sample = get_object_or_404(group.samples, pk=sample_id)
+        tasks.reverify_samples.delay([sample.pk])
     else:
         tasks.reverify_group.delay(group.pk)
     messages.info(request, "Reverification queued; refresh in a few seconds.")
@@ -85,8 +92,9 @@ def group_reverify(request: HttpRequest, group_id: int) -> HttpResponse:
 
 @require_POST
 def group_status(request: HttpRequest, group_id: int) -> HttpResponse:
-    if not request.user.has_perm("verifiers.triage_mismatchgroup"):
+    if not request.user.has_perm(TRIAGE):
         raise PermissionDenied("You may not triage groups.")
+    require_in_migration(request.user, get_object_or_404(MismatchGroup, pk=group_id).migration_id, TRIAGE)
     action = request.POST.get("action", "")
     if action not in ("acknowledge", "ignore", "reopen"):
         messages.error(request, f"Unknown action {action!r}.")

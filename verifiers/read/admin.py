@@ -8,13 +8,14 @@ from django.db import models
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from console.admin_scope import MigrationScopedAdmin
 from verifiers.models import NoiseSuggestion, Route, System
 from verifiers.read import services
 from verifiers.read.compare import RulesError, rules_from_dict
 
 
 @admin.register(System)
-class SystemAdmin(admin.ModelAdmin):
+class SystemAdmin(MigrationScopedAdmin):
     list_display = ("name", "role", "base_url", "timeout_ms", "max_concurrency", "enabled")
     list_filter = ("role", "enabled")
     # Services inside the bank's network are often plain http; a URL typed without a scheme
@@ -23,7 +24,7 @@ class SystemAdmin(admin.ModelAdmin):
 
 
 @admin.register(Route)
-class RouteAdmin(admin.ModelAdmin):
+class RouteAdmin(MigrationScopedAdmin):
     list_display = ("method", "template", "enabled", "sampling_ratio", "active_from", "active_until", "severity")
     list_filter = ("enabled", "severity", "method")
     list_editable = ("enabled", "sampling_ratio")
@@ -51,7 +52,7 @@ class RouteAdmin(admin.ModelAdmin):
 
 
 @admin.register(NoiseSuggestion)
-class NoiseSuggestionAdmin(admin.ModelAdmin):
+class NoiseSuggestionAdmin(MigrationScopedAdmin):
     list_display = ("subject", "pattern", "count", "status", "last_seen")
     list_filter = ("status",)
     actions = ["accept"]

@@ -7,13 +7,15 @@ from datetime import timedelta
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.timezone import get_default_timezone
 from django.views.decorators.http import require_POST
 
+from console.access import require_in_migration
 from console.dashboard import charts
 from console.query_params import hours_param
 from verifiers.groups import selectors as group_selectors
+from verifiers.models import NoiseSuggestion
 from verifiers.read import selectors, services
 from verifiers.selectors import match_rate_series
 
@@ -38,6 +40,8 @@ def read_page(request: HttpRequest) -> HttpResponse:
 def accept_noise(request: HttpRequest, suggestion_id: int) -> HttpResponse:
     if not request.user.has_perm("verifiers.change_route"):
         raise PermissionDenied("Only admins change comparison rules.")
+    suggestion = get_object_or_404(NoiseSuggestion, pk=suggestion_id)
+    require_in_migration(request.user, suggestion.migration_id, "verifiers.change_route")
     if request.POST.get("decision") == "dismiss":
         services.dismiss_noise_suggestion(suggestion_id=suggestion_id)
     else:

@@ -9,6 +9,8 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import path, reverse
 
+from console.access import operable_migrations, require_in_migration
+from console.admin_scope import MigrationScopedAdmin
 from verifiers.models import Counterpart, LedgerSource, ReconciliationRun
 from verifiers.reconcile import balances, services
 from verifiers.reconcile.forms import CounterpartUploadForm, LedgerSourceForm
@@ -17,12 +19,12 @@ RERUN_PERMISSION = "verifiers.rerun_reconciliation"
 
 
 @admin.register(LedgerSource)
-class LedgerSourceAdmin(admin.ModelAdmin):
+class LedgerSourceAdmin(MigrationScopedAdmin):
     form = LedgerSourceForm
     list_display = ("name", "cutoff_time", "time_zone", "workers", "enabled", "schedule")
     actions = ["run_now"]
     fieldsets = (
-        (None, {"fields": ("name", "dsn", "dsn_env_var", "enabled")}),
+        (None, {"fields": ("migration", "name", "dsn", "dsn_env_var", "enabled")}),
         ("Accounts", {"fields": ("accounts_table", "account_key", "balance_column", "currency_column",
                                  "currency_code", "opening_balance_column", "version_column")}),
         ("Entries", {"fields": ("entries_table", "entry_account_column", "entry_amount_column",
@@ -44,7 +46,7 @@ class LedgerSourceAdmin(admin.ModelAdmin):
 
     @admin.action(description="Run now for the latest cut-off", permissions=["rerun"])
     def run_now(self, request: HttpRequest, queryset: QuerySet[LedgerSource]) -> None:
-        for source in queryset:
+        for source in queryset.filter(migration__in=operable_migrations(request.user, RERUN_PERMISSION)):
             try:
                 run = services.start_run(source=source, triggered_by=request.user.get_username())
             except balances.CutoffError as exc:
@@ -57,7 +59,8 @@ class LedgerSourceAdmin(admin.ModelAdmin):
 
 
 @admin.register(Counterpart)
-class CounterpartAdmin(admin.ModelAdmin):
+class CounterpartAdmin(MigrationScopedAdmin):
+    migration_path = "source__migration"
     list_display = ("source", "cutoff_date", "currency", "total", "origin", "entered_by", "entered_at")
     list_filter = ("source", "origin")
     date_hierarchy = "cutoff_date"
@@ -82,6 +85,7 @@ class CounterpartAdmin(admin.ModelAdmin):
             return HttpResponse(status=403)
         form = CounterpartUploadForm(request.POST or None, request.FILES or None)
         if request.method == "POST" and form.is_valid():
+            require_in_migration(request.user, form.cleaned_data["source"].migration_id, "verifiers.add_counterpart")
             rows = services.save_counterpart(
                 source=form.cleaned_data["source"], cutoff_date=form.cleaned_data["cutoff_date"],
                 totals=form.totals, origin=Counterpart.Origin.CSV, entered_by=request.user.get_username(),
@@ -94,7 +98,8 @@ class CounterpartAdmin(admin.ModelAdmin):
 
 
 @admin.register(ReconciliationRun)
-class ReconciliationRunAdmin(admin.ModelAdmin):
+class ReconciliationRunAdmin(MigrationScopedAdmin):
+    migration_path = "source__migration"
     list_display = ("id", "source", "cutoff", "status", "accounts_checked", "accounts_with_differences",
                     "duration_ms", "triggered_by", "started_at")
     list_filter = ("status", "source")
@@ -108,7 +113,8 @@ class ReconciliationRunAdmin(admin.ModelAdmin):
 
     @admin.action(description="Re-run (a new run for the same cut-off)", permissions=["rerun"])
     def rerun(self, request: HttpRequest, queryset: QuerySet[ReconciliationRun]) -> None:
-        for run in queryset.select_related("source"):
+        operable = operable_migrations(request.user, RERUN_PERMISSION)
+        for run in queryset.filter(source__migration__in=operable).select_related("source"):
             new_run = services.rerun(run=run, triggered_by=request.user.get_username())
             self.message_user(request, f"Run {new_run.pk} started (re-run of {run.pk}).")
 

@@ -11,6 +11,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseForbidden, Stream
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
+from console.access import holds, require_in_migration
 from verifiers.models import Counterpart, ReconciliationRun
 from verifiers.reconcile import balances, selectors, services
 from verifiers.reconcile.forms import CounterpartUploadForm, RunNowForm
@@ -48,6 +49,7 @@ def run_now(request: HttpRequest) -> HttpResponse:
     form = RunNowForm(request.POST)
     if not form.is_valid():
         return reconciliation_page(request, run_form=form)
+    require_in_migration(request.user, form.cleaned_data["source"].migration_id, RERUN_PERMISSION)
     try:
         run = services.start_run(
             source=form.cleaned_data["source"], cutoff=form.cleaned_data["cutoff_instant"],
@@ -67,6 +69,7 @@ def upload_counterpart(request: HttpRequest) -> HttpResponse:
     form = CounterpartUploadForm(request.POST, request.FILES)
     if not form.is_valid():
         return reconciliation_page(request, upload_form=form)
+    require_in_migration(request.user, form.cleaned_data["source"].migration_id, UPLOAD_PERMISSION)
     rows = services.save_counterpart(
         source=form.cleaned_data["source"], cutoff_date=form.cleaned_data["cutoff_date"], totals=form.totals,
         origin=Counterpart.Origin.CSV, entered_by=request.user.get_username(),
@@ -77,6 +80,7 @@ def upload_counterpart(request: HttpRequest) -> HttpResponse:
 
 def run_page(request: HttpRequest, run_id: int) -> HttpResponse:
     run = get_object_or_404(ReconciliationRun.objects.select_related("source"), pk=run_id)
+    require_in_migration(request.user, run.source.migration_id)
     context = {
         "active": "reconciliation",
         "run": run,
@@ -84,7 +88,7 @@ def run_page(request: HttpRequest, run_id: int) -> HttpResponse:
         "differences": Paginator(selectors.differences_of(run), DIFFERENCES_PAGE_SIZE).get_page(
             request.GET.get("page")),
         "earlier_runs": selectors.run_history(run.source).filter(cutoff=run.cutoff).exclude(pk=run.pk)[:10],
-        "can_run": request.user.has_perm(RERUN_PERMISSION),
+        "can_run": holds(request.user, RERUN_PERMISSION, run.source.migration_id),
         "refresh_seconds": REFRESH_SECONDS,
     }
     return render(request, "verifiers/reconcile/run.html", context)
@@ -95,6 +99,7 @@ def rerun(request: HttpRequest, run_id: int) -> HttpResponse:
     if not request.user.has_perm(RERUN_PERMISSION):
         return HttpResponseForbidden("You may not start reconciliation runs.")
     run = get_object_or_404(ReconciliationRun.objects.select_related("source"), pk=run_id)
+    require_in_migration(request.user, run.source.migration_id, RERUN_PERMISSION)
     new_run = services.rerun(run=run, triggered_by=request.user.get_username())
     messages.success(request, f"Run {new_run.pk} started (re-run of {run.pk}).")
     return redirect("reconciliation-run", run_id=new_run.pk)
@@ -106,7 +111,8 @@ class _Echo:
 
 
 def differences_csv(request: HttpRequest, run_id: int) -> StreamingHttpResponse:
-    run = get_object_or_404(ReconciliationRun, pk=run_id)
+    run = get_object_or_404(ReconciliationRun.objects.select_related("source"), pk=run_id)
+    require_in_migration(request.user, run.source.migration_id)
     writer = csv.writer(_Echo())
 
     def rows() -> Iterator[str]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django import forms
 from django.contrib import admin, messages
 
+from console.admin_scope import MigrationScopedAdmin
 from verifiers.models import VerifiedDatabase, WriteTableRule
 from verifiers.read.compare import RulesError
 from verifiers.write.checker import CheckerError, compile_write_rules
@@ -13,7 +14,7 @@ from verifiers.write.targets import forget_targets, target_for
 
 
 @admin.register(VerifiedDatabase)
-class VerifiedDatabaseAdmin(admin.ModelAdmin):
+class VerifiedDatabaseAdmin(MigrationScopedAdmin):
     list_display = ("name", "enabled", "statement_timeout_ms", "commit_delay_ms", "capture_ttl_s")
     list_filter = ("enabled",)
     actions = ["check_metadata"]
@@ -53,7 +54,7 @@ class WriteTableRuleForm(forms.ModelForm):
 
 
 @admin.register(WriteTableRule)
-class WriteTableRuleAdmin(admin.ModelAdmin):
+class WriteTableRuleAdmin(MigrationScopedAdmin):
     form = WriteTableRuleForm
     list_display = ("table", "key_columns", "version_column", "excluded_columns")
     search_fields = ("table",)
