@@ -28,7 +28,7 @@ from console.demo import (
     DemoWorldError,
 )
 from console.demo.candidate import create_candidate_app
-from console.demo.fx_ledger import run_fx_writers
+from console.demo.fx_ledger import FxConsole, run_fx_writers
 from console.demo.legacy import DEFAULT_POOL_MAX_SIZE, create_legacy_app, start_app
 from console.demo.schema import (
     DEFAULT_ACCOUNT_COUNT,
@@ -183,12 +183,16 @@ def cmd_run(args: argparse.Namespace) -> int:
             stats = await run_traffic(config, ledger_url=args.ledger_url, stop=stop)
             print(stats.status_line(), flush=True)
             return
-        # The fx deposit ledger (MariaDB, created by setup_demo) stays live beside the transfers.
+        # The fx deposit ledger (MariaDB, created by setup_demo) stays live beside the transfers;
+        # with a console, each fx write is shadowed by the candidate and checked there too.
+        fx_console = FxConsole(config.console_url, config.token) if config.console_url else None
         stats, fx = await asyncio.gather(
             run_traffic(config, ledger_url=args.ledger_url, stop=stop),
-            run_fx_writers(args.fx_ledger_url, rate=max(0.5, args.rate / 10), stop=stop, seed=args.seed),
+            run_fx_writers(args.fx_ledger_url, rate=max(0.5, args.rate / 10), stop=stop, seed=args.seed,
+                           console=fx_console),
         )
-        print(f"{stats.status_line()}; fx deposits: {fx.commits} committed", flush=True)
+        print(f"{stats.status_line()}; fx deposits: {fx.commits} committed, {fx.captures_sent} captures sent",
+              flush=True)
 
     asyncio.run(
         _serve_until_stopped(

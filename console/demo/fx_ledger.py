@@ -10,6 +10,12 @@ reconciliation of it shows exactly that account, and the bank's books (the `bank
 derived from the journal) differ from the ledger's total in that currency by the same amount.
 Writers (`run_fx_writers`) keep the ledger live with deposits and withdrawals, each updating a
 balance and writing its entry in one transaction, so they never add a drift.
+
+Writes have a legacy and a candidate behaviour (``FxFlavor``), like the PostgreSQL ledger's
+transfers: with a console to send to, each write first runs as the candidate in shadow mode
+(executed, captured in the ``mysql`` dialect with after-images, rolled back), then commits as the
+legacy. Its one **deliberate write difference** (README, difference 6): the candidate writes a
+deposit's entry memo as CANDIDATE_DEPOSIT_MEMO where the legacy writes LEGACY_DEPOSIT_MEMO.
 """
 
 from __future__ import annotations
@@ -18,11 +24,16 @@ import asyncio
 import logging
 import random
 import time
+import urllib.error
+import urllib.request
+import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
+from typing import Any
 from urllib.parse import unquote, urlsplit
 
+import orjson
 import pymysql
 
 from console.demo import DemoWorldError
@@ -37,6 +48,15 @@ DRIFT_ACCOUNT = 42
 DRIFT_AMOUNT = Decimal("250.0000")
 # Business times are Seoul wall times: the writers' sessions run at Seoul's (fixed) offset.
 SEOUL_OFFSET = "+09:00"
+# The verified database the console checks fx writes against (console/demo/setup/write.py).
+FX_VERIFIED_DATABASE = "demo fx deposits"
+LEGACY_DEPOSIT_MEMO = "환전 입금"
+CANDIDATE_DEPOSIT_MEMO = "외화 입금"  # difference 6
+WITHDRAWAL_MEMO = "해외 송금"
+FX_UPDATE_SQL = ("UPDATE deposit_accounts SET balance = balance + %s, version = version + 1, updated_at = NOW(6)"
+                 " WHERE id = %s")
+FX_ENTRY_SQL = ("INSERT INTO deposit_entries (account_id, request_id, amount, business_time, memo)"
+                " VALUES (%s, %s, %s, NOW(6), %s)")
 
 FX_LEDGER_DDL = (
     """CREATE TABLE IF NOT EXISTS deposit_accounts (
@@ -54,8 +74,14 @@ FX_LEDGER_DDL = (
         amount        decimal(20, 4) NOT NULL,
         business_time datetime(6) NOT NULL,
         memo          varchar(100) NOT NULL DEFAULT '',
-        KEY deposit_entries_account_time (account_id, business_time, amount)
+        request_id    char(36) NULL,
+        KEY deposit_entries_account_time (account_id, business_time, amount),
+        UNIQUE KEY deposit_entries_request (request_id)
     ) ENGINE=InnoDB""",
+    # Ledgers created before writes were verified: the write's id, the entry's natural key (the
+    # AUTO_INCREMENT id of a rolled-back shadow run is not the committed one). MariaDB syntax.
+    "ALTER TABLE deposit_entries ADD COLUMN IF NOT EXISTS request_id char(36) NULL",
+    "CREATE UNIQUE INDEX IF NOT EXISTS deposit_entries_request ON deposit_entries (request_id)",
     # The bank's books (general-ledger control totals) per currency at each 00:00 Seoul cut-off
     # of the last 31 days, derived from the journal as the PostgreSQL demo's view is. Seoul's
     # date is UTC + 9 h, so no time zone tables are needed; seq_0_to_31 is MariaDB's sequence
@@ -199,33 +225,132 @@ def inject_fx_drift(dsn: str, account_id: int, amount: Decimal | str) -> Decimal
 class FxWriterStats:
     commits: int = 0
     refused: int = 0  # withdrawals beyond the balance, not written
+    captures_sent: int = 0  # shadow captures the console accepted
+    console_failures: int = 0  # captures or commits the console refused or did not answer
 
 
-def write_one(conn: pymysql.connections.Connection, rng: random.Random, stats: FxWriterStats) -> None:
-    """One deposit or withdrawal: the balance and its entry in one transaction (Seoul time)."""
-    account_id = rng.randint(1, FX_ACCOUNT_COUNT)
+@dataclass(frozen=True)
+class FxFlavor:
+    """How one side writes fx deposits; the candidate differs only in the deposit memo."""
+
+    name: str
+    deposit_memo: str
+
+
+LEGACY_FX = FxFlavor("legacy", LEGACY_DEPOSIT_MEMO)
+CANDIDATE_FX = FxFlavor("candidate", CANDIDATE_DEPOSIT_MEMO)
+
+
+@dataclass(frozen=True)
+class FxWrite:
+    """One deposit (amount > 0) or withdrawal, identified by request_id on both sides."""
+
+    request_id: str
+    account_id: int
+    amount: Decimal
+
+
+def fx_write(conn: pymysql.connections.Connection, flavor: FxFlavor, write: FxWrite, *,
+             shadow: bool) -> dict[str, Any] | None:
+    """Run one write's transaction (the balance and its entry; Seoul session time).
+
+    None when refused (the balance would go negative). Otherwise the capture (``mysql``
+    dialect, the statements with their params, after-images), and the transaction is committed,
+    or with ``shadow`` rolled back (the candidate never commits).
+    """
+    memo = flavor.deposit_memo if write.amount > 0 else WITHDRAWAL_MEMO
+    statements = [(FX_UPDATE_SQL, [write.amount, write.account_id]),
+                  (FX_ENTRY_SQL, [write.account_id, write.request_id, write.amount, memo])]
     with conn.cursor() as cursor:
         conn.begin()
-        cursor.execute("SELECT currency, balance FROM deposit_accounts WHERE id = %s FOR UPDATE", (account_id,))
-        row = cursor.fetchone()
-        amount = _amount(rng, row[0]) if row else Decimal(0)
-        if row is None or row[1] + amount < 0:
+        try:
+            cursor.execute("SELECT balance FROM deposit_accounts WHERE id = %s FOR UPDATE", (write.account_id,))
+            row = cursor.fetchone()
+            if row is None or row[0] + write.amount < 0:
+                conn.rollback()
+                return None
+            for sql_text, params in statements:
+                cursor.execute(sql_text, params)
+            cursor.execute("SELECT balance, version FROM deposit_accounts WHERE id = %s", (write.account_id,))
+            balance, version = cursor.fetchone() or (None, None)
+            cursor.execute("SELECT account_id, amount, memo FROM deposit_entries WHERE request_id = %s",
+                           (write.request_id,))
+            entry = cursor.fetchone() or (None, None, None)
+        except BaseException:
             conn.rollback()
-            stats.refused += 1
-            return
-        cursor.execute(
-            "UPDATE deposit_accounts SET balance = balance + %s, version = version + 1, updated_at = NOW(6)"
-            " WHERE id = %s", (amount, account_id),
-        )
-        cursor.execute(
-            "INSERT INTO deposit_entries (account_id, amount, business_time, memo) VALUES (%s, %s, NOW(6), %s)",
-            (account_id, amount, "환전 입금" if amount > 0 else "해외 송금"),
-        )
-        conn.commit()
-        stats.commits += 1
+            raise
+        if shadow:
+            conn.rollback()
+        else:
+            conn.commit()
+    return {
+        "id": write.request_id, "dialect": "mysql", "database": FX_VERIFIED_DATABASE,
+        "statements": [{"sql": sql_text, "params": [str(p) if isinstance(p, Decimal) else p for p in params]}
+                       for sql_text, params in statements],
+        "after_images": [
+            {"table": "deposit_accounts", "key": {"id": write.account_id},
+             "row": {"balance": str(balance), "version": version}},
+            {"table": "deposit_entries", "key": {"request_id": write.request_id},
+             "row": {"account_id": entry[0], "amount": str(entry[1]), "memo": entry[2]}},
+        ],
+    }
 
 
-def _writer_loop(dsn: str, rate: float, stop: asyncio.Event, stats: FxWriterStats, seed: int | None) -> None:
+def next_write(conn: pymysql.connections.Connection, rng: random.Random) -> FxWrite | None:
+    """A random deposit or withdrawal of an existing account (None: no such account)."""
+    account_id = rng.randint(1, FX_ACCOUNT_COUNT)
+    with conn.cursor() as cursor:
+        cursor.execute("SELECT currency FROM deposit_accounts WHERE id = %s", (account_id,))
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    return FxWrite(str(uuid.UUID(int=rng.getrandbits(128), version=4)), account_id, _amount(rng, row[0]))
+
+
+@dataclass(frozen=True)
+class FxConsole:
+    """Where the shadow captures and commit notices go (the console's write API)."""
+
+    url: str
+    token: str
+
+    def post(self, path: str, body: dict[str, Any]) -> bool:
+        request = urllib.request.Request(
+            self.url.rstrip("/") + path, data=orjson.dumps(body), method="POST",
+            headers={"Content-Type": "application/json", "Authorization": f"Token {self.token}"},
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=5) as answer:
+                return 200 <= answer.status < 300
+        except (urllib.error.URLError, OSError):
+            return False
+
+
+def write_one(conn: pymysql.connections.Connection, rng: random.Random, stats: FxWriterStats,
+              console: FxConsole | None = None) -> None:
+    """One deposit or withdrawal committed by the legacy; with a console, shadowed by the
+    candidate first and its capture sent, then the commit notice after the legacy commit."""
+    write = next_write(conn, rng)
+    if write is None:
+        stats.refused += 1
+        return
+    captured = False
+    if console is not None:
+        capture = fx_write(conn, CANDIDATE_FX, write, shadow=True)
+        if capture is not None:
+            captured = console.post("/api/v1/write-captures", capture)
+            stats.captures_sent += captured
+            stats.console_failures += not captured
+    if fx_write(conn, LEGACY_FX, write, shadow=False) is None:
+        stats.refused += 1
+        return
+    stats.commits += 1
+    if captured and not console.post("/api/v1/write-commits", {"id": write.request_id}):  # type: ignore[union-attr]
+        stats.console_failures += 1
+
+
+def _writer_loop(dsn: str, rate: float, stop: asyncio.Event, stats: FxWriterStats, seed: int | None,
+                 console: FxConsole | None) -> None:
     rng = random.Random(seed)
     conn = _connect(dsn)
     try:
@@ -234,7 +359,7 @@ def _writer_loop(dsn: str, rate: float, stop: asyncio.Event, stats: FxWriterStat
         interval = 1.0 / rate
         next_at = time.monotonic()
         while not stop.is_set():
-            write_one(conn, rng, stats)
+            write_one(conn, rng, stats, console)
             next_at = max(next_at + interval, time.monotonic())
             time.sleep(max(0.0, next_at - time.monotonic()))
     finally:
@@ -242,14 +367,16 @@ def _writer_loop(dsn: str, rate: float, stop: asyncio.Event, stats: FxWriterStat
 
 
 async def run_fx_writers(
-    dsn: str, *, rate: float = 2.0, stop: asyncio.Event, seed: int | None = None
+    dsn: str, *, rate: float = 2.0, stop: asyncio.Event, seed: int | None = None,
+    console: FxConsole | None = None,
 ) -> FxWriterStats:
-    """Deposits and withdrawals at ``rate`` per second until ``stop`` (a thread: PyMySQL is sync).
+    """Deposits and withdrawals at ``rate`` per second until ``stop`` (a thread: PyMySQL is sync);
+    with ``console``, each is shadowed by the candidate and checked by the write verifier.
 
     A ledger that cannot be reached or is not initialised is logged once; the demo goes on."""
     stats = FxWriterStats()
     try:
-        await asyncio.to_thread(_writer_loop, dsn, rate, stop, stats, seed)
+        await asyncio.to_thread(_writer_loop, dsn, rate, stop, stats, seed, console)
     except (DemoWorldError, pymysql.Error) as exc:
         logger.warning("fx deposit writers stopped: %s", exc)
     return stats

@@ -11,6 +11,8 @@ from __future__ import annotations
 import ast
 import asyncio
 import json
+import random
+import time
 import urllib.error
 import urllib.request
 import uuid
@@ -28,14 +30,20 @@ from aiohttp import web
 from console.demo import DemoWorldError
 from console.demo.candidate import CANDIDATE_FLAVOR
 from console.demo.fx_ledger import (
+    CANDIDATE_DEPOSIT_MEMO,
     DRIFT_ACCOUNT,
     DRIFT_AMOUNT,
     FX_ACCOUNT_COUNT,
+    LEGACY_DEPOSIT_MEMO,
+    SEOUL_OFFSET,
+    FxConsole,
+    FxWriterStats,
     accounts_off_journal,
     drop_fx_ledger,
     init_fx_ledger,
     inject_fx_drift,
     run_fx_writers,
+    write_one,
 )
 from console.demo.ledger import (
     LedgerRequestError,
@@ -830,6 +838,58 @@ def test_setup_demo_without_mariadb_says_so_in_one_sentence_and_sets_up_the_rest
     assert not LedgerSource.objects.filter(name=reconcile_demo.FX_SOURCE_NAME).exists()
     said = [line for line in out.lines if "fx deposit ledger" in line]
     assert len(said) == 1 and "cannot connect to MariaDB/MySQL" in said[0] and said[0].count(". ") == 0
+
+
+def test_fx_writes_are_shadowed_in_the_mysql_dialect_and_their_memo_difference_is_found(
+    fx_ledger_url, db, settings
+) -> None:
+    """Difference 6 end to end: the fx writers shadow each write as the candidate and send the
+    capture (mysql dialect) before the legacy commits; the console checks them against MariaDB."""
+    import orjson
+
+    from console.demo.setup import write as write_demo
+    from verifiers.models import MismatchGroup
+    from verifiers.tests.mysql_ledgers import server_connection
+    from verifiers.write import services as write_services
+    from verifiers.write.targets import forget_targets
+
+    init_fx_ledger(fx_ledger_url)
+    write_demo.setup_demo(type("Command", (), {"stdout": _Out()})())  # registers "demo fx deposits" too
+    forget_targets()
+    console, loop = FakeConsole(), BackgroundLoop()
+    sock = bound_socket()
+    runner = loop.run(start_app(console.app(), sock=sock))
+    stats = FxWriterStats()
+    try:
+        with server_connection(fx_ledger_url) as conn:
+            with conn.cursor() as cursor:
+                cursor.execute("SET time_zone = %s", (SEOUL_OFFSET,))
+            rng = random.Random(8)
+            for _ in range(30):
+                write_one(conn, rng, stats, FxConsole(f"http://127.0.0.1:{sock.getsockname()[1]}", "secret-token"))
+    finally:
+        loop.run(runner.cleanup())
+        loop.close()
+    captures, commits = console.bodies("/api/v1/write-captures"), console.bodies("/api/v1/write-commits")
+    assert stats.captures_sent == len(captures) == len(commits) == stats.commits > 0
+    assert {capture["dialect"] for capture in captures} == {"mysql"}
+    deposits = [c["id"] for c in captures if Decimal(c["statements"][0]["params"][0]) > 0]
+    assert 0 < len(deposits) < len(captures)  # withdrawals too, which write the same memo on both sides
+    for capture, commit in zip(captures, commits, strict=True):  # the order the writers sent them in
+        assert write_services.ingest_capture(body=orjson.dumps(capture)).row_checks == 2
+        write_services.register_commit(body=orjson.dumps(commit), queue_drain=False)
+    summary = write_services.process_due_work(now=time.time() + 1)
+    forget_targets()
+    # A later write of the same account moves its version on: that check is stale, never a mismatch.
+    assert set(summary.verdicts) <= {"match", "mismatch", "stale"}, dict(summary.verdicts)
+    assert summary.verdicts["mismatch"] == len(deposits)
+    group = MismatchGroup.objects.get(kind="write")
+    assert (group.subject, group.title, group.count) == (
+        "deposit_entries", "INSERT deposit_entries: memo changed", len(deposits))
+    sample = group.samples.order_by("pk").first()
+    assert sample is not None and sample.sample_id.split("#")[0] in deposits
+    assert [(d["path"], d["legacy"], d["candidate"]) for d in sample.differences] == [
+        ("$.memo", LEGACY_DEPOSIT_MEMO, CANDIDATE_DEPOSIT_MEMO)]
 
 
 def query_fx(url: str, sql_text: str, *params: Any) -> Any:

@@ -9,7 +9,9 @@ driver about these databases' connection, metadata or snapshots:
   connection whose session is read-only and carries a statement time limit;
 * ``columns(conn, tables)``: ``{table as named: {column: data_type}}`` from information_schema,
   types spelt as PostgreSQL's information_schema spells them (so one set of type rules serves
-  every engine), and ``primary_key(conn, table)``;
+  every engine), and ``primary_key(conn, table)``; the MySQL module also lists a database's
+  ``base_tables(conn)`` with their keys for the write checker (on PostgreSQL,
+  ``verifiers.write.introspect`` reads pg_catalog itself);
 * ``begin_snapshot(conn)`` / ``end_transaction(conn)``: a read-only consistent snapshot;
 * ``is_read_only(conn)``: the session refuses writes;
 * ``quote(name)`` and ``DIALECT`` (the sqlglot dialect name of captures).

@@ -173,6 +173,51 @@ def columns(
     return result
 
 
+def base_tables(
+    conn: pymysql.connections.Connection,
+) -> dict[str, tuple[tuple[str, ...], dict[str, str]]]:
+    """``{"db.table": (primary key columns, {column: data_type})}`` for every base table of the
+    connection's database (the write checker's metadata), types as ``columns`` spells them.
+
+    MariaDB's JSON is a LONGTEXT with a ``CHECK (json_valid(col))``: such columns say ``json``.
+    """
+    schema = _schema_and_name(conn, "x")[0]
+    with conn.cursor() as cursor:
+        cursor.execute(
+            "SELECT c.table_name, c.column_name, c.data_type FROM information_schema.columns c "
+            "JOIN information_schema.tables t ON t.table_schema = c.table_schema "
+            "AND t.table_name = c.table_name AND t.table_type = 'BASE TABLE' "
+            "WHERE c.table_schema = %s ORDER BY c.table_name, c.ordinal_position",
+            (schema,),
+        )
+        column_rows = cursor.fetchall()
+        cursor.execute(
+            "SELECT table_name, column_name FROM information_schema.key_column_usage "
+            "WHERE table_schema = %s AND constraint_name = 'PRIMARY' "
+            "ORDER BY table_name, ordinal_position",
+            (schema,),
+        )
+        key_rows = cursor.fetchall()
+        json_columns: set[tuple[str, str]] = set()
+        if is_mariadb(conn):
+            cursor.execute(
+                "SELECT table_name, constraint_name FROM information_schema.check_constraints "
+                "WHERE constraint_schema = %s "
+                "AND check_clause = CONCAT('json_valid(`', constraint_name, '`)')",
+                (schema,),
+            )
+            json_columns = {(str(table), str(column)) for table, column in cursor.fetchall()}
+    tables: dict[str, tuple[list[str], dict[str, str]]] = {}
+    for table, column, data_type in column_rows:
+        spelt = "json" if (table, column) in json_columns else _TYPE_NAMES.get(
+            str(data_type).lower(), str(data_type).lower())
+        tables.setdefault(table, ([], {}))[1][column] = spelt
+    for table, column in key_rows:
+        if table in tables:
+            tables[table][0].append(column)
+    return {f"{schema}.{table}": (tuple(key), types) for table, (key, types) in tables.items()}
+
+
 def primary_key(conn: pymysql.connections.Connection, table: str) -> tuple[str, ...]:
     schema, name = _schema_and_name(conn, table)
     with conn.cursor() as cursor:

@@ -119,11 +119,8 @@ class DsnMixin(models.Model):
 
 
 class VerifiedDatabase(DsnMixin):
-    """The legacy database the write verifier reads (read-only) after each legacy commit."""
-
-    # The write checker converts captures to PostgreSQL SELECTs only, so far.
-    DSN_SCHEMES = ("postgres", "postgresql")
-    DSN_SCHEME_HELP = "Must be a postgresql:// URL (write checks against MySQL are not supported yet)."
+    """The legacy database the write verifier reads (read-only) after each legacy commit:
+    PostgreSQL, or MySQL 8 / MariaDB 10.11+ (``mysql://``, ``mariadb://``)."""
 
     migration = models.ForeignKey(
         "console.Migration", on_delete=models.CASCADE, default=sole_migration_pk, related_name="verified_databases"

@@ -7,6 +7,8 @@ The same "foreign" schema as ``reconcile_ledgers`` (konto, buchung), in MySQL's 
 from __future__ import annotations
 
 import secrets
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from decimal import Decimal
 
 import pymysql
@@ -43,6 +45,19 @@ def create_database(prefix: str) -> ThrowawayLedger:
     with server_connection() as conn, conn.cursor() as cursor:
         cursor.execute(f"CREATE DATABASE `{name}`")
     return ThrowawayLedger(name, database_url(name))
+
+
+@contextmanager
+def throwaway_database(prefix: str, statements: Iterable[str] = ()) -> Iterator[str]:
+    """The DSN of a new database set up by ``statements``, dropped on leaving."""
+    database = create_database(prefix)
+    try:
+        with server_connection(database.dsn) as conn, conn.cursor() as cursor:
+            for statement in statements:
+                cursor.execute(statement)
+        yield database.dsn
+    finally:
+        drop_database(database)
 
 
 def drop_database(ledger: ThrowawayLedger) -> None:

@@ -83,13 +83,17 @@ def test_a_postgresql_session_is_read_only_with_a_statement_timeout() -> None:
         reconcile_ledgers.drop_ledger(ledger)
 
 
-def test_ledger_sources_take_mysql_dsns_but_verified_databases_not_yet(db) -> None:
+def test_ledger_sources_and_verified_databases_take_mysql_dsns(db) -> None:
     mapping = {**reconcile_ledgers.MAPPING}
     LedgerSource(name="fx", dsn="mysql://recon@fx-db:3306/deposits", **mapping).full_clean()
     with pytest.raises(ValidationError, match="No passwords"):
         LedgerSource(name="fx", dsn="mysql://recon:pw@fx-db:3306/deposits", **mapping).full_clean()
-    with pytest.raises(ValidationError, match="not supported yet"):
-        VerifiedDatabase(name="fx", dsn="mysql://recon@fx-db:3306/deposits").full_clean()
+    VerifiedDatabase(name="fx", dsn="mysql://recon@fx-db:3306/deposits").full_clean()
+    VerifiedDatabase(name="fx", dsn="mariadb://recon@fx-db:3306/deposits").full_clean()
+    with pytest.raises(ValidationError, match="No passwords"):
+        VerifiedDatabase(name="fx", dsn="mysql://recon:pw@fx-db:3306/deposits").full_clean()
+    with pytest.raises(ValidationError, match="postgresql:// or mysql://"):
+        VerifiedDatabase(name="fx", dsn="oracle://recon@fx-db:1521/deposits").full_clean()
 
 
 def test_mysql_range_groups_add_up_to_totals_and_capped_differences() -> None:

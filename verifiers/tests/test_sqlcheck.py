@@ -156,6 +156,28 @@ def test_insert_multi_row_gives_one_check_per_row() -> None:
     ]
 
 
+def test_mysql_replace_is_checked_as_the_insert_it_ends_as() -> None:
+    (check,) = checks("REPLACE INTO entries (id, amount) VALUES (%s, %s)", "mysql", [4, "1.50"])
+    assert (check.kind, check.key, check.expected) == (StatementKind.INSERT, {"id": 4}, {"amount": "1.50"})
+    assert check.select_sql == 'SELECT "id", "amount" FROM "entries" WHERE "id" = %s'
+
+
+def test_mysql_scheduling_modifiers_change_nothing_checked() -> None:
+    (update,) = checks("UPDATE LOW_PRIORITY entries SET amount = %s WHERE id = %s", "mysql", ["1", 3])
+    assert (update.table, update.key, update.expected) == ("entries", {"id": 3}, {"amount": "1"})
+    (insert,) = checks("INSERT HIGH_PRIORITY IGNORE INTO entries (id, amount) VALUES (5, 1)", "mysql", None)
+    assert "upsert: the row may have existed before" in insert.unverified["amount"]
+    (delete,) = checks("DELETE LOW_PRIORITY QUICK FROM entries WHERE id = 6", "mysql", None)
+    assert delete.kind is StatementKind.DELETE and delete.key == {"id": 6}
+
+
+def test_mysql_table_names_keep_the_schema_spelling() -> None:
+    schema = {"Ledger Entries": TableMeta(("id",))}
+    (check,) = bind(convert_statement("UPDATE `ledger entries` SET memo = %s WHERE id = %s", "mysql", schema),
+                    ["m", 1], None)
+    assert check.select_sql == 'SELECT "id", "memo" FROM "Ledger Entries" WHERE "id" = %s'
+
+
 def test_insert_literal_numbers_become_int_and_decimal() -> None:
     (check,) = checks("INSERT INTO entries (id, amount, fee) VALUES (5, 12.50, -1)", "postgres", None)
     assert check.expected == {"amount": Decimal("12.50"), "fee": -1}
@@ -336,7 +358,9 @@ def test_placeholder_style_of_another_dialect_is_rejected() -> None:
         ("SELECT * FROM accounts", "postgres", "SELECT statement is not a write"),
         ("MERGE INTO accounts USING s ON accounts.id = s.id WHEN MATCHED THEN UPDATE SET a = 1", "postgres", "MERGE"),
         ("CALL transfer(1, 2)", "postgres", "CALL statement"),
-        ("REPLACE INTO entries (id) VALUES (1)", "mysql", "REPLACE statement"),
+        ("REPLACE INTO entries (id) SELECT id FROM other", "mysql", "INSERT ... SELECT"),
+        ("UPDATE IGNORE entries SET amount = 1 WHERE id = 1", "mysql", "UPDATE IGNORE leaves rows"),
+        ("DELETE IGNORE FROM entries WHERE id = 1", "mysql", "DELETE IGNORE leaves rows"),
         ("INSERT INTO entries (id) SELECT id FROM accounts", "postgres", "INSERT ... SELECT"),
         ("INSERT INTO entries VALUES (1, 2)", "postgres", "without a column list"),
         ("UPDATE accounts SET a = (SELECT 1) WHERE id = 1", "postgres", "subquery"),

@@ -192,17 +192,22 @@ def test_demo_setup_is_idempotent(settings):
     import io
     import types as _types
 
-    from console.demo.setup.write import DEMO_DATABASE_NAME, setup_demo
+    from console.demo.setup.write import DEMO_DATABASE_NAME, FX_DATABASE_NAME, setup_demo
     from verifiers.models import WriteTableRule
 
     settings.DEMO_LEDGER_URL = "postgresql://postgres@127.0.0.1:5432/some_ledger"
+    settings.DEMO_FX_LEDGER_URL = "mysql://root@127.0.0.1:3306/some_fx_ledger"
     command = _types.SimpleNamespace(stdout=io.StringIO())
     setup_demo(command)
     setup_demo(command)
     database = VerifiedDatabase.objects.get(name=DEMO_DATABASE_NAME)
     assert database.dsn.endswith("/some_ledger") and database.enabled
+    fx = VerifiedDatabase.objects.get(name=FX_DATABASE_NAME)
+    assert fx.dsn == "mysql://root@127.0.0.1:3306/some_fx_ledger" and fx.enabled
+    assert VerifiedDatabase.objects.order_by("pk").first() == database  # captures naming none go here
     assert WriteTableRule.objects.get(table="entries").key_columns == ["transfer_id", "account_id"]
-    assert WriteTableRule.objects.count() == 4
+    assert WriteTableRule.objects.get(table="deposit_entries").key_columns == ["request_id"]
+    assert WriteTableRule.objects.count() == 6
 
 
 def test_decimal_literal_is_accepted_not_a_500(machine):

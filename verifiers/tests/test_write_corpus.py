@@ -1,29 +1,16 @@
 """The DML conformance corpus (verifiers/tests/write_corpus) end to end on a real PostgreSQL.
 
-Per case the legacy runs its transaction for real; the correct and the wrong candidate capture
-go through ingest (Redis), commit, the drain (generated SELECTs on the legacy, judging) and
-recording. Counted: false matches (a wrong capture without a mismatch), false mismatches (a
-correct capture with one), errors. All three must be 0; unsupported shapes are unverifiable
-with their reason.
+See verifiers/tests/write_corpus/harness.py for what runs per case and what is counted.
 """
 
 from __future__ import annotations
-
-import copy
-import time
-from collections.abc import Iterator
-from typing import Any
 
 import psycopg
 import pytest
 
 from verifiers.benchmarks.support import create_test_ledger, drop_test_ledger
-from verifiers.groups.verdict import Verdict
-from verifiers.models import VerifiedDatabase
 from verifiers.tests.write_corpus.cases import CASES, SCHEMA_SQL, Case
-from verifiers.write import services
-from verifiers.write.targets import forget_targets
-from verifiers.write.values import encode
+from verifiers.tests.write_corpus.harness import assert_corpus_exact, recording_verdicts
 
 pytestmark = pytest.mark.django_db
 LEDGER_ACCOUNTS = 10
@@ -39,40 +26,8 @@ def corpus_dsn():
 
 
 @pytest.fixture
-def recorded(corpus_dsn, monkeypatch) -> Iterator[list[Verdict]]:
-    VerifiedDatabase.objects.create(name="corpus", dsn=corpus_dsn, commit_delay_ms=0, capture_ttl_s=60)
-    forget_targets()
-    seen: list[Verdict] = []
-    real = services.record_verdicts
-
-    def spy(verdicts, **kwargs):
-        seen.extend(verdicts)
-        return real(verdicts, **kwargs)
-
-    monkeypatch.setattr(services, "record_verdicts", spy)
-    yield seen
-    forget_targets()
-
-
-def capture_of(case: Case, capture_id: str) -> dict[str, Any]:
-    statements = case.capture if case.capture is not None else case.legacy
-    return {"id": capture_id, "dialect": case.dialect,
-            "statements": [{"sql": sql, "params": encode(params)} for sql, params in statements],
-            "after_images": encode(case.after_images)}
-
-
-def wrong_capture_of(case: Case, capture_id: str) -> dict[str, Any]:
-    capture = copy.deepcopy(capture_of(case, capture_id))
-    changes = case.wrong if isinstance(case.wrong[0], tuple) else (case.wrong,)
-    for what, index, where, value in changes:
-        if what == "param":
-            capture["statements"][index]["params"][where] = encode(value)
-        elif what == "sql":
-            assert where in capture["statements"][index]["sql"], (case.name, where)
-            capture["statements"][index]["sql"] = capture["statements"][index]["sql"].replace(where, value, 1)
-        else:
-            capture["after_images"][index]["row"][where] = encode(value)
-    return capture
+def recorded(corpus_dsn, monkeypatch):
+    yield from recording_verdicts(corpus_dsn, monkeypatch)
 
 
 def run_legacy(dsn: str, case: Case) -> None:
@@ -81,48 +36,6 @@ def run_legacy(dsn: str, case: Case) -> None:
             conn.execute(sql, params)
 
 
-def verdicts_by_capture(recorded: list[Verdict]) -> dict[str, list[Verdict]]:
-    found: dict[str, list[Verdict]] = {}
-    for verdict in recorded:
-        found.setdefault(verdict.sample_id.split("#", 1)[0], []).append(verdict)
-    return found
-
-
 def test_corpus_has_no_false_match_no_false_mismatch_and_no_error(corpus_dsn, recorded):
     assert len(CASES) >= 45
-    false_matches, false_mismatches, errors, unsupported_wrongly = [], [], [], []
-    verified = 0
-    for number, case in enumerate(CASES):
-        run_legacy(corpus_dsn, case)
-        good, bad = f"corpus-{number}-good", f"corpus-{number}-wrong"
-        outcomes = services.ingest_captures([capture_of(case, good), wrong_capture_of(case, bad)])
-        assert all(isinstance(outcome, services.IngestResult) for outcome in outcomes), (case.name, outcomes)
-        services.register_commits([{"id": good}, {"id": bad}], queue_drain=False)
-        recorded.clear()
-        services.process_due_work(now=time.time() + 1)
-        found = verdicts_by_capture(recorded)
-        good_verdicts = {v.verdict for v in found.get(good, [])}
-        bad_verdicts = {v.verdict for v in found.get(bad, [])}
-        described = f"{case.name}: correct {sorted(good_verdicts)}, wrong {sorted(bad_verdicts)}: " + "; ".join(
-            v.title for v in found.get(good, []) + found.get(bad, []) if v.verdict != "match")
-        if "error" in good_verdicts | bad_verdicts:
-            errors.append(described)
-        if case.unverifiable:
-            reasons = [v.title for v in found.get(good, [])]
-            if good_verdicts != {"unverifiable"} or bad_verdicts != {"unverifiable"} or not any(
-                    case.unverifiable.lower() in reason.lower() for reason in reasons):
-                unsupported_wrongly.append(described)
-            continue
-        if good_verdicts & {"mismatch", "stale"} or "match" not in good_verdicts:
-            false_mismatches.append(described)
-        else:
-            verified += 1
-        if "mismatch" not in bad_verdicts:
-            false_matches.append(described)
-    print(f"corpus: {len(CASES)} cases, {verified} verified, false matches {len(false_matches)}, "
-          f"false mismatches {len(false_mismatches)}, errors {len(errors)}")
-    for name, found in (("false match", false_matches), ("false mismatch", false_mismatches), ("error", errors),
-                        ("unsupported not unverifiable", unsupported_wrongly)):
-        for item in found:
-            print(f"{name}: {item}")
-    assert (false_matches, false_mismatches, errors, unsupported_wrongly) == ([], [], [], [])
+    assert_corpus_exact(CASES, lambda case: run_legacy(corpus_dsn, case), recorded)

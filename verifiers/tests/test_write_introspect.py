@@ -42,6 +42,11 @@ def test_integer_version_wins_over_timestamp():
     assert guess_version_column({"version": "integer", "updated_at": "timestamp with time zone"}) == "version"
     assert guess_version_column({"modified_at": "timestamp with time zone"}) == "modified_at"
     assert guess_version_column({"version": "text"}) is None
+    # MySQL: a DATETIME updated_at is a wall time of the application's zone, not comparable to the commit.
+    zoneless = {"updated_at": "timestamp without time zone"}
+    assert guess_version_column(zoneless) == "updated_at"
+    assert guess_version_column(zoneless, zoneless_timestamps=False) is None
+    assert guess_version_column({"updated_at": "timestamp with time zone"}, zoneless_timestamps=False) == "updated_at"
 
 
 def test_override_replaces_key_and_adds_exclusions():

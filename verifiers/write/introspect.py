@@ -110,47 +110,55 @@ def override_from_dict(table: str, key_columns: Any, version_column: Any, exclud
     )
 
 
-def guess_version_column(column_types: Mapping[str, str]) -> str | None:
-    """An integer version column by name, else an updated-at timestamp column, else None."""
+def guess_version_column(column_types: Mapping[str, str], *, zoneless_timestamps: bool = True) -> str | None:
+    """An integer version column by name, else an updated-at timestamp column, else None.
+
+    ``zoneless_timestamps=False`` (MySQL) never guesses a timestamp without time zone: a DATETIME
+    ``updated_at`` is a wall time of the application's zone, so read as UTC against the commit
+    instant it would call every row of a zone east of UTC stale. A table rule may still name it.
+    """
     for name in INTEGER_VERSION_NAMES:
         if column_types.get(name) in _INTEGER_TYPES:
             return name
+    timestamp_types = _TIMESTAMP_TYPES if zoneless_timestamps else {"timestamp with time zone"}
     for name in TIMESTAMP_VERSION_NAMES:
-        if column_types.get(name) in _TIMESTAMP_TYPES:
+        if column_types.get(name) in timestamp_types:
             return name
     return None
 
 
-def _matching_facts(override_table: str, facts: Mapping[str, TableFacts]) -> TableFacts | None:
+def _matching_facts(override_table: str, facts: Mapping[str, TableFacts],
+                    default_schema: str = "public") -> TableFacts | None:
     lowered = override_table.lower()
     if "." in lowered:
         return next((f for name, f in facts.items() if name.lower() == lowered), None)
     bare = [f for f in facts.values() if f.name.lower() == lowered]
-    public = [f for f in bare if f.schema == "public"]
+    public = [f for f in bare if f.schema == default_schema]
     candidates = public or bare
     return candidates[0] if candidates else None
 
 
-def build_schema(facts: Mapping[str, TableFacts], overrides: Iterable[TableOverride] = ()) -> Schema:
+def build_schema(facts: Mapping[str, TableFacts], overrides: Iterable[TableOverride] = (),
+                 default_schema: str = "public", *, zoneless_version_columns: bool = True) -> Schema:
     """The sqlcheck schema: introspected keys and version columns, overrides applied on top.
 
-    Tables in the ``public`` schema are listed under their bare name too (statements rarely
-    qualify them); tables without a primary key and without an override key are left out, so
+    Tables in ``default_schema`` (PostgreSQL's ``public``, a MySQL DSN's database) are listed
+    under their bare name too (statements rarely qualify them); tables without a primary key and without an override key are left out, so
     statements on them become "unverifiable: no key metadata".
     """
     by_name: dict[str, TableMeta] = {}
     override_by_table: dict[str, TableOverride] = {}
     for override in overrides:
-        matched = _matching_facts(override.table, facts)
+        matched = _matching_facts(override.table, facts, default_schema)
         name = matched.qualified_name if matched else override.table
         override_by_table[name.lower()] = override
     for qualified, table in facts.items():
         table_override = override_by_table.pop(qualified.lower(), None)
-        meta = _table_meta(table.primary_key, table.column_types, table_override)
+        meta = _table_meta(table.primary_key, table.column_types, table_override, zoneless_version_columns)
         if meta is None:
             continue
         by_name[qualified] = meta
-        if table.schema == "public":
+        if table.schema == default_schema:
             by_name[table.name] = meta
     for name, override in override_by_table.items():  # tables we cannot see: the override alone
         meta = _table_meta((), {}, override)
@@ -160,12 +168,12 @@ def build_schema(facts: Mapping[str, TableFacts], overrides: Iterable[TableOverr
 
 
 def _table_meta(primary_key: tuple[str, ...], column_types: Mapping[str, str],
-                override: TableOverride | None) -> TableMeta | None:
+                override: TableOverride | None, zoneless_version_columns: bool = True) -> TableMeta | None:
     key = (override.key_columns if override and override.key_columns else primary_key)
     if not key:
         return None
     version = (override.version_column if override and override.version_column else None) or guess_version_column(
-        column_types
+        column_types, zoneless_timestamps=zoneless_version_columns
     )
     excluded = override.excluded_columns if override else frozenset()
     return TableMeta(key_columns=tuple(key), version_column=version, excluded_columns=frozenset(excluded))

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import enum
 import itertools
+import re
 import threading
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
@@ -442,14 +443,15 @@ class _SchemaIndex:
             by_bare.setdefault(lowered.rsplit(".", 1)[-1], []).append((name, meta))
         return cls(by_full, by_bare)
 
-    def lookup(self, schema_name: str, table_name: str) -> TableMeta:
+    def lookup_named(self, schema_name: str, table_name: str) -> tuple[str, TableMeta]:
+        """(the schema's own name of the table, its TableMeta)."""
         full = f"{schema_name}.{table_name}".lower() if schema_name else table_name.lower()
         if full in self.by_full_name:
-            return self.by_full_name[full][1]
+            return self.by_full_name[full]
         if not schema_name:
             candidates = self.by_bare_name.get(table_name.lower(), [])
             if len(candidates) == 1:
-                return candidates[0][1]
+                return candidates[0]
             if len(candidates) > 1:
                 names = ", ".join(sorted(name for name, _ in candidates))
                 raise UnverifiableStatement(f"table {table_name!r} is ambiguous in the schema ({names})")
@@ -520,8 +522,9 @@ def convert_statement(sql: str, dialect: str, schema: Schema) -> StatementTempla
 def _convert(sql: str, dialect: str, schema_index: _SchemaIndex, allow_markers: bool) -> StatementTemplate:
     check_statement_text(sql)
     canonical = canonicalise(sql, dialect, allow_markers)
+    text = _without_mysql_modifiers(canonical.text) if dialect == "mysql" else canonical.text
     try:
-        parsed = sqlglot.parse(canonical.text, read=dialect)
+        parsed = sqlglot.parse(text, read=dialect)
     except SqlglotError as error:
         first_line = str(error).splitlines()[0] if str(error) else type(error).__name__
         raise UnparsableStatement(f"statement does not parse as {dialect}: {first_line}") from error
@@ -529,6 +532,8 @@ def _convert(sql: str, dialect: str, schema_index: _SchemaIndex, allow_markers: 
     if len(statements) != 1:
         raise UnverifiableStatement(f"{len(statements)} statements in one string")
     statement = statements[0]
+    if isinstance(statement, exp.Command) and dialect == "mysql" and str(statement.this).upper() == "REPLACE":
+        statement = _replace_as_insert(text)
     if isinstance(statement, exp.Command):
         keyword = str(statement.this).upper()
         raise UnverifiableStatement(f"{keyword} statement is not a write we can verify")
@@ -549,7 +554,14 @@ def _convert(sql: str, dialect: str, schema_index: _SchemaIndex, allow_markers: 
         raise UnverifiableStatement("three-part table names (catalog.schema.table) are not supported")
     table_name = _identifier_name(table_node.this, fold_quoted)
     schema_name = _identifier_name(table_node.args.get("db"), fold_quoted)
-    meta = schema_index.lookup(schema_name, table_name)
+    known_as, meta = schema_index.lookup_named(schema_name, table_name)
+    # The SELECT names the table as the database spells it: MySQL's folded names would miss a
+    # table whose name has capitals where table names are case-sensitive (Linux).
+    known_schema, _, known_table = known_as.rpartition(".")
+    if known_table.lower() == table_name.lower():
+        table_name = known_table
+    if schema_name and known_schema.lower() == schema_name.lower():
+        schema_name = known_schema
     table_refs = {table_name.lower()}
     if table_node.alias:
         table_refs.add(table_node.alias.lower())
@@ -604,6 +616,47 @@ def _convert(sql: str, dialect: str, schema_index: _SchemaIndex, allow_markers: 
         table_names=frozenset({display.lower(), table_name.lower()}),
         needs_after_images=needs_after_images,
     )
+
+
+_MYSQL_MODIFIERS: Final = re.compile(
+    r"\A(\s*(INSERT|REPLACE|UPDATE|DELETE))((?:\s+(?:LOW_PRIORITY|HIGH_PRIORITY|DELAYED|QUICK|IGNORE))+)(?=\s)",
+    re.IGNORECASE,
+)
+
+
+def _without_mysql_modifiers(text: str) -> str:
+    """MySQL's scheduling modifiers (LOW_PRIORITY, HIGH_PRIORITY, DELAYED, QUICK) dropped: they
+    change when a write runs, not what it writes (sqlglot parses none of them). INSERT IGNORE is
+    kept (an upsert that does nothing); UPDATE/DELETE IGNORE leave a row unchanged where it would
+    break a constraint, so its final state is unknown."""
+    match = _MYSQL_MODIFIERS.match(text)
+    if match is None:
+        return text
+    verb, modifiers = match.group(2).upper(), match.group(3).upper().split()
+    if "IGNORE" in modifiers and verb in ("UPDATE", "DELETE"):
+        raise UnverifiableStatement(f"{verb} IGNORE leaves rows that would break a constraint unchanged: "
+                                    "their final state is unknown")
+    kept = " IGNORE" if "IGNORE" in modifiers else ""
+    return match.group(1) + kept + text[match.end():]
+
+
+_REPLACE_KEYWORD: Final = re.compile(r"\A(\s*)REPLACE\b", re.IGNORECASE)
+
+
+def _replace_as_insert(text: str) -> exp.Expression:
+    """MySQL's ``REPLACE INTO t (...) VALUES (...)`` as the INSERT it ends as (sqlglot cannot parse it).
+
+    REPLACE deletes the row holding the key, then inserts: the row with that key holds exactly
+    the inserted values, as after a plain INSERT (columns not listed get their defaults, which
+    are not compared). Rows it deletes on another unique key are not checked.
+    """
+    try:
+        parsed = sqlglot.parse_one(_REPLACE_KEYWORD.sub(r"\1INSERT", text, count=1), read="mysql")
+    except SqlglotError as error:
+        raise UnparsableStatement(f"REPLACE statement does not parse as mysql: {error}") from error
+    if not isinstance(parsed, exp.Insert) or parsed.args.get("conflict") or parsed.args.get("ignore"):
+        raise UnverifiableStatement("REPLACE statement is not a write we can verify")
+    return parsed
 
 
 def _describe(statement: exp.Expr) -> str:
@@ -878,26 +931,59 @@ def _match_token(value: Any) -> str:
     return value if isinstance(value, str) else str(value)
 
 
+class AfterImageIndex:
+    """A capture's after-images grouped by table name once, for binding its many statements.
+
+    Without it every statement scans (and lower-cases) every after-image of the capture.
+    Positions stay those of the capture's list, so messages name the image the sender sent.
+    """
+
+    __slots__ = ("_by_table", "problem")
+
+    def __init__(self, after_images: Any) -> None:
+        self._by_table: dict[str, list[tuple[int, Any]]] = {}
+        self.problem: str | None = None  # raised by the first statement that needs the images
+        if after_images is None:
+            return
+        if type(after_images) is not list and (
+            isinstance(after_images, (str, bytes, Mapping)) or not isinstance(after_images, Sequence)
+        ):
+            self.problem = "after_images must be a list of {table, key, row} objects"
+            return
+        for position, image in enumerate(after_images):
+            if type(image) is not dict and not isinstance(image, Mapping):
+                self.problem = f"after-image #{position} is not a {{table, key, row}} object"
+                return
+            table = image.get("table")
+            if type(table) is not str:
+                self.problem = f"after-image #{position} has no 'table' name"
+                return
+            table = table.lower()
+            self._by_table.setdefault(table, []).append((position, image))
+            bare = table.replace('"', "").replace("`", "")
+            if bare != table:
+                self._by_table.setdefault(bare, []).append((position, image))
+
+    def of(self, table_names: frozenset[str]) -> list[tuple[int, Any]]:
+        """(position, image) of the images naming one of ``table_names``, in the capture's order."""
+        if self.problem is not None:
+            raise UnverifiableStatement(self.problem)
+        found = [entries for name in table_names if (entries := self._by_table.get(name))]
+        if len(found) < 2:
+            return found[0] if found else []
+        by_position: dict[int, Any] = {}  # an image may be filed under two of the names
+        for entries in found:
+            for position, image in entries:
+                by_position.setdefault(position, image)
+        return sorted(by_position.items())
+
+
 def _after_images_for(template: StatementTemplate, after_images: Any) -> list[_AfterImage]:
     if after_images is None:
         return []
-    if type(after_images) is not list and (
-        isinstance(after_images, (str, bytes, Mapping)) or not isinstance(after_images, Sequence)
-    ):
-        raise UnverifiableStatement("after_images must be a list of {table, key, row} objects")
+    index = after_images if type(after_images) is AfterImageIndex else AfterImageIndex(after_images)
     found: list[_AfterImage] = []
-    table_names = template.table_names
-    for position, image in enumerate(after_images):
-        if type(image) is not dict and not isinstance(image, Mapping):
-            raise UnverifiableStatement(f"after-image #{position} is not a {{table, key, row}} object")
-        table = image.get("table")
-        if type(table) is not str:
-            raise UnverifiableStatement(f"after-image #{position} has no 'table' name")
-        table = table.lower()
-        if table not in table_names:
-            table = table.replace('"', "").replace("`", "")
-            if table not in table_names:
-                continue
+    for position, image in index.of(template.table_names):
         key = image.get("key")
         row = image.get("row") or {}
         if not (type(key) is dict or isinstance(key, Mapping)) or not (
@@ -932,10 +1018,13 @@ def _known_value(source: ValueSource, values: Sequence[Any], literals: Sequence[
 def bind(
     template: StatementTemplate,
     params: Sequence[Any] | Mapping[str, Any] | None,
-    after_images: Sequence[Mapping[str, Any]] | None = None,
+    after_images: Sequence[Mapping[str, Any]] | AfterImageIndex | None = None,
     literals: Sequence[Any] = (),
 ) -> list[RowCheck]:
-    """Resolve one capture's params, literals and after-images into one RowCheck per row."""
+    """Resolve one capture's params, literals and after-images into one RowCheck per row.
+
+    ``after_images`` may be the capture's list or its AfterImageIndex (built once per capture).
+    """
     if len(literals) != template.literal_slot_count:
         raise UnverifiableStatement(
             f"template has {template.literal_slot_count} literal slots but {len(literals)} literals were given"
@@ -1113,6 +1202,9 @@ class TemplateCache:
         # normalise() is a pure function of the text: captures re-send the same parameterised
         # texts, so its result is kept for texts up to NORMALISED_TEXT_CHARS (bounded memory).
         self._normalised: OrderedDict[tuple[str, str], tuple[str, tuple[Any, ...]]] = OrderedDict()
+        # (dialect as given, text) -> (template, literals) of convertible texts: the common case is
+        # one application sending the same few texts, found here with one dict lookup.
+        self._by_text: dict[tuple[str, str], tuple[StatementTemplate, tuple[Any, ...]]] = {}
         self.hits = 0
         self.misses = 0
 
@@ -1121,6 +1213,11 @@ class TemplateCache:
 
     def template_for(self, sql: str, dialect: str) -> tuple[StatementTemplate, tuple[Any, ...]]:
         """The cached template of ``sql`` and the literals to bind with it."""
+        known = self._by_text.get((dialect, sql)) if type(sql) is str and type(dialect) is str else None
+        if known is not None:  # a text seen before, as sent: no dialect folding, lexing or LRU upkeep
+            self.hits += 1
+            return known
+        given_dialect = dialect
         dialect = resolve_dialect(dialect)
         template_text, literals = self._normalise(sql, dialect)
         entry = self._get((dialect, "template", template_text))
@@ -1134,6 +1231,10 @@ class TemplateCache:
         if isinstance(entry, UnverifiableStatement):
             raise UnverifiableStatement(entry.reason)
         assert isinstance(entry, StatementTemplate)
+        if len(sql) <= NORMALISED_TEXT_CHARS:
+            if len(self._by_text) >= self._maxsize:
+                self._by_text.clear()  # bounded; the LRU entries refill it
+            self._by_text[(given_dialect, sql)] = (entry, literals)
         return entry, literals
 
     def check_rows(
@@ -1141,7 +1242,7 @@ class TemplateCache:
         sql: str,
         dialect: str,
         params: Sequence[Any] | Mapping[str, Any] | None,
-        after_images: Sequence[Mapping[str, Any]] | None = None,
+        after_images: Sequence[Mapping[str, Any]] | AfterImageIndex | None = None,
     ) -> list[RowCheck]:
         """RowChecks for one captured statement (raises UnverifiableStatement)."""
         template, literals = self.template_for(sql, dialect)

@@ -2,7 +2,8 @@
 
 One ``WriteTarget`` per VerifiedDatabase and process: its schema (introspected keys with the
 admins' WriteTableRule overrides), the TemplateCache converting against that schema, the
-compiled comparison rules per table, and one read-only verification connection. The schema
+compiled comparison rules per table, and one read-only verification connection (psycopg for
+PostgreSQL, PyMySQL for MySQL/MariaDB: ``verifiers.write.mysqlread``). The schema
 is reloaded every SCHEMA_REFRESH_S; the cache is kept while the schema stays the same, so
 conversions happen once per template and process, not once per capture.
 """
@@ -15,12 +16,21 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 import psycopg
+import pymysql
 from django.core.exceptions import ValidationError
 
 from console.models import Migration
+from verifiers.engines import MYSQL, EngineError, dialect_of
 from verifiers.models import VerifiedDatabase, WriteTableRule
 from verifiers.read.compare import CompiledRules, RulesError
-from verifiers.write.checker import CheckerError, compile_write_rules, open_verification_connection
+from verifiers.write import mysqlread
+from verifiers.write.checker import (
+    CheckerError,
+    RowResult,
+    compile_write_rules,
+    fetch_rows,
+    open_verification_connection,
+)
 from verifiers.write.introspect import (
     TableOverride,
     TableOverrideError,
@@ -28,8 +38,10 @@ from verifiers.write.introspect import (
     introspect_tables,
     override_from_dict,
 )
-from verifiers.write.sqlcheck import Schema, TemplateCache
+from verifiers.write.sqlcheck import RowCheck, Schema, TemplateCache
 
+# What the drivers of verified databases raise (a failed read, a lost connection).
+DRIVER_ERRORS: Final = (psycopg.Error, pymysql.err.MySQLError)
 SCHEMA_REFRESH_S: Final = 60.0
 TEMPLATE_CACHE_SIZE: Final = 4096
 
@@ -61,25 +73,41 @@ class WriteTarget:
     rules_by_table: dict[str, CompiledRules]
     rule_problems: dict[str, str]
     loaded_at: float
-    connection: psycopg.Connection[Any] | None = None
+    connection: Any = None  # psycopg or PyMySQL connection, by the DSN's engine
     lock: threading.Lock = field(default_factory=threading.Lock)
+    # MySQL/MariaDB: JSON columns per table (their values come back as text).
+    json_columns: dict[str, frozenset[str]] = field(default_factory=dict)
+
+    @property
+    def is_mysql(self) -> bool:
+        return dialect_of(self.dsn) == MYSQL
 
     def rules_for(self, table: str) -> CompiledRules:
         lowered = table.lower()
         rules = self.rules_by_table.get(lowered) or self.rules_by_table.get(lowered.rsplit(".", 1)[-1])
         return rules or compile_write_rules(None)
 
-    def verification_connection(self) -> psycopg.Connection[Any]:
+    def verification_connection(self) -> Any:
         """The cached read-only connection, reopened when closed or broken."""
-        if self.connection is None or self.connection.closed or self.connection.broken:
+        if self.is_mysql:
+            if self.connection is None or not mysqlread.is_open(self.connection):
+                self.connection = mysqlread.open_connection(self.dsn, statement_timeout_ms=self.statement_timeout_ms)
+        elif self.connection is None or self.connection.closed or self.connection.broken:
             self.connection = open_verification_connection(self.dsn, statement_timeout_ms=self.statement_timeout_ms)
         return self.connection
+
+    def fetch_rows(self, checks: list[RowCheck]) -> list[RowResult]:
+        """The legacy rows of the checks, on this database's engine (hold ``lock``)."""
+        connection = self.verification_connection()
+        if self.is_mysql:
+            return mysqlread.fetch_rows(connection, checks, json_columns=self.json_columns)
+        return fetch_rows(connection, checks, statement_timeout_ms=self.statement_timeout_ms)
 
     def drop_connection(self) -> None:
         if self.connection is not None:
             try:
                 self.connection.close()
-            except psycopg.Error:
+            except DRIVER_ERRORS:
                 pass
         self.connection = None
 
@@ -149,8 +177,11 @@ def _overrides(migration_id: int | None) -> tuple[list[TableOverride], dict[str,
 def _load(database: VerifiedDatabase, previous: WriteTarget | None) -> WriteTarget:
     try:
         dsn = database.resolved_dsn()
+        dialect_of(dsn)
     except ValidationError as error:
         raise CheckerError(f"verified database {database.name}: {'; '.join(error.messages)}") from None
+    except EngineError as error:
+        raise CheckerError(f"verified database {database.name}: {error}") from None
     target = previous
     if target is None or target.dsn != dsn or target.statement_timeout_ms != database.statement_timeout_ms:
         if target is not None:
@@ -164,11 +195,16 @@ def _load(database: VerifiedDatabase, previous: WriteTarget | None) -> WriteTarg
     with target.lock:
         connection = target.verification_connection()
         try:
-            facts = introspect_tables(connection)
-        except psycopg.Error as error:
+            facts = (mysqlread.introspect_tables(connection) if target.is_mysql
+                     else introspect_tables(connection))
+        except DRIVER_ERRORS as error:
             target.drop_connection()
             raise CheckerError(f"cannot read table metadata of {database.name}: {error}") from None
-    schema = build_schema(facts, overrides)
+    default_schema = "public"
+    if target.is_mysql:
+        default_schema = mysqlread.database_name(connection)
+        target.json_columns = mysqlread.json_columns(facts)
+    schema = build_schema(facts, overrides, default_schema, zoneless_version_columns=not target.is_mysql)
     if dict(schema) != dict(target.schema):
         target.cache = TemplateCache(schema, maxsize=TEMPLATE_CACHE_SIZE)
         target.schema = schema

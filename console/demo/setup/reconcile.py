@@ -41,7 +41,7 @@ FX_MAPPING = {
 }
 
 
-def _connection_fields(url: str, env_var: str) -> dict[str, str]:
+def connection_fields(url: str, env_var: str) -> dict[str, str]:
     # A DSN with a password stays in the environment (the model refuses secrets).
     return {"dsn": "", "dsn_env_var": env_var} if urlsplit(url).password else {"dsn": url, "dsn_env_var": ""}
 
@@ -69,7 +69,7 @@ def setup_fx_ledger(command) -> None:
         command.stdout.write(f"reconciliation: no fx deposit ledger, {exc}; the rest of the demo is set up.")
         return
     source = LedgerSource.objects.filter(name=FX_SOURCE_NAME).first() or LedgerSource(name=FX_SOURCE_NAME)
-    for field, value in {**FX_MAPPING, **DEMO_COUNTERPART, **_connection_fields(url, "DEMO_FX_LEDGER_URL")}.items():
+    for field, value in {**FX_MAPPING, **DEMO_COUNTERPART, **connection_fields(url, "DEMO_FX_LEDGER_URL")}.items():
         setattr(source, field, value)
     services.save_ledger_source(source=source)  # the ledger exists now: check it live
     command.stdout.write(f"reconciliation: ledger source {source.name!r} -> {url.split('@')[-1]} "
@@ -84,7 +84,7 @@ def setup_postgresql_ledger(command) -> None:
     from verifiers.reconcile import services
 
     url = settings.DEMO_LEDGER_URL
-    connection = _connection_fields(url, "DEMO_LEDGER_URL")
+    connection = connection_fields(url, "DEMO_LEDGER_URL")
     source = LedgerSource.objects.filter(name=DEMO_SOURCE_NAME).first() or LedgerSource(name=DEMO_SOURCE_NAME)
     for field, value in {**DEMO_MAPPING, **DEMO_COUNTERPART, **connection}.items():
         setattr(source, field, value)
