@@ -6,11 +6,14 @@ range scan of (kind, minute), summed per bucket in the database.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.db import connection
 from django.utils import timezone
+
+from console.dashboard.programme import MatchRate
 
 TOP_SUBJECTS = 5
 
@@ -26,21 +29,12 @@ def bucket_for(hours: float) -> timedelta:
 
 
 @dataclass(slots=True)
-class RatePoint:
+class RatePoint(MatchRate):
     bucket: datetime
     matched: int
     mismatched: int
     errored: int
     stale: int = 0  # write rows that moved on before the check: not judged, shown on hover
-
-    @property
-    def compared(self) -> int:
-        return self.matched + self.mismatched + self.errored
-
-    @property
-    def rate(self) -> float | None:
-        """matched / (matched + mismatched + errored); stale, orphaned, unverifiable say nothing."""
-        return self.matched / self.compared if self.compared else None
 
 
 @dataclass(slots=True)
@@ -59,26 +53,32 @@ class RateSeries:
 
 
 def match_rate_series(*, kind: str, hours: float, now: datetime | None = None, bucket: timedelta | None = None,
-                      top_subjects: int | None = TOP_SUBJECTS) -> RateSeries:
+                      top_subjects: int | None = TOP_SUBJECTS,
+                      migration_ids: Sequence[int] | None = None) -> RateSeries:
     """Overall match rate per bucket, and per subject for the subjects asked for.
 
     `top_subjects`: that many of the subjects with most mismatches (only subjects that have
     some), most first; None: every subject judged in the window, by name. `bucket` defaults
-    to `bucket_for(hours)`.
+    to `bucket_for(hours)`. `migration_ids`: only those migrations' verdicts (pages pass their
+    request's console.migration_scope); None: every migration.
     """
     now = now or timezone.now()
     since = now - timedelta(hours=hours)
     having = _JUDGED_SUBJECTS if top_subjects is None else _WORST_SUBJECTS
+    in_migrations = "" if migration_ids is None else "AND migration_id = ANY(%s)"
     with connection.cursor() as cursor:
-        # One index range scan of the window (CTE materialised once); the database sums per bucket
-        # for all subjects and per (bucket, subject) for the chosen subjects only.
+        # One index range scan of the window, summed per (bucket, subject) once (CTE materialised:
+        # a few thousand rows instead of every minute of every migration); the totals per bucket
+        # and the chosen subjects' series are read from those sums.
         cursor.execute(
             f"""
             WITH w AS MATERIALIZED (
                 SELECT date_bin(%s, minute, TIMESTAMPTZ '2000-01-01') AS bucket, subject,
-                       matched, mismatched, errored, stale
+                       sum(matched)::bigint AS matched, sum(mismatched)::bigint AS mismatched,
+                       sum(errored)::bigint AS errored, sum(stale)::bigint AS stale
                 FROM verifiers_outcomecount
-                WHERE kind = %s AND minute >= %s AND minute <= %s
+                WHERE kind = %s AND minute >= %s AND minute <= %s {in_migrations}
+                GROUP BY 1, 2
             ), chosen AS (
                 SELECT subject FROM w GROUP BY subject {having}
                 ORDER BY sum(mismatched + errored) DESC, subject LIMIT %s
@@ -87,12 +87,12 @@ def match_rate_series(*, kind: str, hours: float, now: datetime | None = None, b
                    sum(stale)::bigint
             FROM w GROUP BY bucket
             UNION ALL
-            SELECT bucket, subject, sum(matched)::bigint, sum(mismatched)::bigint, sum(errored)::bigint,
-                   sum(stale)::bigint
-            FROM w WHERE subject IN (SELECT subject FROM chosen) GROUP BY bucket, subject
-            """,  # noqa: S608 - `having` is one of two constants above
+            SELECT bucket, subject, matched, mismatched, errored, stale
+            FROM w WHERE subject IN (SELECT subject FROM chosen)
+            """,  # noqa: S608 - `having` and `in_migrations` are constants above
             # psycopg adapts the timedelta bucket; django-stubs' parameter union omits timedelta
-            [bucket or bucket_for(hours), kind, since, now, top_subjects],  # type: ignore[list-item]
+            [bucket or bucket_for(hours), kind, since, now,  # type: ignore[list-item]
+             *([] if migration_ids is None else [list(migration_ids)]), top_subjects],
         )
         rows = cursor.fetchall()
     series = RateSeries(kind=kind)

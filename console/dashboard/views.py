@@ -17,9 +17,11 @@ from django.views.decorators.cache import never_cache
 from console.dashboard import charts, selectors
 from console.dashboard.formatting import format_count, format_share
 from console.health import verifier_progress
+from console.migration_scope import MigrationScope, migration_scope
 from verifiers.selectors import match_rate_series
 
-REFRESH_SECONDS = {"headline": 20, "rates": 30, "groups": 15, "reconciliation": 30, "numa": 30, "queues": 10}
+REFRESH_SECONDS = {"headline": 20, "programme": 30, "rates": 30, "groups": 15, "reconciliation": 30, "numa": 30,
+                   "queues": 10}
 
 
 def _hours(request: HttpRequest) -> int:
@@ -30,10 +32,16 @@ def _hours(request: HttpRequest) -> int:
     return hours if hours in selectors.RATE_HOURS_CHOICES else selectors.DEFAULT_RATE_HOURS
 
 
-def _rates_context(hours: int) -> dict[str, Any]:
+def _programme_context(hours: int, scope: MigrationScope) -> dict[str, Any]:
+    """The migrations in scope side by side (shown when the user may view more than one)."""
+    return {"programme": selectors.programme_table(scope.migrations) if len(scope.viewable) > 1 else [],
+            "severities": selectors.SEVERITIES}
+
+
+def _rates_context(hours: int, scope: MigrationScope) -> dict[str, Any]:
     zone = get_default_timezone()
-    read = match_rate_series(kind="read", hours=hours)
-    write = match_rate_series(kind="write", hours=hours)
+    read = match_rate_series(kind="read", hours=hours, migration_ids=scope.ids)
+    write = match_rate_series(kind="write", hours=hours, migration_ids=scope.ids)
     now = timezone.now()
     window = (now - timedelta(hours=hours), now)
 
@@ -49,15 +57,16 @@ def _rates_context(hours: int) -> dict[str, Any]:
     }
 
 
-def _groups_context(hours: int) -> dict[str, Any]:
-    return {"groups": selectors.open_groups_by_severity()}
+def _groups_context(hours: int, scope: MigrationScope) -> dict[str, Any]:
+    return {"groups": selectors.open_groups_by_severity(scope.ids)}
 
 
-def _reconciliation_context(hours: int) -> dict[str, Any]:
-    return {"reconciliation": selectors.reconciliation_summary()}
+def _reconciliation_context(hours: int, scope: MigrationScope) -> dict[str, Any]:
+    return {"reconciliation": selectors.reconciliation_summary(scope.ids)}
 
 
-def _numa_context(hours: int) -> dict[str, Any]:
+def _numa_context(hours: int, scope: MigrationScope) -> dict[str, Any]:
+    """NUMA hosts serve the whole programme: not filtered by migration."""
     numa = selectors.numa_summary()
     hosts = (numa or {}).get("hosts") or []
     shown = [{**host, "remote_text": format_share(host.get("remote_share"), 2),
@@ -70,17 +79,18 @@ def _numa_context(hours: int) -> dict[str, Any]:
                 h.get("remote_share") is not None for h in hosts) else ""}
 
 
-def _queues_context(hours: int) -> dict[str, Any]:
-    """Each verifier's backlog and whether it keeps up (Celery workers are not pinged here: slow)."""
+def _queues_context(hours: int, scope: MigrationScope) -> dict[str, Any]:
+    """Each verifier's backlog and whether it keeps up (Celery workers are not pinged here: slow).
+    The queues are shared by all migrations: not filtered."""
     try:
         return {"queues": verifier_progress(live_celery_workers=None), "queues_problem": None}
     except redis.RedisError as error:
         return {"queues": [], "queues_problem": f"Redis did not answer: {error}"}
 
 
-def _headline_context(hours: int) -> dict[str, Any]:
-    context = {**_rates_context(hours), **_groups_context(hours), **_reconciliation_context(hours),
-               **_numa_context(hours)}
+def _headline_context(hours: int, scope: MigrationScope) -> dict[str, Any]:
+    context = {**_rates_context(hours, scope), **_groups_context(hours, scope),
+               **_reconciliation_context(hours, scope), **_numa_context(hours, scope)}
     return _with_headline(context)
 
 
@@ -91,8 +101,9 @@ def _with_headline(context: dict[str, Any]) -> dict[str, Any]:
     return context
 
 
-PARTIALS: dict[str, Callable[[int], dict[str, Any]]] = {
+PARTIALS: dict[str, Callable[[int, MigrationScope], dict[str, Any]]] = {
     "headline": _headline_context,
+    "programme": _programme_context,
     "rates": _rates_context,
     "groups": _groups_context,
     "reconciliation": _reconciliation_context,
@@ -101,17 +112,19 @@ PARTIALS: dict[str, Callable[[int], dict[str, Any]]] = {
 }
 
 
-def _partial_urls(hours: int) -> dict[str, str]:
-    return {name: reverse("overview-partial", args=[name]) + f"?hours={hours}" for name in PARTIALS}
+def _partial_urls(hours: int, scope: MigrationScope) -> dict[str, str]:
+    query = f"?hours={hours}" + (f"&{scope.param}" if scope.param else "")
+    return {name: reverse("overview-partial", args=[name]) + query for name in PARTIALS}
 
 
 @never_cache
 def overview_page(request: HttpRequest) -> HttpResponse:
     hours = _hours(request)
-    context: dict[str, Any] = {"active": "overview", "partial_urls": _partial_urls(hours),
-                               "refresh_seconds": REFRESH_SECONDS}
-    for name in ("rates", "groups", "reconciliation", "numa", "queues"):
-        context.update(PARTIALS[name](hours))
+    scope = migration_scope(request)
+    context: dict[str, Any] = {"active": "overview", "partial_urls": _partial_urls(hours, scope),
+                               "refresh_seconds": REFRESH_SECONDS, "scope": scope}
+    for name in ("programme", "rates", "groups", "reconciliation", "numa", "queues"):
+        context.update(PARTIALS[name](hours, scope))
     _with_headline(context)
     return render(request, "console/overview.html", context)
 
@@ -121,4 +134,5 @@ def overview_partial(request: HttpRequest, name: str) -> HttpResponse:
     builder = PARTIALS.get(name)
     if builder is None:
         raise Http404(f"no overview section named {name!r}")
-    return render(request, f"console/partials/{name}.html", builder(_hours(request)))
+    scope = migration_scope(request)
+    return render(request, f"console/partials/{name}.html", {"scope": scope, **builder(_hours(request), scope)})

@@ -182,6 +182,38 @@ def short_lived_connections(monkeypatch):
     monkeypatch.setitem(connection.settings_dict, "CONN_MAX_AGE", 0)
 
 
+def pick_a_migration_in_the_picker(page, base_url: str) -> None:
+    """A second migration joins: the overview shows both side by side, and the navigation's picker
+    narrows every page to one and keeps it from page to page."""
+    from console.models import Migration
+    from verifiers.models import MismatchGroup
+
+    fx = Migration.objects.create(slug="fx-deposits", name="FX deposits")
+    now = timezone.now()
+    MismatchGroup.objects.create(migration=fx, kind="read", fingerprint="fp-fx", title="GET /fx/{id}: $.rate changed",
+                                 subject="GET /fx/{id}", severity="critical", first_seen=now, last_seen=now, count=4)
+
+    page.goto(f"{base_url}/")
+    assert page.locator("#programme tbody tr").count() == 2
+    assert "GET /fx/{id}: $.rate changed" in page.inner_text("#groups")
+    page.screenshot(path=str(SCREENSHOTS / "overview-two-migrations.png"), full_page=True)
+
+    page.select_option("#migration-picker", "fx-deposits")  # submits itself (console.js)
+    page.wait_for_url(f"{base_url}/?migration=fx-deposits")
+    assert "Overview: FX deposits" in page.inner_text("h1")
+    groups = page.inner_text("#groups")
+    assert "GET /fx/{id}: $.rate changed" in groups and BALANCE_ROUTE not in groups
+
+    page.click('nav[aria-label="Main"] a:text("Read")')
+    page.wait_for_url(f"{base_url}/read/?migration=fx-deposits")
+    assert page.input_value("#migration-picker") == "fx-deposits"
+    assert "GET /fx/{id}: $.rate changed" in page.inner_text("main")
+
+    page.select_option("#migration-picker", "")
+    page.wait_for_url(f"{base_url}/read/?migration=")
+    assert BALANCE_ROUTE in page.inner_text("main")
+
+
 def test_operator_sees_charts_opens_a_group_and_reverifies_it(
     short_lived_connections, celery_worker_process, live_server, candidate_url, operator_user, browser_page
 ):
@@ -235,6 +267,8 @@ def test_operator_sees_charts_opens_a_group_and_reverifies_it(
         page.goto(f"{live_server.url}/")
         page.wait_for_selector("#read-rate-chart .main-svg")
         page.screenshot(path=str(SCREENSHOTS / "overview-after-reverify.png"), full_page=True)
+
+        pick_a_migration_in_the_picker(page, live_server.url)
     finally:
         # The ORM calls above ran beside Playwright's loop and got a connection of their own
         # (asgiref context): close it, or the test database cannot be dropped after the run.

@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from console.dashboard import selectors
 from console.dashboard.formatting import format_count, format_money, format_share
+from console.models import sole_migration_pk
 from console.roles import OPERATORS
 from verifiers.models import LedgerSource, MismatchGroup, OutcomeCount, ReconciliationRun
 from verifiers.selectors import match_rate_series
@@ -105,7 +106,7 @@ def test_open_groups_are_counted_by_severity_and_linked(operator_client):
     critical = group("GET /a: $.x changed", severity="critical", count=1500)
     group("GET /b: $.y changed", severity="low")
     group("GET /c: resolved", severity="critical", status="resolved")
-    summary = selectors.open_groups_by_severity()
+    summary = selectors.open_groups_by_severity([sole_migration_pk()])
     counts = dict(summary["counts"])
     assert counts["critical"]["total"] == 1 and counts["low"]["total"] == 1
     assert summary["latest"][0]["group"].pk == critical.pk  # most severe first
@@ -123,7 +124,7 @@ def test_last_reconciliation_shows_status_cutoff_differences_duration_and_money(
     assert f'href="/reconciliation/runs/{last.pk}/"' in html
     assert "1,000,000 checked" in html and "3 with differences" in html
     assert "8.4 s" in html and "KRW 123,456,789" in html and "KRW 789" in html
-    assert selectors.reconciliation_summary()["history"][1]["run"].status == "balanced"
+    assert selectors.reconciliation_summary([sole_migration_pk()])["history"][1]["run"].status == "balanced"
 
 
 def test_numa_section_without_hosts_says_so(operator_client):

@@ -12,8 +12,10 @@
    per batch), committed in batches the same way, and drained through the
    checker (one batched read-only SELECT per table and template, compare, record). The console
    database writes are rolled back at the end; Redis keys live under a private prefix and are
-   deleted. Besides the three headline figures it prints the commit notes and the drain alone,
-   so the time of each phase is visible.
+   deleted. Besides the headline figures it prints the CPU each part spent per run: gunicorn's
+   workers, the drain, the PostgreSQL backends of the bench's databases (those still connected at
+   the end: a lower bound), the Redis server (shared with anything else using it: an upper bound)
+   and this process (the HTTP load generator), so where the two cores go is visible.
 Prints figures, asserts none.
 """
 
@@ -67,6 +69,14 @@ def _cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS  # utime, stime (fields 14, 15 of stat)
 
 
+def _process_cpu(pid: int) -> float:
+    """_cpu_seconds, 0 for a process that has ended."""
+    try:
+        return _cpu_seconds(pid)
+    except OSError:
+        return 0.0
+
+
 def _children(pid: int) -> list[int]:
     found = []
     for entry in os.listdir("/proc"):
@@ -87,6 +97,23 @@ def drain_forever() -> None:
     while True:
         if services.drain(budget_s=20.0).claimed == 0:
             time.sleep(0.02)  # a deployed drain is queued by the commits; polling costs CPU too
+
+
+def _postgres_backends(dsns: list[str]) -> list[int]:
+    """PIDs of the PostgreSQL backends serving these databases (the bench's own: its databases are its own)."""
+    from django.db import connection
+    from psycopg.conninfo import conninfo_to_dict
+
+    names = [str(conninfo_to_dict(dsn).get("dbname", "")) for dsn in dsns]
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pid FROM pg_stat_activity WHERE datname = ANY(%s) AND pid <> pg_backend_pid()", [names])
+        return [int(pid) for (pid,) in cursor.fetchall()]
+
+
+def _redis_cpu_seconds(client: Any) -> float:
+    """CPU of the Redis server so far (shared with whatever else uses it: an upper bound for the bench)."""
+    info = client.info("cpu")
+    return float(info["used_cpu_sys"]) + float(info["used_cpu_user"])
 
 
 def _wait_for_port(port: int, seconds: float = 30.0) -> None:
@@ -170,6 +197,7 @@ def run_end_to_end(*, transfers: int = 600, copies: int = 5, runs: int = 3, web_
     import subprocess
     import uuid as uuid_module
 
+    from django.conf import settings
     from django.contrib.auth import get_user_model
     from django.db import connection
 
@@ -198,6 +226,7 @@ def run_end_to_end(*, transfers: int = 600, copies: int = 5, runs: int = 3, web_
                                start_new_session=True) for _ in range(drainers)]
     results = []
     run_ids = []
+    store = services.write_store()
     try:
         captures = _committed_captures(dsn, transfers)
         _wait_for_port(port)
@@ -213,12 +242,20 @@ def run_end_to_end(*, transfers: int = 600, copies: int = 5, runs: int = 3, web_
             count = len(captures) * copies
             processes = {"web": _children(web.pid), "drain": [process.pid for process in drains]}
             cpu_before = {name: sum(_cpu_seconds(pid) for pid in pids) for name, pids in processes.items()}
+            postgres_before = {pid: _process_cpu(pid) for pid in _postgres_backends([settings.DATABASE_URL, dsn])}
+            redis_before = _redis_cpu_seconds(store.client)
+            client_before = time.process_time()  # this process: the HTTP load generator and the polling
             load = os.getloadavg()[0]
             started = time.monotonic()
             accepted = asyncio.run(_post_all(base_url, token, bodies, senders))
             posted = time.monotonic()
             finished = _wait_checked(run, count)
             cpu = {name: sum(_cpu_seconds(pid) for pid in pids) - cpu_before[name] for name, pids in processes.items()}
+            # Backends that ended during the run are missed: the figure is a lower bound.
+            cpu["postgres"] = sum(_process_cpu(pid) - postgres_before.get(pid, 0.0)
+                                  for pid in _postgres_backends([settings.DATABASE_URL, dsn]))
+            cpu["redis"] = _redis_cpu_seconds(store.client) - redis_before
+            cpu["client"] = time.process_time() - client_before
             wall = finished - started
             result = {
                 "captures": float(count), "accepted": float(accepted), "load_1min": load,
@@ -227,6 +264,9 @@ def run_end_to_end(*, transfers: int = 600, copies: int = 5, runs: int = 3, web_
                 "web_captures_per_cpu_s": count / max(cpu["web"], 1e-9),
                 "drain_captures_per_cpu_s": count / max(cpu["drain"], 1e-9),
                 "captures_per_cpu_s": count / max(cpu["web"] + cpu["drain"], 1e-9),
+                "postgres_cpu_ms_per_capture": 1000 * cpu["postgres"] / count,
+                "redis_cpu_ms_per_capture": 1000 * cpu["redis"] / count,
+                "client_cpu_ms_per_capture": 1000 * cpu["client"] / count,
                 # Two free cores, ingest and drain side by side: the busier side sets the pace.
                 # PostgreSQL's and Redis's own CPU is not in it, so this is an upper bound.
                 "two_free_cores_captures_per_s": count / max(cpu["web"], cpu["drain"], 1e-9),
@@ -236,7 +276,9 @@ def run_end_to_end(*, transfers: int = 600, copies: int = 5, runs: int = 3, web_
                   f"{result['end_to_end_captures_per_s']:,.0f} captures/s end to end (load {load:.1f}); "
                   f"HTTP ingest done after {posted - started:.2f} s; CPU: web {cpu['web']:.2f} s "
                   f"({result['web_captures_per_cpu_s']:,.0f} captures/CPU-s), drain {cpu['drain']:.2f} s "
-                  f"({result['drain_captures_per_cpu_s']:,.0f} captures/CPU-s)")
+                  f"({result['drain_captures_per_cpu_s']:,.0f} captures/CPU-s), PostgreSQL backends "
+                  f"{cpu['postgres']:.2f} s, Redis server {cpu['redis']:.2f} s (shared: an upper bound), "
+                  f"load generator {cpu['client']:.2f} s")
     finally:
         for process in [web, *drains]:
             os.killpg(process.pid, signal.SIGTERM)
@@ -270,8 +312,10 @@ def main(*, transfers: int = 600, copies: int = 5, seconds: float = 3.0, runs: i
     for name in ("uncached_statements_per_s", "cached_statements_per_s"):
         print(f"median {name}: {statistics.median(r[name] for r in conversion):,.0f}")
     for name in ("end_to_end_captures_per_s", "ingest_captures_per_s", "web_captures_per_cpu_s",
-                 "drain_captures_per_cpu_s", "captures_per_cpu_s", "two_free_cores_captures_per_s", "load_1min"):
-        print(f"median {name}: {statistics.median(r[name] for r in end_to_end):,.1f}")
+                 "drain_captures_per_cpu_s", "captures_per_cpu_s", "two_free_cores_captures_per_s",
+                 "postgres_cpu_ms_per_capture", "redis_cpu_ms_per_capture", "client_cpu_ms_per_capture",
+                 "load_1min"):
+        print(f"median {name}: {statistics.median(r[name] for r in end_to_end):,.{3 if 'ms_per' in name else 1}f}")
 
 
 if __name__ == "__main__":

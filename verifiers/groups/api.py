@@ -10,7 +10,8 @@ from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from console.access import CanView, require_in_migration, viewable_migrations
+from console.access import CanView, require_in_migration
+from console.migration_scope import api_migration_ids
 from verifiers.groups import selectors, services, tasks
 from verifiers.models import MismatchGroup, MismatchSample
 
@@ -51,6 +52,7 @@ class MismatchGroupListView(APIView):
             OpenApiParameter("kind", str, enum=["read", "write"]),
             OpenApiParameter("route", str, description="Substring of the subject (route or table)"),
             OpenApiParameter("subject", str, description="Same as route"),
+            OpenApiParameter("migration", str, description="Slug of one migration (default: all you may view)"),
             OpenApiParameter("limit", int), OpenApiParameter("offset", int),
         ],
         responses=GroupSerializer(many=True),
@@ -59,7 +61,7 @@ class MismatchGroupListView(APIView):
         params = request.query_params
         groups = selectors.mismatch_groups(kind=params.get("kind"), status=params.get("status"),
                                            subject=params.get("route") or params.get("subject"),
-                                           ).filter(migration__in=viewable_migrations(request.user))
+                                           migration_ids=api_migration_ids(request))
         paginator = GroupPagination()
         page = paginator.paginate_queryset(groups, request, view=self)
         return paginator.get_paginated_response(GroupSerializer(page, many=True).data)

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from django.db.models import Count, QuerySet
 
 from verifiers.models import MismatchGroup, MismatchSample
 
 
-def mismatch_groups(*, kind: str | None = None, status: str | None = None,
-                    subject: str | None = None) -> QuerySet[MismatchGroup]:
-    """Groups, newest activity first, filtered as the list page and API ask."""
+def mismatch_groups(*, kind: str | None = None, status: str | None = None, subject: str | None = None,
+                    migration_ids: Sequence[int] | None = None) -> QuerySet[MismatchGroup]:
+    """Groups, newest activity first, filtered as the list page and API ask (None: no filter)."""
     groups = MismatchGroup.objects.all()
+    if migration_ids is not None:
+        groups = groups.filter(migration_id__in=migration_ids)
     if kind:
         groups = groups.filter(kind=kind)
     if status:

@@ -15,6 +15,7 @@ from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_POST
 
 from console.access import holds, require_in_migration, viewable_migrations
+from console.migration_scope import migration_scope
 from console.roles import REVERIFY, TRIAGE
 from verifiers.groups import diffview, selectors, services, tasks
 from verifiers.models import MismatchGroup
@@ -24,7 +25,7 @@ def group_list(request: HttpRequest) -> HttpResponse:
     groups = selectors.mismatch_groups(kind=request.GET.get("kind") or None,
                                        status=request.GET.get("status") or None,
                                        subject=request.GET.get("subject") or None,
-                                       ).filter(migration__in=viewable_migrations(request.user))
+                                       migration_ids=migration_scope(request).ids)
     page = Paginator(groups, 50).get_page(request.GET.get("page"))
     return render(request, "verifiers/groups/list.html",
                   {"active": request.GET.get("kind") or "read", "page": page, "filters": request.GET})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -106,9 +107,13 @@ def secondary_unusable_by_route() -> list[dict[str, Any]]:
     return sorted(rows, key=lambda row: (-row["count"], row["subject"]))
 
 
-def totals_since(*, kind: str = "read", hours: float = 24.0) -> dict[str, int]:
+def totals_since(*, kind: str = "read", hours: float = 24.0, migration_ids: Sequence[int] | None = None) -> dict[str, int]:
+    """Outcome sums over the last hours, of `migration_ids` only when given (None: all)."""
     since = timezone.now() - timedelta(hours=hours)
-    sums = OutcomeCount.objects.filter(kind=kind, minute__gte=since).aggregate(
+    counts = OutcomeCount.objects.filter(kind=kind, minute__gte=since)
+    if migration_ids is not None:
+        counts = counts.filter(migration_id__in=migration_ids)
+    sums = counts.aggregate(
         matched=Sum("matched"), mismatched=Sum("mismatched"), errored=Sum("errored"),
         noise_suppressed=Sum("noise_suppressed"))
     return {key: value or 0 for key, value in sums.items()}
@@ -120,17 +125,21 @@ NOISE_SUGGESTION_MIN_COUNT = 5
 NOISE_SUGGESTION_MIN_SHARE = 0.05  # of the route's samples compared since the path was first seen
 
 
-def noise_suggestions(*, status: str = NoiseSuggestion.Status.SUGGESTED) -> QuerySet[NoiseSuggestion]:
+def noise_suggestions(*, status: str = NoiseSuggestion.Status.SUGGESTED,
+                      migration_ids: Sequence[int] | None = None) -> QuerySet[NoiseSuggestion]:
     compared = (
-        OutcomeCount.objects.filter(kind="read", migration=OuterRef("migration"), subject=OuterRef("subject"),
+        OutcomeCount.objects.filter(kind="read", subject=OuterRef("subject"), migration_id=OuterRef("migration_id"),
                                     minute__gt=ExpressionWrapper(OuterRef("first_seen") - timedelta(minutes=1),
                                                                 output_field=DateTimeField()))
         .values("migration", "subject")
         .annotate(total=Sum(F("matched") + F("mismatched") + F("errored")))
         .values("total")
     )
+    suggestions = NoiseSuggestion.objects.filter(status=status, count__gte=NOISE_SUGGESTION_MIN_COUNT)
+    if migration_ids is not None:
+        suggestions = suggestions.filter(migration_id__in=migration_ids)
     return (
-        NoiseSuggestion.objects.filter(status=status, count__gte=NOISE_SUGGESTION_MIN_COUNT)
+        suggestions
         .annotate(compared=Coalesce(Subquery(compared), 0))
         .filter(count__gte=F("compared") * NOISE_SUGGESTION_MIN_SHARE)
         .select_related("route")

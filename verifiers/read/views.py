@@ -13,6 +13,7 @@ from django.views.decorators.http import require_POST
 
 from console.access import require_in_migration
 from console.dashboard import charts
+from console.migration_scope import migration_scope
 from console.query_params import hours_param
 from verifiers.groups import selectors as group_selectors
 from verifiers.models import NoiseSuggestion
@@ -21,15 +22,16 @@ from verifiers.selectors import match_rate_series
 
 
 def read_page(request: HttpRequest) -> HttpResponse:
+    ids = migration_scope(request).ids
     series = match_rate_series(kind="read", hours=hours_param(request.GET.get("hours"), default=6), bucket=timedelta(minutes=1),
-                               top_subjects=None)
+                               top_subjects=None, migration_ids=ids)
     context = {
         "active": "read",
         "chart": charts.figure_json(charts.match_rate_figure(series.subjects, get_default_timezone()))
         if series.subjects else "",
-        "totals": selectors.totals_since(kind="read"),
-        "groups": group_selectors.mismatch_groups(kind="read")[:100],
-        "noise": selectors.noise_suggestions()[:50],
+        "totals": selectors.totals_since(kind="read", migration_ids=ids),
+        "groups": group_selectors.mismatch_groups(kind="read", migration_ids=ids)[:100],
+        "noise": selectors.noise_suggestions(migration_ids=ids)[:50],
         "secondary_unusable": selectors.secondary_unusable_by_route(),
         "can_configure": request.user.has_perm("verifiers.change_route"),
     }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date, datetime
 from decimal import Decimal
 
@@ -40,22 +41,30 @@ def counterpart_totals(source: LedgerSource, cutoff_date: date) -> dict[str, Dec
     }
 
 
-def counterparts_of(source: LedgerSource | None = None) -> QuerySet[Counterpart]:
+def counterparts_of(source: LedgerSource | None = None, *,
+                    migration_ids: Sequence[int] | None = None) -> QuerySet[Counterpart]:
+    """Counterparts, newest cut-off first: of one source, of those migrations' sources, or all."""
     rows = Counterpart.objects.select_related("source").order_by("-cutoff_date", "source__name", "currency")
+    if migration_ids is not None:
+        rows = rows.filter(source__migration_id__in=migration_ids)
     return rows.filter(source=source) if source else rows
 
 
-def run_history(source: LedgerSource | None = None) -> QuerySet[ReconciliationRun]:
+def run_history(source: LedgerSource | None = None, *,
+                migration_ids: Sequence[int] | None = None) -> QuerySet[ReconciliationRun]:
+    """Runs, newest first: of one source, of those migrations' sources, or all."""
     runs = ReconciliationRun.objects.select_related("source").order_by("-started_at", "-id")
+    if migration_ids is not None:
+        runs = runs.filter(source__migration_id__in=migration_ids)
     return runs.filter(source=source) if source else runs
 
 
-def last_runs_by_source() -> list[tuple[LedgerSource, ReconciliationRun | None]]:
-    """Every ledger source with its most recent run (None when it never ran)."""
-    return [
-        (source, run_history(source).first())
-        for source in LedgerSource.objects.order_by("name")
-    ]
+def last_runs_by_source(*, migration_ids: Sequence[int] | None = None) -> list[tuple[LedgerSource, ReconciliationRun | None]]:
+    """Every ledger source (of those migrations, when given) with its most recent run (None: never ran)."""
+    sources = LedgerSource.objects.order_by("name")
+    if migration_ids is not None:
+        sources = sources.filter(migration_id__in=migration_ids)
+    return [(source, run_history(source).first()) for source in sources]
 
 
 def differences_of(run: ReconciliationRun) -> QuerySet[AccountDifference]:

@@ -12,6 +12,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from console.access import holds, require_in_migration
+from console.migration_scope import migration_scope
 from verifiers.models import Counterpart, ReconciliationRun
 from verifiers.reconcile import balances, selectors, services
 from verifiers.reconcile.forms import CounterpartUploadForm, RunNowForm
@@ -26,11 +27,13 @@ REFRESH_SECONDS = 5
 def reconciliation_page(
     request: HttpRequest, run_form: RunNowForm | None = None, upload_form: CounterpartUploadForm | None = None,
 ) -> HttpResponse:
+    ids = migration_scope(request).ids
     context = {
         "active": "reconciliation",
-        "sources": selectors.last_runs_by_source(),
-        "history": Paginator(selectors.run_history(), HISTORY_PAGE_SIZE).get_page(request.GET.get("page")),
-        "counterparts": selectors.counterparts_of()[:30],
+        "sources": selectors.last_runs_by_source(migration_ids=ids),
+        "history": Paginator(selectors.run_history(migration_ids=ids), HISTORY_PAGE_SIZE).get_page(
+            request.GET.get("page")),
+        "counterparts": selectors.counterparts_of(migration_ids=ids)[:30],
         "run_form": run_form or RunNowForm(),
         "upload_form": upload_form or CounterpartUploadForm(),
         "can_run": request.user.has_perm(RERUN_PERMISSION),

@@ -3,6 +3,7 @@ grouped and alerted with its own routes, candidate, databases, rules and recipie
 
 from __future__ import annotations
 
+import io
 import json
 
 import orjson
@@ -95,6 +96,24 @@ def test_a_token_limited_to_one_migration_cannot_ingest_into_another(machine, tw
     assert post(limited, READS, [make_sample("a")]).status_code == 202
     entry = redis_client.xrange(stream.STREAM_KEY)[0][1]
     assert orjson.loads(entry[b"sample"])["migration"] == "won"
+
+
+def test_replay_and_token_commands_name_the_migration(two_migrations, redis_client, tmp_path, user_with_role):
+    from django.core.management import CommandError, call_command
+
+    path = tmp_path / "samples.jsonl"
+    path.write_bytes(orjson.dumps(make_sample("r1")) + b"\n")
+    with pytest.raises(CommandError, match=r"name the migration \(--migration SLUG\): fx, won"):
+        call_command("replay", str(path), verbosity=0)
+    call_command("replay", str(path), "--migration", "fx", verbosity=0)
+    entry = redis_client.xrange(stream.STREAM_KEY)[0][1]
+    assert orjson.loads(entry[b"sample"])["migration"] == "fx"
+
+    user_with_role(MACHINE_CLIENTS, "gateway")
+    with pytest.raises(CommandError, match="--migration 'gl': no such migration; known: fx, won"):
+        call_command("create_api_token", "--user", "gateway", "--name", "g", "--migration", "gl")
+    call_command("create_api_token", "--user", "gateway", "--name", "g", "--migration", "won", stdout=io.StringIO())
+    assert ApiToken.objects.get(name="g").migration.slug == "won"
 
 
 # --- read: the same route template in both ----------------------------------------------------------

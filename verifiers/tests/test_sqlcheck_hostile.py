@@ -11,6 +11,7 @@ from sqlglot import exp
 from verifiers.write.sqlcheck import (
     MAX_ROWS_PER_STATEMENT,
     MAX_STATEMENT_CHARS,
+    AfterImageIndex,
     TableMeta,
     TemplateCache,
     UnverifiableStatement,
@@ -170,6 +171,33 @@ def test_after_images_of_wrong_shape_are_rejected() -> None:
         bind(template, None, [{"table": "accounts", "key": {"x": 1}, "row": {}}])
     with pytest.raises(UnverifiableStatement, match="has no 'table' name"):
         bind(template, None, [{"key": {"id": 1}}])
+
+
+def test_after_images_grouped_once_per_capture_bind_as_the_list_does() -> None:
+    template = convert_statement("UPDATE accounts SET a = a + 1 WHERE id = %s", "postgres", SCHEMA)
+    images = [{"table": "balances", "key": {"account_id": 1, "currency": "KRW"}, "row": {"a": 0}},
+              {"table": '"Accounts"', "key": {"id": 2}, "row": {"a": 7}},
+              {"table": "accounts", "key": {"id": 1}, "row": {"a": 5}}]
+    index = AfterImageIndex(images)
+    for params, expected in (([1], 5), ([2], 7)):  # one index serves every statement of the capture
+        assert bind(template, params, index) == bind(template, params, images)
+        assert bind(template, params, index)[0].expected == {"a": expected}
+    bad = [*images, {"table": "accounts", "key": {"x": 1}, "row": {}}]
+    with pytest.raises(UnverifiableStatement, match="after-image #3 lacks key column id"):
+        bind(template, [1], AfterImageIndex(bad))  # named by its place in the capture, not in its table
+    with pytest.raises(UnverifiableStatement, match="after-image #1 has no 'table' name"):
+        bind(template, [1], AfterImageIndex([images[0], {"key": {"id": 1}}]))
+
+
+def test_a_text_seen_before_binds_its_own_literals_and_unverifiable_stays_unverifiable() -> None:
+    cache = TemplateCache(SCHEMA)
+    for _ in range(2):  # the second round comes from the lookup of texts seen before
+        for dialect in ("postgres", "postgresql"):
+            for amount in (5, 6):
+                rows = cache.check_rows(f"UPDATE accounts SET a = {amount} WHERE id = 1", dialect, None)
+                assert [row.expected for row in rows] == [{"a": amount}]
+            with pytest.raises(UnverifiableStatement):
+                cache.check_rows("UPDATE accounts SET a = 1", dialect, None)  # no key: never cached as bindable
 
 
 GENERATED_CORPUS = [

@@ -118,3 +118,21 @@ def test_counts_show_each_stage(store):
     counts = store.counts()
     assert (counts.awaiting_commit, counts.due, counts.commits_waiting_for_capture) == (1, 1, 1)
     assert store.next_due_in(now=NOW - 1) == pytest.approx(1.0)
+
+
+def test_batches_over_several_script_calls_answer_each_item_in_order(store, monkeypatch):
+    import verifiers.write.store as store_module
+
+    monkeypatch.setattr(store_module, "STORE_CHUNK", 2)  # five items: three script calls each
+    assert store.add_commits(["early"], now=NOW) == ["waiting"]
+    captures = [(capture_id, b'{"id": "%s"}' % capture_id.encode(), 300, 0)
+                for capture_id in ("a", "b", "a", "early", "c")]
+    assert store.add_captures(captures, now=NOW) == ["stored", "stored", "duplicate", "committed", "stored"]
+    assert store.add_commits(["a", "nothing", "a", "c", "b"], now=NOW + 1) == [
+        "scheduled", "waiting", "duplicate", "scheduled", "scheduled"]
+    loaded = store.load(["c", "gone", "a", "early", "b"])
+    assert loaded["gone"] is None
+    assert {capture_id: stored.data for capture_id, stored in loaded.items() if stored} == {
+        "c": b'{"id": "c"}', "a": b'{"id": "a"}', "early": b'{"id": "early"}', "b": b'{"id": "b"}'}
+    assert loaded["early"].committed_at == NOW and loaded["a"].committed_at == NOW + 1
+    assert store.add_captures([], now=NOW) == [] and store.add_commits([], now=NOW) == [] and store.load([]) == {}

@@ -22,6 +22,7 @@ from console.access import CanIngest
 from console.ingest_scope import MIGRATION_QUERY, IngestScopeError, ingest_migration
 from console.throttling import IngestRateThrottle
 from verifiers.write import services
+from verifiers.write.gcpause import cyclic_gc_paused
 from verifiers.write.validation import (
     DIALECT_NAMES,
     MAX_BATCH_BYTES,
@@ -149,8 +150,9 @@ class WriteCaptureView(APIView):
         except IngestScopeError as error:
             return Response({"error": str(error)}, status=error.status)
         try:
-            parsed = _parsed(request)
-            outcomes = services.ingest_captures(_items(parsed), migration_id=migration.pk) if parsed.items else []
+            with cyclic_gc_paused():  # a batch's thousands of parsed dicts would trigger full collections
+                parsed = _parsed(request)
+                outcomes = services.ingest_captures(_items(parsed), migration_id=migration.pk) if parsed.items else []
         except CaptureError as error:
             return _refused(error)
         except redis.RedisError as error:
@@ -192,10 +194,12 @@ class WriteCommitView(APIView):
         except IngestScopeError as error:
             return Response({"error": str(error)}, status=error.status)
         try:
-            parsed = _parsed(request)
-            # Only a console with several migrations needs to remember whose commit note it was.
-            outcomes = (services.register_commits(_items(parsed), migration_id=migration.pk if migration.several else None)
-                        if parsed.items else [])
+            with cyclic_gc_paused():
+                parsed = _parsed(request)
+                # Only a console with several migrations needs to remember whose commit note it was.
+                outcomes = (services.register_commits(_items(parsed),
+                                                      migration_id=migration.pk if migration.several else None)
+                            if parsed.items else [])
         except CaptureError as error:
             return _refused(error)
         except redis.RedisError as error:

@@ -464,15 +464,16 @@ def _hand_back(plan: BatchSelect, groups: list[list[int]], cursor: psycopg.Curso
         return
     python_types = tuple(reader[0] for reader in readers)
     by_key: dict[tuple[Any, ...], list[dict[str, Any]]] = defaultdict(list)
-    for row in rows:
-        values = tuple(row[name] for name in names)
+    for row in rows:  # list comprehensions, not generators: this runs once per row of the batch
+        values = tuple([row[name] for name in names])
         if tuple(map(type, values)) != python_types:
             unresolved.extend(index for indexes in groups for index in indexes)
             return
         by_key[values].append(row)
     bound: list[tuple[Any, ...] | None] = []
+    read_bound = [reader[1] for reader in readers]
     for indexes in groups:
-        read = tuple(reader[1](value) for reader, value in zip(readers, checks[indexes[0]].select_params))
+        read = tuple([read(value) for read, value in zip(read_bound, checks[indexes[0]].select_params)])
         bound.append(None if _NOT_READ in read else read)
     if len({key for key in bound if key is not None and key in by_key}) != len(by_key):
         unresolved.extend(index for indexes in groups for index in indexes)  # a row no key accounts for
@@ -576,6 +577,19 @@ def _comparable(actual: Any, expected: Any, numbers_by_value: bool = True) -> tu
     return json_value(actual), json_value(expected)
 
 
+# Types whose equal values have one JSON form (Decimal("1.0") == Decimal("1.00") does not).
+_SAME_FORM_TYPES: Final = frozenset({str, int, bool, float})
+
+
+def _same_number(actual: Decimal, text: str) -> bool:
+    """Whether a finite number written as ``text`` equals ``actual`` (what _comparable calls the same)."""
+    try:
+        number = Decimal(text)
+    except InvalidOperation:
+        return False
+    return number.is_finite() and number == actual
+
+
 def _as_number(value: Any) -> Decimal | None:
     if isinstance(value, bool):
         return None
@@ -595,7 +609,7 @@ def _moved_on(check: RowCheck, actual: Mapping[str, Any], committed_at: datetime
     column = check.version_column
     if not column:
         return None
-    found = next((name for name in actual if name.lower() == column.lower()), None)
+    found = column if column in actual else next((name for name in actual if name.lower() == column.lower()), None)
     if found is None:
         return None
     value = actual[found]
@@ -672,8 +686,17 @@ def judge_row(check: RowCheck, actual: RowResult, *, rules: CompiledRules | None
             name = by_lower.get(column.lower())
         if name is None:
             expected_doc[column] = json_value(value)
+            continue
+        current = actual[name]
+        current_type = type(current)
+        # The common equal cases, settled as _comparable settles them without its chain of checks.
+        if (current_type is type(value) and current_type in _SAME_FORM_TYPES and current == value) or (
+                type(value) is str and (
+                    (current_type is Decimal and numbers_by_value and _same_number(current, value))
+                    or (current_type is uuid.UUID and str(current) == value))):
+            legacy_doc[column] = expected_doc[column] = value
         else:
-            legacy_doc[column], expected_doc[column] = _comparable(actual[name], value, numbers_by_value)
+            legacy_doc[column], expected_doc[column] = _comparable(current, value, numbers_by_value)
     # Equal documents match under any rules; only differing ones need the rules engine.
     if len(legacy_doc) == len(expected_doc) and all(
             type(value) is type(expected_doc[column]) and value == expected_doc[column]

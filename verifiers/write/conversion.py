@@ -14,7 +14,14 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Final, Literal
 
 from verifiers.write.checker import row_check_to_json, union_select
-from verifiers.write.sqlcheck import Expectation, RowCheck, StatementKind, TemplateCache, UnverifiableStatement
+from verifiers.write.sqlcheck import (
+    AfterImageIndex,
+    Expectation,
+    RowCheck,
+    StatementKind,
+    TemplateCache,
+    UnverifiableStatement,
+)
 
 UNKNOWN_TABLE: Final = "(unknown table)"
 _TABLE_GUESS: Final = re.compile(
@@ -36,7 +43,9 @@ def _token(value: Any) -> str:
 
 def row_identity(check: RowCheck) -> tuple[str, tuple[tuple[str, str], ...]]:
     """Which legacy row a check reads: its table and key values (as text, column names folded)."""
-    return check.table.lower(), tuple(sorted((column.lower(), _token(value)) for column, value in check.key.items()))
+    # Once per row of every capture: inline _token, a list comprehension rather than a generator.
+    return check.table.lower(), tuple(sorted([(column.lower(), value if type(value) is str else _token(value))
+                                              for column, value in check.key.items()]))
 
 
 @dataclass(slots=True)
@@ -118,7 +127,7 @@ def convert_capture(capture: Mapping[str, Any], cache: TemplateCache
     """
     converted: list[tuple[int, int, RowCheck]] = []
     unverifiable: list[dict[str, Any]] = []
-    images = capture.get("after_images") or []
+    images = AfterImageIndex(capture.get("after_images") or [])  # grouped by table once, not per statement
     for index, statement in enumerate(capture["statements"]):
         sql = statement["sql"]
         try:

@@ -50,6 +50,7 @@ from verifiers.write.checker import (
     RowResult,
     _as_number,
     _bound_integer,
+    _param_key,
     _unquote,
     executable_select,
 )
@@ -157,9 +158,9 @@ def fetch_rows(conn: pymysql.connections.Connection, checks: Sequence[RowCheck],
                json_columns: Mapping[str, frozenset[str]] | None = None) -> list[RowResult]:
     """The current legacy row of each check (None when absent, CheckerError when it failed).
 
-    One READ ONLY transaction per batch. Checks sharing a SELECT whose keys are integers are
-    read by batched SELECTs; the rest, and any key a batch cannot hand back with certainty,
-    by their row SELECT. pymysql's OperationalError (connection lost, time limit) goes to the
+    One READ ONLY transaction per batch. Checks sharing a SELECT whose keys are integers or
+    texts are read by batched SELECTs; the rest, and any key a batch cannot hand back with
+    certainty, by their row SELECT. pymysql's OperationalError (connection lost, time limit) goes to the
     caller, which reconnects and retries; any other failure of a batch runs each check alone.
     """
     results: list[RowResult] = [None] * len(checks)
@@ -198,17 +199,21 @@ class _Reader:
     def run(self, prepared: list[tuple[int, str]], results: list[RowResult]) -> None:
         """One READ ONLY transaction for ``prepared`` (check index, executable SELECT)."""
         by_sql: dict[str, dict[tuple[Any, ...], list[int]]] = defaultdict(dict)
+        singles: list[tuple[int, str]] = []
         for index, sql in prepared:
-            key = tuple(_bound_integer(value) for value in self.checks[index].select_params)
-            by_sql[sql].setdefault(key, []).append(index)
+            key = _param_key(self.checks[index].select_params)
+            if key is None:
+                singles.append((index, sql))
+            else:
+                by_sql[sql].setdefault(key, []).append(index)
         found: dict[int, RowResult] = {}
         with self.conn.cursor() as cursor:
             cursor.execute("START TRANSACTION READ ONLY")
             try:
                 for sql, by_key in by_sql.items():
-                    singles = self._batched(cursor, sql, by_key, found)
-                    for index in singles:
-                        found[index] = self._row(cursor, sql, index)
+                    singles.extend((index, sql) for index in self._batched(cursor, sql, list(by_key.values()), found))
+                for index, sql in singles:
+                    found[index] = self._row(cursor, sql, index)
                 cursor.execute("COMMIT")
             except BaseException:
                 if self.conn.open:
@@ -220,35 +225,57 @@ class _Reader:
         for index, value in found.items():
             results[index] = value
 
-    def _batched(self, cursor: Any, sql: str, by_key: dict[tuple[Any, ...], list[int]],
-                 found: dict[int, RowResult]) -> list[int]:
-        """Read integer keys by batched SELECTs; the check indexes left for their row SELECT."""
-        singles = [index for key, indexes in by_key.items() if any(type(v) is not int for v in key)
-                   for index in indexes]
-        keyed = [(key, indexes) for key, indexes in by_key.items() if all(type(v) is int for v in key)]
+    def _batched(self, cursor: Any, sql: str, groups: list[list[int]], found: dict[int, RowResult]) -> list[int]:
+        """Read the keys of integer and text values by batched SELECTs; the check indexes left for
+        their row SELECT.
+
+        ``groups`` holds the check indexes per distinct bound key. A check gets the row whose key
+        is exactly its bound key (an integer text also as the integer). A check without one is
+        certainly absent only if every row returned is some check's exact key and it is not a
+        deleted row (a deleted ``'abc'`` would be ``'ABC'`` under the collation): else the row
+        SELECT decides, as it does for any chunk with a row of another key type or a repeated key.
+        """
+        singles: list[int] = []
+        keyed: list[tuple[list[tuple[Any, ...]], list[int]]] = []
+        for indexes in groups:
+            forms = _key_forms(self.checks[indexes[0]].select_params)
+            if forms:
+                keyed.append((forms, indexes))
+            else:
+                singles.extend(indexes)
         if len(keyed) < 2:
             return singles + [index for _, indexes in keyed for index in indexes]
         _, key_names = mysql_select(sql)
         for start in range(0, len(keyed), MAX_KEYS_PER_SELECT):
             chunk = keyed[start:start + MAX_KEYS_PER_SELECT]
-            cursor.execute(mysql_batch_select(sql, len(chunk)), [value for key, _ in chunk for value in key])
-            rows = self._read(cursor)
-            by_row_key: dict[tuple[Any, ...], dict[str, Any]] = {}
-            for row in rows:
+            cursor.execute(mysql_batch_select(sql, len(chunk)),
+                           [value for _, indexes in chunk for value in self.checks[indexes[0]].select_params])
+            by_row_key: dict[tuple[Any, ...], dict[str, Any]] | None = {}
+            for row in self._read(cursor):
                 values = tuple(row[name] for name in key_names)
-                if any(type(v) is not int for v in values) or values in by_row_key:
-                    by_row_key = {}
-                    singles.extend(index for _, indexes in chunk for index in indexes)
-                    break
-                by_row_key[values] = row
-            else:
-                if set(by_row_key) - {key for key, _ in chunk}:  # a row no key accounts for
-                    singles.extend(index for _, indexes in chunk for index in indexes)
+                if by_row_key is None or any(type(v) not in (int, str) for v in values) or values in by_row_key:
+                    by_row_key = None
                     continue
-                for key, indexes in chunk:
-                    match = by_row_key.get(key)
+                by_row_key[values] = row
+            if by_row_key is None:
+                singles.extend(index for _, indexes in chunk for index in indexes)
+                continue
+            accounted: set[tuple[Any, ...]] = set()
+            unmatched: list[int] = []
+            for forms, indexes in chunk:
+                matches = [form for form in forms if form in by_row_key]
+                if len(matches) == 1:
+                    accounted.add(matches[0])
                     for index in indexes:
-                        found[index] = None if match is None else self._for_check(index, match)
+                        found[index] = self._for_check(index, by_row_key[matches[0]])
+                else:
+                    unmatched.extend(indexes)
+            every_row_accounted = len(accounted) == len(by_row_key)
+            for index in unmatched:
+                if every_row_accounted and self.checks[index].expected is not Expectation.ROW_ABSENT:
+                    found[index] = None
+                else:
+                    singles.append(index)
         return singles
 
     def _row(self, cursor: Any, sql: str, index: int) -> RowResult:
@@ -303,6 +330,24 @@ class _Reader:
                 if type(wanted) is bool:
                     shaped[name] = bool(value)
         return shaped
+
+
+def _key_forms(params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
+    """The exact key values a row may carry for these bound values: an int as itself, a text as
+    itself and, if it is an integer text, as that integer (an integer column reads it so).
+    [] when a value is of another type (its row SELECT decides)."""
+    forms: list[tuple[Any, ...]] = [()]
+    for value in params:
+        options: list[Any]
+        if type(value) is int:
+            options = [value]
+        elif type(value) is str:
+            number = _bound_integer(value)
+            options = [value, number] if type(number) is int else [value]
+        else:
+            return []
+        forms = [form + (option,) for form in forms for option in options]
+    return forms
 
 
 def _same_key(found: Any, bound: Any) -> bool:

@@ -4,10 +4,11 @@ Its match rate over time is verifiers.selectors.match_rate_series, shared with t
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db.models import Sum
+from django.db.models import QuerySet, Sum
 from django.db.models.functions import Lower
 from django.utils import timezone
 
@@ -21,9 +22,14 @@ def _since(hours: float) -> datetime:
     return timezone.now() - timedelta(hours=hours)
 
 
-def totals(*, hours: float = 24.0) -> dict[str, int]:
+def _in(rows: QuerySet, migration_ids: Sequence[int] | None) -> QuerySet:
+    """Rows of those migrations only (None: all): pages pass their console.migration_scope."""
+    return rows if migration_ids is None else rows.filter(migration_id__in=migration_ids)
+
+
+def totals(*, hours: float = 24.0, migration_ids: Sequence[int] | None = None) -> dict[str, int]:
     """Outcome totals over the last hours, with commits without a capture counted apart."""
-    base = OutcomeCount.objects.filter(kind=KIND, minute__gte=_since(hours))
+    base = _in(OutcomeCount.objects.filter(kind=KIND, minute__gte=_since(hours)), migration_ids)
     summed = base.aggregate(**{name: Sum(name) for name in COUNT_FIELDS})
     result: dict[str, Any] = {name: int(summed[name] or 0) for name in COUNT_FIELDS}
     lone = base.filter(subject=NO_CAPTURE_SUBJECT).aggregate(n=Sum("orphaned"))["n"] or 0
@@ -36,9 +42,9 @@ def totals(*, hours: float = 24.0) -> dict[str, int]:
     return result
 
 
-def groups_by_table(*, limit: int = 100) -> list[dict[str, Any]]:
+def groups_by_table(*, limit: int = 100, migration_ids: Sequence[int] | None = None) -> list[dict[str, Any]]:
     """Write mismatch/error groups, by table then most recent, with their differing columns."""
-    groups = (MismatchGroup.objects.filter(kind=KIND).exclude(outcome="unverifiable")
+    groups = (_in(MismatchGroup.objects.filter(kind=KIND), migration_ids).exclude(outcome="unverifiable")
               .order_by(Lower("subject"), "-last_seen")[:limit])
     result = []
     for group in groups:
@@ -48,6 +54,7 @@ def groups_by_table(*, limit: int = 100) -> list[dict[str, Any]]:
     return result
 
 
-def unverifiable_reasons(*, limit: int = 20) -> list[MismatchGroup]:
+def unverifiable_reasons(*, limit: int = 20, migration_ids: Sequence[int] | None = None) -> list[MismatchGroup]:
     """The most recent reasons statements could not be verified (one group per reason and table)."""
-    return list(MismatchGroup.objects.filter(kind=KIND, outcome="unverifiable").order_by("-last_seen")[:limit])
+    return list(_in(MismatchGroup.objects.filter(kind=KIND, outcome="unverifiable"), migration_ids)
+                .order_by("-last_seen")[:limit])

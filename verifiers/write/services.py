@@ -128,27 +128,38 @@ def _database_for(name: str | None, migration_id: int | None) -> VerifiedDatabas
 
 
 def _prepared(raw: Any, now: float, targets: dict[int, WriteTarget | None],
+              databases: dict[str | None, VerifiedDatabase | CaptureError],
               migration_id: int | None = None) -> tuple[dict[str, Any], VerifiedDatabase]:
     """A validated capture converted against its database (CaptureError if refused).
 
     What is stored keeps the statements and after-images as received (valid JSON, values in
-    their tagged form); conversion uses the values they stand for.
+    their tagged form); conversion uses the values they stand for. ``targets`` and ``databases``
+    are the batch's: each database is looked up once per batch, not once per capture.
     """
     capture = validate_capture(raw)
-    database = _database_for(capture["database"], migration_id)
-    if database.pk not in targets:
+    name = capture["database"]
+    if name not in databases:
         try:
-            targets[database.pk] = target_for(database)
+            databases[name] = _database_for(name, migration_id)  # one migration per batch
+        except CaptureError as error:
+            databases[name] = error
+    database = databases[name]
+    if isinstance(database, CaptureError):
+        raise type(database)(str(database))  # each capture its own error (one raised object would grow its traceback)
+    database_id = database.pk
+    if database_id not in targets:
+        try:
+            targets[database_id] = target_for(database)
         except CheckerError as error:
             logger.warning("write captures for %s stored unconverted: %s", database.name, error)
-            targets[database.pk] = None
-    target = targets[database.pk]
+            targets[database_id] = None
+    target = targets[database_id]
     checks: list[dict[str, Any]] | None = None
     unverifiable: list[dict[str, Any]] = []
     if target is not None:
         checks, unverifiable = _converted(capture, target)
     stored = {**capture, "statements": raw["statements"], "after_images": raw.get("after_images") or [],
-              "database_id": database.pk, "migration_id": database.migration_id, "received_at": now,
+              "database_id": database_id, "migration_id": database.migration_id, "received_at": now,
               "capture_ttl_s": database.capture_ttl_s,
               "checks": checks, "unverifiable": unverifiable}
     if checks is not None:
@@ -179,13 +190,14 @@ def ingest_captures(raw_items: list[Any], *, now: float | None = None, store: Wr
     now = time.time() if now is None else now
     outcomes: list[IngestResult | CaptureError | None] = [None] * len(raw_items)
     targets: dict[int, WriteTarget | None] = {}
+    databases: dict[str | None, VerifiedDatabase | CaptureError] = {}
     to_store: list[tuple[int, dict[str, Any], VerifiedDatabase]] = []
     seen: set[str] = set()
     for position, raw in enumerate(raw_items):
         try:
             if isinstance(raw, CaptureError):  # an NDJSON line that was not JSON
                 raise raw
-            stored, database = _prepared(raw, now, targets, migration_id)
+            stored, database = _prepared(raw, now, targets, databases, migration_id)
         except CaptureError as error:
             outcomes[position] = error
             continue

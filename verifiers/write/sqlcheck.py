@@ -931,26 +931,59 @@ def _match_token(value: Any) -> str:
     return value if isinstance(value, str) else str(value)
 
 
+class AfterImageIndex:
+    """A capture's after-images grouped by table name once, for binding its many statements.
+
+    Without it every statement scans (and lower-cases) every after-image of the capture.
+    Positions stay those of the capture's list, so messages name the image the sender sent.
+    """
+
+    __slots__ = ("_by_table", "problem")
+
+    def __init__(self, after_images: Any) -> None:
+        self._by_table: dict[str, list[tuple[int, Any]]] = {}
+        self.problem: str | None = None  # raised by the first statement that needs the images
+        if after_images is None:
+            return
+        if type(after_images) is not list and (
+            isinstance(after_images, (str, bytes, Mapping)) or not isinstance(after_images, Sequence)
+        ):
+            self.problem = "after_images must be a list of {table, key, row} objects"
+            return
+        for position, image in enumerate(after_images):
+            if type(image) is not dict and not isinstance(image, Mapping):
+                self.problem = f"after-image #{position} is not a {{table, key, row}} object"
+                return
+            table = image.get("table")
+            if type(table) is not str:
+                self.problem = f"after-image #{position} has no 'table' name"
+                return
+            table = table.lower()
+            self._by_table.setdefault(table, []).append((position, image))
+            bare = table.replace('"', "").replace("`", "")
+            if bare != table:
+                self._by_table.setdefault(bare, []).append((position, image))
+
+    def of(self, table_names: frozenset[str]) -> list[tuple[int, Any]]:
+        """(position, image) of the images naming one of ``table_names``, in the capture's order."""
+        if self.problem is not None:
+            raise UnverifiableStatement(self.problem)
+        found = [entries for name in table_names if (entries := self._by_table.get(name))]
+        if len(found) < 2:
+            return found[0] if found else []
+        by_position: dict[int, Any] = {}  # an image may be filed under two of the names
+        for entries in found:
+            for position, image in entries:
+                by_position.setdefault(position, image)
+        return sorted(by_position.items())
+
+
 def _after_images_for(template: StatementTemplate, after_images: Any) -> list[_AfterImage]:
     if after_images is None:
         return []
-    if type(after_images) is not list and (
-        isinstance(after_images, (str, bytes, Mapping)) or not isinstance(after_images, Sequence)
-    ):
-        raise UnverifiableStatement("after_images must be a list of {table, key, row} objects")
+    index = after_images if type(after_images) is AfterImageIndex else AfterImageIndex(after_images)
     found: list[_AfterImage] = []
-    table_names = template.table_names
-    for position, image in enumerate(after_images):
-        if type(image) is not dict and not isinstance(image, Mapping):
-            raise UnverifiableStatement(f"after-image #{position} is not a {{table, key, row}} object")
-        table = image.get("table")
-        if type(table) is not str:
-            raise UnverifiableStatement(f"after-image #{position} has no 'table' name")
-        table = table.lower()
-        if table not in table_names:
-            table = table.replace('"', "").replace("`", "")
-            if table not in table_names:
-                continue
+    for position, image in index.of(template.table_names):
         key = image.get("key")
         row = image.get("row") or {}
         if not (type(key) is dict or isinstance(key, Mapping)) or not (
@@ -985,10 +1018,13 @@ def _known_value(source: ValueSource, values: Sequence[Any], literals: Sequence[
 def bind(
     template: StatementTemplate,
     params: Sequence[Any] | Mapping[str, Any] | None,
-    after_images: Sequence[Mapping[str, Any]] | None = None,
+    after_images: Sequence[Mapping[str, Any]] | AfterImageIndex | None = None,
     literals: Sequence[Any] = (),
 ) -> list[RowCheck]:
-    """Resolve one capture's params, literals and after-images into one RowCheck per row."""
+    """Resolve one capture's params, literals and after-images into one RowCheck per row.
+
+    ``after_images`` may be the capture's list or its AfterImageIndex (built once per capture).
+    """
     if len(literals) != template.literal_slot_count:
         raise UnverifiableStatement(
             f"template has {template.literal_slot_count} literal slots but {len(literals)} literals were given"
@@ -1166,6 +1202,9 @@ class TemplateCache:
         # normalise() is a pure function of the text: captures re-send the same parameterised
         # texts, so its result is kept for texts up to NORMALISED_TEXT_CHARS (bounded memory).
         self._normalised: OrderedDict[tuple[str, str], tuple[str, tuple[Any, ...]]] = OrderedDict()
+        # (dialect as given, text) -> (template, literals) of convertible texts: the common case is
+        # one application sending the same few texts, found here with one dict lookup.
+        self._by_text: dict[tuple[str, str], tuple[StatementTemplate, tuple[Any, ...]]] = {}
         self.hits = 0
         self.misses = 0
 
@@ -1174,6 +1213,11 @@ class TemplateCache:
 
     def template_for(self, sql: str, dialect: str) -> tuple[StatementTemplate, tuple[Any, ...]]:
         """The cached template of ``sql`` and the literals to bind with it."""
+        known = self._by_text.get((dialect, sql)) if type(sql) is str and type(dialect) is str else None
+        if known is not None:  # a text seen before, as sent: no dialect folding, lexing or LRU upkeep
+            self.hits += 1
+            return known
+        given_dialect = dialect
         dialect = resolve_dialect(dialect)
         template_text, literals = self._normalise(sql, dialect)
         entry = self._get((dialect, "template", template_text))
@@ -1187,6 +1231,10 @@ class TemplateCache:
         if isinstance(entry, UnverifiableStatement):
             raise UnverifiableStatement(entry.reason)
         assert isinstance(entry, StatementTemplate)
+        if len(sql) <= NORMALISED_TEXT_CHARS:
+            if len(self._by_text) >= self._maxsize:
+                self._by_text.clear()  # bounded; the LRU entries refill it
+            self._by_text[(given_dialect, sql)] = (entry, literals)
         return entry, literals
 
     def check_rows(
@@ -1194,7 +1242,7 @@ class TemplateCache:
         sql: str,
         dialect: str,
         params: Sequence[Any] | Mapping[str, Any] | None,
-        after_images: Sequence[Mapping[str, Any]] | None = None,
+        after_images: Sequence[Mapping[str, Any]] | AfterImageIndex | None = None,
     ) -> list[RowCheck]:
         """RowChecks for one captured statement (raises UnverifiableStatement)."""
         template, literals = self.template_for(sql, dialect)

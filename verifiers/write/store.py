@@ -38,43 +38,73 @@ TASK_CHECK: Final = "check"
 TASK_ORPHAN: Final = "orphan"
 TASK_NO_CAPTURE: Final = "nocapture"
 
-# KEYS: capture, seen, committed, deadlines, due, waits
-# ARGV: id, data, key_ttl_s, orphan_deadline, delay_ms, now, seen_ttl_s
-_ADD_CAPTURE_LUA = """
-if not redis.call('SET', KEYS[2], '1', 'NX', 'EX', tonumber(ARGV[7])) then
-  return 'duplicate'
+# A batch in one call (one script run, not one per capture: the per-call cost was most of the
+# store's CPU, in Redis and in redis-py). The per-capture keys are named from the prefix inside
+# the script, so this needs a single Redis server (no cluster), as the rest of the store does.
+# KEYS: deadlines, due, waits
+# ARGV: prefix, now, seen_ttl_s, then per capture: id, data, key_ttl_s, orphan_deadline, delay_ms
+_ADD_CAPTURES_LUA = """
+local prefix, now, seen_ttl = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
+local out = {}
+for i = 4, #ARGV, 5 do
+  local id, delay_ms = ARGV[i], ARGV[i + 4]
+  local capture = prefix .. 'capture:' .. id
+  if not redis.call('SET', prefix .. 'seen:' .. id, '1', 'NX', 'EX', seen_ttl) then
+    out[#out + 1] = 'duplicate'
+  else
+    redis.call('HSET', capture, 'data', ARGV[i + 1], 'delay_ms', delay_ms)
+    redis.call('EXPIRE', capture, tonumber(ARGV[i + 2]))
+    local committed_at = redis.call('GET', prefix .. 'committed:' .. id)
+    if committed_at then
+      redis.call('ZREM', KEYS[3], id)
+      redis.call('HSET', capture, 'committed_at', committed_at)
+      redis.call('ZADD', KEYS[2], now + tonumber(delay_ms) / 1000, id)
+      out[#out + 1] = 'committed'
+    else
+      redis.call('ZADD', KEYS[1], tonumber(ARGV[i + 3]), id)
+      out[#out + 1] = 'stored'
+    end
+  end
 end
-redis.call('HSET', KEYS[1], 'data', ARGV[2], 'delay_ms', ARGV[5])
-redis.call('EXPIRE', KEYS[1], tonumber(ARGV[3]))
-local committed_at = redis.call('GET', KEYS[3])
-if committed_at then
-  redis.call('ZREM', KEYS[6], ARGV[1])
-  redis.call('HSET', KEYS[1], 'committed_at', committed_at)
-  redis.call('ZADD', KEYS[5], tonumber(ARGV[6]) + tonumber(ARGV[5]) / 1000, ARGV[1])
-  return 'committed'
-end
-redis.call('ZADD', KEYS[4], tonumber(ARGV[4]), ARGV[1])
-return 'stored'
+return out
 """
 
-# KEYS: capture, committed, deadlines, due, waits
-# ARGV: id, now, seen_ttl_s, wait_deadline
-_ADD_COMMIT_LUA = """
-if not redis.call('SET', KEYS[2], ARGV[2], 'NX', 'EX', tonumber(ARGV[3])) then
-  return 'duplicate'
+# KEYS: deadlines, due, waits
+# ARGV: prefix, now, seen_ttl_s, wait_deadline, then the capture ids
+_ADD_COMMITS_LUA = """
+local prefix, now, seen_ttl, wait_deadline = ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
+local out = {}
+for i = 5, #ARGV do
+  local id = ARGV[i]
+  local capture = prefix .. 'capture:' .. id
+  if not redis.call('SET', prefix .. 'committed:' .. id, now, 'NX', 'EX', seen_ttl) then
+    out[#out + 1] = 'duplicate'
+  elseif redis.call('ZREM', KEYS[1], id) == 1 then
+    local delay_ms = tonumber(redis.call('HGET', capture, 'delay_ms') or '0')
+    redis.call('HSET', capture, 'committed_at', now)
+    redis.call('ZADD', KEYS[2], tonumber(now) + delay_ms / 1000, id)
+    out[#out + 1] = 'scheduled'
+  elseif redis.call('EXISTS', capture) == 1 then
+    out[#out + 1] = 'late'
+  else
+    redis.call('ZADD', KEYS[3], wait_deadline, id)
+    out[#out + 1] = 'waiting'
+  end
 end
-if redis.call('ZREM', KEYS[3], ARGV[1]) == 1 then
-  local delay_ms = tonumber(redis.call('HGET', KEYS[1], 'delay_ms') or '0')
-  redis.call('HSET', KEYS[1], 'committed_at', ARGV[2])
-  redis.call('ZADD', KEYS[4], tonumber(ARGV[2]) + delay_ms / 1000, ARGV[1])
-  return 'scheduled'
-end
-if redis.call('EXISTS', KEYS[1]) == 1 then
-  return 'late'
-end
-redis.call('ZADD', KEYS[5], tonumber(ARGV[4]), ARGV[1])
-return 'waiting'
+return out
 """
+# KEYS: the capture keys; a flat list of (data, committed_at) per key, nil where absent
+_LOAD_LUA = """
+local out = {}
+for i, key in ipairs(KEYS) do
+  local fields = redis.call('HMGET', key, 'data', 'committed_at')
+  out[2 * i - 1] = fields[1]
+  out[2 * i] = fields[2]
+end
+return out
+"""
+# Captures or commits per script call: bounds how long one call holds Redis.
+STORE_CHUNK: Final = 1000
 
 # KEYS: processing, due, deadlines, waits; ARGV: now, lease_until, limit
 _CLAIM_LUA = """
@@ -149,9 +179,10 @@ class WriteCaptureStore:
         self.seen_ttl_s = seen_ttl_s
         self.commit_grace_s = commit_grace_s
         self.lease_s = lease_s
-        self._add_capture = client.register_script(_ADD_CAPTURE_LUA)
-        self._add_commit = client.register_script(_ADD_COMMIT_LUA)
+        self._add_captures = client.register_script(_ADD_CAPTURES_LUA)
+        self._add_commits = client.register_script(_ADD_COMMITS_LUA)
         self._claim = client.register_script(_CLAIM_LUA)
+        self._load = client.register_script(_LOAD_LUA)
 
     # --- keys -------------------------------------------------------------------------------
     def _key(self, name: str) -> str:
@@ -167,18 +198,16 @@ class WriteCaptureStore:
 
     def add_captures(self, captures: list[tuple[str, bytes, int, int]], *, now: float) -> list[str]:
         """Store many (id, data, ttl_s, commit_delay_ms) in one round trip; a status per capture."""
+        if not captures:
+            return []
         pipe = self.client.pipeline(transaction=False)
-        for capture_id, data, ttl_s, commit_delay_ms in captures:
-            self._add_capture(
-                keys=[
-                    self.capture_key(capture_id), self._key(f"seen:{capture_id}"),
-                    self._key(f"committed:{capture_id}"), self._key("deadlines"), self._key("due"), self._key("waits"),
-                ],
-                args=[capture_id, data, int(ttl_s) + CAPTURE_KEY_GRACE_S, now + ttl_s, int(commit_delay_ms), now,
-                      self.seen_ttl_s],
-                client=pipe,
-            )
-        return [_text(result) for result in pipe.execute()] if captures else []
+        for start in range(0, len(captures), STORE_CHUNK):
+            args: list[str | bytes | int | float] = [self.prefix, now, self.seen_ttl_s]
+            for capture_id, data, ttl_s, commit_delay_ms in captures[start:start + STORE_CHUNK]:
+                args += (capture_id, data, int(ttl_s) + CAPTURE_KEY_GRACE_S, now + ttl_s, int(commit_delay_ms))
+            self._add_captures(keys=[self._key("deadlines"), self._key("due"), self._key("waits")], args=args,
+                               client=pipe)
+        return [_text(status) for chunk in pipe.execute() for status in chunk]
 
     def add_commit(self, capture_id: str, *, now: float) -> str:
         """Note a commit: 'scheduled', 'waiting' (no capture yet), 'late' (orphaned) or 'duplicate'."""
@@ -186,17 +215,17 @@ class WriteCaptureStore:
 
     def add_commits(self, capture_ids: list[str], *, now: float) -> list[str]:
         """Note many commits in one round trip; a status per id."""
+        if not capture_ids:
+            return []
         pipe = self.client.pipeline(transaction=False)
-        for capture_id in capture_ids:
-            self._add_commit(
-                keys=[
-                    self.capture_key(capture_id), self._key(f"committed:{capture_id}"), self._key("deadlines"),
-                    self._key("due"), self._key("waits"),
-                ],
-                args=[capture_id, repr(now), self.seen_ttl_s, now + self.commit_grace_s],
+        for start in range(0, len(capture_ids), STORE_CHUNK):
+            self._add_commits(
+                keys=[self._key("deadlines"), self._key("due"), self._key("waits")],
+                args=[self.prefix, repr(now), self.seen_ttl_s, now + self.commit_grace_s,
+                      *capture_ids[start:start + STORE_CHUNK]],
                 client=pipe,
             )
-        return [_text(result) for result in pipe.execute()] if capture_ids else []
+        return [_text(status) for chunk in pipe.execute() for status in chunk]
 
     def claim(self, *, now: float, limit: int) -> list[ClaimedWork]:
         """Claim up to ``limit`` units of work that are due (expired leases first)."""
@@ -213,11 +242,15 @@ class WriteCaptureStore:
 
     def load(self, capture_ids: list[str]) -> dict[str, StoredCapture | None]:
         """The captures still in Redis (None for ids whose key expired or never existed)."""
+        if not capture_ids:
+            return {}
         pipe = self.client.pipeline(transaction=False)
-        for capture_id in capture_ids:
-            pipe.hmget(self.capture_key(capture_id), "data", "committed_at")
+        for start in range(0, len(capture_ids), STORE_CHUNK):  # one script call, not one HMGET per capture
+            self._load(keys=[self.capture_key(capture_id) for capture_id in capture_ids[start:start + STORE_CHUNK]],
+                       client=pipe)
+        fields = [value for chunk in pipe.execute() for value in chunk]
         loaded: dict[str, StoredCapture | None] = {}
-        for capture_id, (data, committed_at) in zip(capture_ids, pipe.execute()):
+        for capture_id, data, committed_at in zip(capture_ids, fields[0::2], fields[1::2]):
             loaded[capture_id] = (
                 None if data is None else StoredCapture(data, float(committed_at) if committed_at else None)
             )

@@ -1,4 +1,4 @@
-"""Measure the overview page: p50/p95/max over N logged-in requests through Django's test client.
+"""Measure the overview page: p50/p95/max over N requests of a viewer through Django's test client.
 
 Prints the figures (never asserts them). Run after `manage.py seed_volume` on a database of its own:
   DATABASE_URL=postgresql://postgres@127.0.0.1:5432/mhc_bench manage.py benchmark_overview --requests 60
@@ -15,6 +15,7 @@ from django.db import connection
 from django.test import Client
 
 from console.dashboard.views import PARTIALS
+from console.roles import VIEWERS, ensure_roles
 
 BENCH_USER = "benchmark-overview"
 
@@ -39,6 +40,7 @@ class Command(BaseCommand):
         if requests < 1:
             raise CommandError("--requests must be at least 1")
         user, _ = get_user_model().objects.get_or_create(username=BENCH_USER, defaults={"is_active": True})
+        user.groups.add(ensure_roles()[VIEWERS])  # the pages need a role; a viewer sees every migration
         client = Client(HTTP_HOST="127.0.0.1")
         client.force_login(user)
         self._volume()
@@ -71,7 +73,8 @@ class Command(BaseCommand):
     def _volume(self) -> None:
         with connection.cursor() as cursor:
             figures = []
-            for table in ("verifiers_outcomecount", "verifiers_mismatchgroup", "verifiers_mismatchsample"):
+            for table in ("console_migration", "verifiers_outcomecount", "verifiers_mismatchgroup",
+                          "verifiers_mismatchsample"):
                 cursor.execute(f"SELECT count(*) FROM {table}")
-                figures.append(f"{table.removeprefix('verifiers_')} {cursor.fetchone()[0]:,}")
+                figures.append(f"{table.split('_', 1)[1]} {cursor.fetchone()[0]:,}")
         self.stdout.write("volume: " + ", ".join(figures))

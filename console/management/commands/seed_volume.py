@@ -1,7 +1,9 @@
-"""Fill the database with dashboard-scale volume: 1M per-minute outcome rows, 100k stored mismatches.
+"""Fill the database with dashboard-scale volume: 20 migrations holding 1M per-minute outcome rows
+and 100k stored mismatches in all.
 
 All in SQL (generate_series), so it takes seconds, not hours. Seeded rows are recognisable
-(subjects under /seed/ and seed_ tables, fingerprints 'seed-…') and `--clear` removes only them.
+(migrations 'seed-01'…, subjects under /seed/ and seed_ tables, fingerprints 'seed-…') and
+`--clear` removes only them. Subjects and groups are dealt round-robin to the migrations.
 Use a database of its own for benchmarks, e.g.
   DATABASE_URL=postgresql://postgres@127.0.0.1:5432/mhc_bench manage.py migrate
   DATABASE_URL=postgresql://postgres@127.0.0.1:5432/mhc_bench manage.py seed_volume
@@ -14,9 +16,10 @@ import time
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection, transaction
 
-from console.models import sole_migration_pk
+from console.models import Migration
 
 SEED_FINGERPRINT = "seed-"
+SEED_MIGRATION = "seed-"
 
 
 class Command(BaseCommand):
@@ -27,21 +30,25 @@ class Command(BaseCommand):
         parser.add_argument("--mismatches", type=int, default=100_000, help="MismatchSample rows (default 100,000)")
         parser.add_argument("--subjects", type=int, default=100, help="routes + tables (60 %% read, 40 %% write)")
         parser.add_argument("--samples-per-group", type=int, default=20)
+        parser.add_argument("--migrations", type=int, default=20, help="migrations sharing the rows (default 20)")
         parser.add_argument("--clear", action="store_true", help="only delete previously seeded rows")
 
     def handle(self, *args, outcomes: int, mismatches: int, subjects: int, samples_per_group: int, clear: bool,
-               **options) -> None:
-        if min(outcomes, mismatches, subjects, samples_per_group) < 0 or subjects == 0 or samples_per_group == 0:
-            raise CommandError("--outcomes/--mismatches must be >= 0, --subjects/--samples-per-group >= 1")
+               migrations: int, **options) -> None:
+        if min(outcomes, mismatches) < 0 or min(subjects, samples_per_group, migrations) < 1:
+            raise CommandError("--outcomes/--mismatches must be >= 0, --subjects/--samples-per-group/--migrations >= 1")
+        if migrations > 999:
+            raise CommandError(f"--migrations must be at most 999, not {migrations}")
         started = time.perf_counter()
         with transaction.atomic(), connection.cursor() as cursor:
             self._clear(cursor)
             if clear:
                 self.stdout.write(f"cleared seeded rows in {time.perf_counter() - started:.1f} s")
                 return
-            migration = sole_migration_pk()
-            if migration is None:
-                raise CommandError("the console has several migrations; seed_volume fills a single-migration console")
+            migration_ids = [
+                Migration.objects.create(slug=f"{SEED_MIGRATION}{index:02d}", name=f"Seeded migration {index:02d}").pk
+                for index in range(1, migrations + 1)
+            ]
             minutes = max(1, -(-outcomes // subjects))  # ceil: every subject gets the same span
             read_subjects = max(1, subjects * 6 // 10)
             cursor.execute(
@@ -49,7 +56,7 @@ class Command(BaseCommand):
                 INSERT INTO verifiers_outcomecount
                     (migration_id, kind, subject, minute, matched, mismatched, errored, stale, orphaned, unverifiable,
                      noise_suppressed, legacy_latency_ms_sum, candidate_latency_ms_sum, latency_count)
-                SELECT %(migration)s, CASE WHEN s <= %(read)s THEN 'read' ELSE 'write' END,
+                SELECT (%(migrations)s::bigint[])[mod(s, %(count)s) + 1], CASE WHEN s <= %(read)s THEN 'read' ELSE 'write' END,
                        CASE WHEN s <= %(read)s THEN 'GET /seed/r' || s || '/{id}' ELSE 'seed_table_' || s END,
                        date_trunc('minute', now()) - make_interval(mins => m),
                        40 + (random() * 60)::int,
@@ -61,7 +68,7 @@ class Command(BaseCommand):
                 ON CONFLICT (migration_id, kind, subject, minute) DO NOTHING
                 """,
                 {"read": read_subjects, "subjects": subjects, "minutes": minutes, "outcomes": outcomes,
-                 "migration": migration},
+                 "migrations": migration_ids, "count": len(migration_ids)},
             )
             outcome_rows = cursor.rowcount
             groups = max(1, -(-mismatches // samples_per_group)) if mismatches else 0
@@ -70,7 +77,7 @@ class Command(BaseCommand):
                 INSERT INTO verifiers_mismatchgroup
                     (migration_id, kind, fingerprint, title, subject, outcome, differences, status, severity,
                      first_seen, last_seen, count, stored_samples, status_changed_by, note)
-                SELECT %(migration)s, CASE WHEN mod(g, 5) < 3 THEN 'read' ELSE 'write' END,
+                SELECT (%(migrations)s::bigint[])[mod(g, %(count)s) + 1], CASE WHEN mod(g, 5) < 3 THEN 'read' ELSE 'write' END,
                        %(prefix)s || g,
                        CASE WHEN mod(g, 5) < 3 THEN 'GET /seed/r' || (mod(g, 60) + 1) || '/{id}: $.items[*].amount changed #' || g
                             ELSE 'UPDATE seed_table_' || (mod(g, 40) + 61) || ': balance changed #' || g END,
@@ -83,7 +90,8 @@ class Command(BaseCommand):
                 FROM generate_series(1, %(groups)s) AS g
                 ON CONFLICT (migration_id, kind, fingerprint) DO NOTHING
                 """,
-                {"prefix": SEED_FINGERPRINT, "groups": groups, "per_group": samples_per_group, "migration": migration},
+                {"prefix": SEED_FINGERPRINT, "groups": groups, "per_group": samples_per_group,
+                 "migrations": migration_ids, "count": len(migration_ids)},
             )
             group_rows = cursor.rowcount
             cursor.execute(
@@ -107,11 +115,13 @@ class Command(BaseCommand):
             )
             sample_rows = cursor.rowcount
         with connection.cursor() as cursor:
-            cursor.execute("ANALYZE verifiers_outcomecount")
+            # VACUUM too: the overview reads the roll-up by index-only scans, which need the visibility
+            # map that autovacuum keeps on a live console and a fresh bulk load does not have yet.
+            cursor.execute("VACUUM ANALYZE verifiers_outcomecount")
             cursor.execute("ANALYZE verifiers_mismatchgroup")
             cursor.execute("ANALYZE verifiers_mismatchsample")
         self.stdout.write(
-            f"seeded {outcome_rows:,} outcome rows ({subjects} subjects x {minutes:,} minutes), "
+            f"seeded {len(migration_ids)} migrations, {outcome_rows:,} outcome rows ({subjects} subjects x {minutes:,} minutes), "
             f"{group_rows:,} mismatch groups, {sample_rows:,} mismatch samples "
             f"in {time.perf_counter() - started:.1f} s"
         )
@@ -128,3 +138,5 @@ class Command(BaseCommand):
             "DELETE FROM verifiers_outcomecount WHERE subject LIKE %s OR subject LIKE %s",
             ["GET /seed/%", "seed\\_table\\_%"],
         )
+        # Seeded migrations own nothing else (every row above is gone first: no database cascade).
+        cursor.execute("DELETE FROM console_migration WHERE slug ~ %s", [f"^{SEED_MIGRATION}[0-9]+$"])

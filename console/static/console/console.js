@@ -37,3 +37,11 @@
   draw(document);
   document.addEventListener("console:refreshed", function (event) { draw(event.target); });
 })();
+
+// The navigation's migration picker shows the chosen migration as soon as it is picked (its Show
+// button does the same without JavaScript).
+(function () {
+  document.querySelectorAll("select[data-autosubmit]").forEach(function (select) {
+    select.addEventListener("change", function () { select.form.submit(); });
+  });
+})();
