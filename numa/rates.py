@@ -103,6 +103,29 @@ def _share(numerator: int | None, other: int | None) -> float | None:
     return numerator / (numerator + other)
 
 
+@dataclass
+class _ShareAcrossNodes:
+    """One share (e.g. remote / all accesses) per node, and summed over the nodes that had both counts."""
+
+    part: int = 0
+    rest: int = 0
+    nodes: int = 0
+
+    def add(self, part: int | None, rest: int | None) -> float | None:
+        if part is not None and rest is not None:
+            self.part += part
+            self.rest += rest
+            self.nodes += 1
+        return _share(part, rest)
+
+    def covers(self, node_count: int) -> bool:
+        """Every node had both counts: the summed share stands for the host."""
+        return bool(node_count) and self.nodes == node_count
+
+    def share(self) -> float | None:
+        return _share(self.part, self.rest)
+
+
 def _busy_ticks_delta(previous: dict[str, int], current: dict[str, int]) -> int | None:
     """Busy ticks between two cpu-time dicts, None when missing or reset."""
     if not previous or not current:
@@ -181,8 +204,7 @@ def rates_between(
     rates.reset_counters.extend(f"vmstat.{key}" for key in vmstat.reset_counters)
 
     user_hz = current.user_hz or 100
-    total_local = total_other = total_hit = total_miss = 0
-    nodes_with_locality = nodes_with_miss = 0
+    remote, miss = _ShareAcrossNodes(), _ShareAcrossNodes()
     for node in current.nodes:
         before_node = previous.node(node.node_id)
         node_rates = NodeRates(node_id=node.node_id)
@@ -193,20 +215,8 @@ def rates_between(
         node_rates.numastat_per_s = numastat.rates(interval_s)
         node_rates.reset_counters = numastat.reset_counters
         rates.reset_counters.extend(f"node{node.node_id}.{key}" for key in numastat.reset_counters)
-        local = numastat.deltas.get("local_node")
-        other = numastat.deltas.get("other_node")
-        node_rates.remote_share = _share(other, local)
-        if local is not None and other is not None:
-            total_local += local
-            total_other += other
-            nodes_with_locality += 1
-        hit = numastat.deltas.get("numa_hit")
-        miss = numastat.deltas.get("numa_miss")
-        node_rates.numa_miss_share = _share(miss, hit)
-        if hit is not None and miss is not None:
-            total_hit += hit
-            total_miss += miss
-            nodes_with_miss += 1
+        node_rates.remote_share = remote.add(numastat.deltas.get("other_node"), numastat.deltas.get("local_node"))
+        node_rates.numa_miss_share = miss.add(numastat.deltas.get("numa_miss"), numastat.deltas.get("numa_hit"))
         busy = _busy_ticks_delta(before_node.cpu_ticks, node.cpu_ticks)
         if busy is not None:
             node_rates.cpu_cores_used = busy / user_hz / interval_s
@@ -214,14 +224,14 @@ def rates_between(
             rates.reset_counters.append(f"node{node.node_id}.cpu")
 
     # Host shares: from the nodes when every node had data, else from /proc/vmstat.
-    if current.nodes and nodes_with_locality == len(current.nodes):
-        rates.remote_share = _share(total_other, total_local)
+    if remote.covers(len(current.nodes)):
+        rates.remote_share = remote.share()
     else:
         rates.remote_share = _share(
             vmstat.deltas.get("numa_other"), vmstat.deltas.get("numa_local")
         )
-    if current.nodes and nodes_with_miss == len(current.nodes):
-        rates.numa_miss_share = _share(total_miss, total_hit)
+    if miss.covers(len(current.nodes)):
+        rates.numa_miss_share = miss.share()
     else:
         rates.numa_miss_share = _share(
             vmstat.deltas.get("numa_miss"), vmstat.deltas.get("numa_hit")

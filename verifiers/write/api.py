@@ -9,7 +9,7 @@ One object is answered as one (4xx naming what is wrong); a batch item by item, 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 import redis
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
@@ -79,6 +79,29 @@ def _batch_answer(parsed: ParsedBody, outcomes: list[Any], as_dict: Any) -> Resp
     return Response(payload, status=status.HTTP_400_BAD_REQUEST)
 
 
+def _ingest(request: Request, run: Callable[[list[Any], Any], list[Any]], as_dict: Callable[[Any], dict]) -> Response:
+    """The one flow of both endpoints: whose migration, parse, `run` the items, answer the batch or the item."""
+    try:
+        migration = ingest_migration(request)
+    except IngestScopeError as error:
+        return Response({"error": str(error)}, status=error.status)
+    try:
+        with cyclic_gc_paused():  # a batch's thousands of parsed dicts would trigger full collections
+            parsed = _parsed(request)
+            outcomes = run(_items(parsed), migration) if parsed.items else []
+    except CaptureError as error:
+        return _refused(error)
+    except redis.RedisError as error:
+        return _store_down(error)
+    if not parsed.single:
+        return _batch_answer(parsed, outcomes, as_dict)
+    result = outcomes[0]
+    if isinstance(result, CaptureError):
+        return _refused(result)
+    return Response(as_dict(result),
+                    status=status.HTTP_200_OK if result.status == "duplicate" else status.HTTP_202_ACCEPTED)
+
+
 def _items(parsed: ParsedBody) -> list[Any]:
     # An item that was not even JSON (NDJSON line) reaches the service as its CaptureError.
     return [raw for _, raw in parsed.items]
@@ -145,25 +168,8 @@ class WriteCaptureView(APIView):
                     "results: [{index|line, id, status, row_checks, unverifiable, converted}]}. " + _LIMITS,
     )
     def post(self, request: Request) -> Response:
-        try:
-            migration = ingest_migration(request)
-        except IngestScopeError as error:
-            return Response({"error": str(error)}, status=error.status)
-        try:
-            with cyclic_gc_paused():  # a batch's thousands of parsed dicts would trigger full collections
-                parsed = _parsed(request)
-                outcomes = services.ingest_captures(_items(parsed), migration_id=migration.pk) if parsed.items else []
-        except CaptureError as error:
-            return _refused(error)
-        except redis.RedisError as error:
-            return _store_down(error)
-        if not parsed.single:
-            return _batch_answer(parsed, outcomes, services.IngestResult.as_dict)
-        result = outcomes[0]
-        if isinstance(result, CaptureError):
-            return _refused(result)
-        return Response(result.as_dict(),
-                        status=status.HTTP_200_OK if result.status == "duplicate" else status.HTTP_202_ACCEPTED)
+        return _ingest(request, lambda items, migration: services.ingest_captures(items, migration_id=migration.pk),
+                       services.IngestResult.as_dict)
 
 
 class CommitSerializer(serializers.Serializer):
@@ -189,25 +195,7 @@ class WriteCommitView(APIView):
         description="One {id}, a JSON array of them or NDJSON; a batch is answered item by item like captures.",
     )
     def post(self, request: Request) -> Response:
-        try:
-            migration = ingest_migration(request)
-        except IngestScopeError as error:
-            return Response({"error": str(error)}, status=error.status)
-        try:
-            with cyclic_gc_paused():
-                parsed = _parsed(request)
-                # Only a console with several migrations needs to remember whose commit note it was.
-                outcomes = (services.register_commits(_items(parsed),
-                                                      migration_id=migration.pk if migration.several else None)
-                            if parsed.items else [])
-        except CaptureError as error:
-            return _refused(error)
-        except redis.RedisError as error:
-            return _store_down(error)
-        if not parsed.single:
-            return _batch_answer(parsed, outcomes, lambda result: {"id": result.capture_id, "status": result.status})
-        result = outcomes[0]
-        if isinstance(result, CaptureError):
-            return _refused(result)
-        return Response({"id": result.capture_id, "status": result.status},
-                        status=status.HTTP_200_OK if result.status == "duplicate" else status.HTTP_202_ACCEPTED)
+        # Only a console with several migrations needs to remember whose commit note it was.
+        return _ingest(request, lambda items, migration: services.register_commits(
+            items, migration_id=migration.pk if migration.several else None),
+            lambda result: {"id": result.capture_id, "status": result.status})
