@@ -11,6 +11,7 @@ from django.utils import timezone
 from console.alerts.models import AlertRecipient, AlertRule, SentAlert
 from console.models import ApiToken, Migration
 from verifiers.models import (
+    FiveMinuteOutcomeCount,
     LedgerSource,
     MismatchGroup,
     MismatchSample,
@@ -80,3 +81,6 @@ def test_an_existing_console_becomes_migration_default_with_nothing_lost():
     assert list(SentAlert.objects.values_list("key", "migration")) == [("group:1", None)]
     assert list(ApiToken.objects.values_list("name", "migration")) == [("gateway", None)]
     assert User.objects.filter(username="gateway").exists()
+    # The counts already kept per minute are summed into the five-minute roll-up the charts read.
+    assert list(FiveMinuteOutcomeCount.objects.values_list("migration", "subject", "matched")) == [
+        (default.pk, "GET /accounts/{id}", 3)]
