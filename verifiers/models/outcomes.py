@@ -88,19 +88,27 @@ class MismatchSample(models.Model):
         ordering = ["-captured_at"]
 
 
-class OutcomeCount(models.Model):
+class ChartCounts(models.Model):
+    """What a match-rate chart adds up for one subject (route or table) over some time."""
+
+    kind = models.CharField(max_length=5, choices=VerificationKind.choices)
+    subject = models.CharField(max_length=300)
+    matched = models.PositiveBigIntegerField(default=0)
+    mismatched = models.PositiveBigIntegerField(default=0)
+    errored = models.PositiveBigIntegerField(default=0)
+    stale = models.PositiveBigIntegerField(default=0)
+
+    class Meta:
+        abstract = True
+
+
+class OutcomeCount(ChartCounts):
     """Outcomes per subject (route or table) per minute: matches are counted here, not stored."""
 
     migration = models.ForeignKey(
         "console.Migration", on_delete=models.CASCADE, default=sole_migration_pk, related_name="outcome_counts"
     )
-    kind = models.CharField(max_length=5, choices=VerificationKind.choices)
-    subject = models.CharField(max_length=300)
     minute = models.DateTimeField()
-    matched = models.PositiveBigIntegerField(default=0)
-    mismatched = models.PositiveBigIntegerField(default=0)
-    errored = models.PositiveBigIntegerField(default=0)
-    stale = models.PositiveBigIntegerField(default=0)
     orphaned = models.PositiveBigIntegerField(default=0)
     unverifiable = models.PositiveBigIntegerField(default=0)
     noise_suppressed = models.PositiveBigIntegerField(default=0)
@@ -123,7 +131,7 @@ class OutcomeCount(models.Model):
         ]
 
 
-class FiveMinuteOutcomeCount(models.Model):
+class FiveMinuteOutcomeCount(ChartCounts):
     """The chart columns of OutcomeCount summed per five minutes, written in the same transaction.
 
     Charts of 6 hours and more read this: a fifth of the rows of the per-minute table, which is
@@ -133,13 +141,7 @@ class FiveMinuteOutcomeCount(models.Model):
     migration = models.ForeignKey(
         "console.Migration", on_delete=models.CASCADE, default=sole_migration_pk, related_name="five_minute_counts"
     )
-    kind = models.CharField(max_length=5, choices=VerificationKind.choices)
-    subject = models.CharField(max_length=300)
     bucket = models.DateTimeField(help_text="Start of the five minutes (aligned to 00:00 UTC)")
-    matched = models.PositiveBigIntegerField(default=0)
-    mismatched = models.PositiveBigIntegerField(default=0)
-    errored = models.PositiveBigIntegerField(default=0)
-    stale = models.PositiveBigIntegerField(default=0)
 
     class Meta:
         constraints = [
