@@ -237,8 +237,15 @@ def _titles(page: str) -> set[str]:
     return set(re.findall(r'<a href="/groups/\d+/">([^<]+)</a>', page))
 
 
+def _current_nav(page: str) -> list[str]:
+    return re.findall(r'<a href="[^"]*" aria-current="page">([^<]+)</a>', page)
+
+
 def test_group_list_without_filters_lists_every_group(admin_client, groups):
-    assert _titles(admin_client.get("/groups/").content.decode()) == {g.title for g in groups.values()}
+    page = admin_client.get("/groups/").content.decode()
+    assert _titles(page) == {g.title for g in groups.values()}
+    assert _current_nav(page) == []  # both verifiers' groups: neither Read nor Write is the current page
+    assert _current_nav(admin_client.get("/groups/?kind=write").content.decode()) == ["Write"]
 
 
 @pytest.mark.parametrize("query, expected", [
