@@ -85,10 +85,17 @@ def _ingest(request: Request, run: Callable[[list[Any], Any], list[Any]], as_dic
         migration = ingest_migration(request)
     except IngestScopeError as error:
         return Response({"error": str(error)}, status=error.status)
+    # A batch's thousands of parsed dicts would trigger full collections. The answer is built inside
+    # the pause, so the batch is freed before the collector resumes: resumed with it alive, the
+    # collector's first pass would walk every object of it (measured: ~10% of the web CPU).
+    with cyclic_gc_paused():
+        return _answer(request, lambda items: run(items, migration), as_dict)
+
+
+def _answer(request: Request, run: Callable[[list[Any]], list[Any]], as_dict: Callable[[Any], dict]) -> Response:
     try:
-        with cyclic_gc_paused():  # a batch's thousands of parsed dicts would trigger full collections
-            parsed = _parsed(request)
-            outcomes = run(_items(parsed), migration) if parsed.items else []
+        parsed = _parsed(request)
+        outcomes = run(_items(parsed)) if parsed.items else []
     except CaptureError as error:
         return _refused(error)
     except redis.RedisError as error:
