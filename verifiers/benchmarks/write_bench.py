@@ -155,16 +155,17 @@ async def _post_all(base_url: str, token: str, batches: list[tuple[bytes, bytes]
     return accepted
 
 
-def _bodies(captures: list[dict[str, Any]], run: str, copies: int, database: str) -> list[tuple[bytes, bytes]]:
-    """NDJSON bodies as a candidate sends them: REQUEST_BATCH captures, then their commit notes."""
+def _bodies(captures: list[dict[str, Any]], run: str, copies: int, database: str,
+            batch: int = REQUEST_BATCH) -> list[tuple[bytes, bytes]]:
+    """NDJSON bodies as a candidate sends them: ``batch`` captures, then their commit notes."""
     import orjson
 
     ids = [f"{run}-{copy}-{capture['id']}" for copy in range(copies) for capture in captures]
     items = [orjson.dumps({**capture, "id": capture_id, "database": database})
              for capture_id, capture in zip(ids, (c for _ in range(copies) for c in captures))]
-    return [(b"\n".join(items[start:start + REQUEST_BATCH]),
-             b"\n".join(orjson.dumps({"id": capture_id}) for capture_id in ids[start:start + REQUEST_BATCH]))
-            for start in range(0, len(items), REQUEST_BATCH)]
+    return [(b"\n".join(items[start:start + batch]),
+             b"\n".join(orjson.dumps({"id": capture_id}) for capture_id in ids[start:start + batch]))
+            for start in range(0, len(items), batch)]
 
 
 def _checked(run: str) -> int:
@@ -231,9 +232,11 @@ def run_end_to_end(*, transfers: int = 600, copies: int = 5, runs: int = 3, web_
         captures = _committed_captures(dsn, transfers)
         _wait_for_port(port)
         base_url = f"http://127.0.0.1:{port}"
-        warm = f"w{tag}"  # first requests import the views and introspect the ledger in every worker
-        asyncio.run(_post_all(base_url, token, _bodies(captures[:4], warm, 1, database_name), senders))
-        _wait_checked(warm, 4)
+        # First requests import the views, the Celery task and introspect the ledger in each worker:
+        # many one-capture pairs, two in flight, so every worker serves both endpoints before run 1.
+        warm = f"w{tag}"
+        asyncio.run(_post_all(base_url, token, _bodies(captures[:16], warm, 1, database_name, batch=1), senders))
+        _wait_checked(warm, 16)
         run_ids.append(warm)
         for number in range(runs):
             run = f"r{number}{tag}"
