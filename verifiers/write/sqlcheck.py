@@ -182,7 +182,10 @@ class StatementTemplate:
     needs_after_images: bool = False
 
 
-@dataclass(frozen=True, slots=True)
+# Not frozen: a frozen dataclass sets each field through object.__setattr__, and two RowChecks
+# are built per row of every capture (bind at ingest, read back in the drain). Treated as immutable
+# all the same: changed copies are made with dataclasses.replace.
+@dataclass(slots=True)
 class RowCheck:
     """One legacy row to read and what the candidate expects in it."""
 
