@@ -352,7 +352,9 @@ def _check_captures(captures: list[dict[str, Any]], database_id: int, names: dic
                     now: float) -> dict[str, list[Verdict]]:
     """Verdicts per capture id of committed captures of one database; one capture's failure stays its own."""
     database = VerifiedDatabase.objects.filter(pk=database_id).first()
-    name = _database_name(database_id, names)
+    if database_id not in names:  # the name from the row just read: one query per batch, not two
+        names[database_id] = database.name if database is not None else "(deleted)"
+    name = names[database_id]
     verdicts: dict[str, list[Verdict]] = {}
     target: WriteTarget | None = None
     problem = ""
