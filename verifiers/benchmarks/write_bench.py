@@ -9,13 +9,14 @@
    ``--transfers`` real committed transfers (the demo's own code); their captures (6 statements,
    6 after-images each) are ingested ``--copies`` times under fresh ids in NDJSON batches of
    REQUEST_BATCH through ``services.ingest_captures`` (validate + convert + one Redis round trip
-   per batch), committed in batches the same way, and drained through the
-   checker (one batched read-only SELECT per table and template, compare, record). The console
-   database writes are rolled back at the end; Redis keys live under a private prefix and are
-   deleted. Besides the headline figures it prints the CPU each part spent per run: gunicorn's
-   workers, the drain, the PostgreSQL backends of the bench's databases (those still connected at
-   the end: a lower bound), the Redis server (shared with anything else using it: an upper bound)
-   and this process (the HTTP load generator), so where the two cores go is visible.
+   per batch), committed in batches the same way, and drained (two drain processes, as the
+   Celery worker's concurrency of 2 runs them) through the checker (one batched read-only
+   SELECT per table and template, compare, record). The console database writes are rolled
+   back at the end; Redis keys live under a private prefix and are deleted. Besides the
+   headline figures it prints the CPU each part spent per run: gunicorn's workers, the drains,
+   the PostgreSQL backends of the bench's databases (those still connected at the end: a lower
+   bound), the Redis server (shared with anything else using it: an upper bound) and this
+   process (the HTTP load generator), so where the two cores go is visible.
 Prints figures, asserts none.
 """
 
@@ -187,12 +188,14 @@ def _wait_checked(run: str, count: int, seconds: float = 600.0) -> float:
 
 
 def run_end_to_end(*, transfers: int = 600, copies: int = 5, runs: int = 3, web_workers: int = 2,
-                   drainers: int = 1, senders: int = 2) -> list[dict[str, float]]:
+                   drainers: int = 2, senders: int = 2) -> list[dict[str, float]]:
     """Captures/s end to end as deployed, ``runs`` times on one ledger; prints and returns the figures.
 
     gunicorn (``web_workers``) takes the NDJSON batches over HTTP; ``drainers`` separate processes
     run the drain the Celery task runs (claim, batched read-only SELECTs, judge, record to
-    PostgreSQL). The clock stops when PostgreSQL holds the claim of every capture's check.
+    PostgreSQL): two, as the Procfile's worker (``--concurrency 2``) runs two drains at once
+    under load (each commit batch queues one; their claims split the work). With one, the
+    drain falls behind while both web workers are busy and finishes alone on one core. The clock stops when PostgreSQL holds the claim of every capture's check.
     """
     import signal
     import subprocess
