@@ -34,3 +34,11 @@ class MigrationRoleAdmin(admin.ModelAdmin):
     list_filter = ("role", "migration")
     search_fields = ("user__username", "migration__name", "migration__slug")
     autocomplete_fields = ("user",)
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        # A migration's admin configures it in this admin site, which lets in staff only.
+        if obj.role == MigrationRole.Role.ADMIN and not obj.user.is_staff:
+            obj.user.is_staff = True
+            obj.user.save(update_fields=["is_staff"])
+            messages.info(request, f"{obj.user} now has staff status, to enter the admin site.")

@@ -123,7 +123,7 @@ class MigrationRole(models.Model):
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="migration_roles")
     migration = models.ForeignKey(
         Migration, null=True, blank=True, on_delete=models.CASCADE, related_name="roles",
-        help_text="Empty: every migration. A migration's admin also needs staff status to enter the admin.",
+        help_text="Empty: every migration. Saving an admin role here also gives the user staff status (the admin site's door).",
     )
     role = models.CharField(max_length=10, choices=Role.choices)
 

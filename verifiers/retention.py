@@ -68,4 +68,6 @@ def prune_verification_data(*, policy: RetentionPolicy | None = None, now: datet
                                       now - timedelta(days=policy.verified_ids_days)),
         "outcome_counts": _delete_older("verifiers_outcomecount", "minute",
                                         now - timedelta(days=policy.outcome_counts_days)),
+        "five_minute_counts": _delete_older("verifiers_fiveminuteoutcomecount", "bucket",
+                                            now - timedelta(days=policy.outcome_counts_days)),
     }

@@ -1,14 +1,15 @@
-"""Match rates of either verifier over time, from the per-minute roll-up (OutcomeCount).
+"""Match rates of either verifier over time, from the outcome roll-ups.
 
 One selector for the overview and the Read and Write pages. Never a scan of samples: one index
-range scan of (kind, minute), summed per bucket in the database.
+range scan, summed per bucket in the database. Buckets of whole five minutes read the
+five-minute roll-up (FiveMinuteOutcomeCount), a fifth of the rows; finer ones the per-minute one.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from django.db import connection
 from django.utils import timezone
@@ -16,11 +17,26 @@ from django.utils import timezone
 from console.dashboard.programme import MatchRate
 
 TOP_SUBJECTS = 5
+EPOCH = datetime(2000, 1, 1, tzinfo=UTC)  # date_bin's origin in both roll-ups
 
 # Which subjects get their own series: those with most mismatches (a bounded few, for the
 # overview), or every subject with a judged sample in the window (the verifier pages).
 _WORST_SUBJECTS = "HAVING sum(mismatched + errored) > 0"
 _JUDGED_SUBJECTS = "HAVING sum(matched + mismatched + errored) > 0"
+
+
+FIVE_MINUTES = timedelta(minutes=5)
+
+
+def _roll_up_for(bucket: timedelta, since: datetime) -> tuple[str, str, datetime]:
+    """(table, time column, first instant to read) for a chart bucket.
+
+    The five-minute table cannot start mid-bucket: its window starts at the five minutes that
+    hold `since`, which is also where date_bin puts that first point.
+    """
+    if bucket % FIVE_MINUTES:
+        return "verifiers_outcomecount", "minute", since
+    return "verifiers_fiveminuteoutcomecount", "bucket", since - (since - EPOCH) % FIVE_MINUTES
 
 
 def bucket_for(hours: float) -> timedelta:
@@ -63,7 +79,8 @@ def match_rate_series(*, kind: str, hours: float, now: datetime | None = None, b
     request's console.migration_scope); None: every migration.
     """
     now = now or timezone.now()
-    since = now - timedelta(hours=hours)
+    bucket = bucket or bucket_for(hours)
+    table, column, since = _roll_up_for(bucket, now - timedelta(hours=hours))
     having = _JUDGED_SUBJECTS if top_subjects is None else _WORST_SUBJECTS
     in_migrations = "" if migration_ids is None else "AND migration_id = ANY(%s)"
     with connection.cursor() as cursor:
@@ -73,11 +90,11 @@ def match_rate_series(*, kind: str, hours: float, now: datetime | None = None, b
         cursor.execute(
             f"""
             WITH w AS MATERIALIZED (
-                SELECT date_bin(%s, minute, TIMESTAMPTZ '2000-01-01') AS bucket, subject,
+                SELECT date_bin(%s, {column}, TIMESTAMPTZ '2000-01-01') AS bucket, subject,
                        sum(matched)::bigint AS matched, sum(mismatched)::bigint AS mismatched,
                        sum(errored)::bigint AS errored, sum(stale)::bigint AS stale
-                FROM verifiers_outcomecount
-                WHERE kind = %s AND minute >= %s AND minute <= %s {in_migrations}
+                FROM {table}
+                WHERE kind = %s AND {column} >= %s AND {column} <= %s {in_migrations}
                 GROUP BY 1, 2
             ), chosen AS (
                 SELECT subject FROM w GROUP BY subject {having}
@@ -89,9 +106,9 @@ def match_rate_series(*, kind: str, hours: float, now: datetime | None = None, b
             UNION ALL
             SELECT bucket, subject, matched, mismatched, errored, stale
             FROM w WHERE subject IN (SELECT subject FROM chosen)
-            """,  # noqa: S608 - `having` and `in_migrations` are constants above
+            """,  # noqa: S608 - `table`, `column`, `having` and `in_migrations` are constants above
             # psycopg adapts the timedelta bucket; django-stubs' parameter union omits timedelta
-            [bucket or bucket_for(hours), kind, since, now,  # type: ignore[list-item]
+            [bucket, kind, since, now,  # type: ignore[list-item]
              *([] if migration_ids is None else [list(migration_ids)]), top_subjects],
         )
         rows = cursor.fetchall()

@@ -16,6 +16,7 @@ from typing import Any
 from console.dashboard.formatting import format_count, format_share
 
 TREND_HOURS = 24
+LONE_HOUR_DASH = 3.0  # sparkline units
 SPARK_WIDTH = 120
 SPARK_HEIGHT = 28
 
@@ -120,15 +121,20 @@ def sparkline_points(rates: Sequence[float | None], *, width: int = SPARK_WIDTH,
     bottom = min(min(known), 0.99) if floor is None else floor
     span = (1.0 - bottom) or 1.0
     step = width / max(1, len(rates) - 1)
-    runs: list[list[str]] = [[]]
+    runs: list[list[tuple[float, float]]] = [[]]
     for index, rate in enumerate(rates):
         if rate is None:
             if runs[-1]:
                 runs.append([])
             continue
         y = (1.0 - (rate - bottom) / span) * (height - 2) + 1
-        runs[-1].append(f"{index * step:.1f},{y:.1f}")
-    return [" ".join(run) for run in runs if run]
+        runs[-1].append((index * step, y))
+    # A lone hour (the first hour of a new migration, say) draws a short dash: a one-point
+    # polyline draws nothing.
+    return [" ".join(f"{x:.1f},{y:.1f}" for x, y in
+                     (run if len(run) > 1 else [(max(0.0, run[0][0] - LONE_HOUR_DASH), run[0][1]),
+                                                (max(LONE_HOUR_DASH, run[0][0]), run[0][1])]))
+            for run in runs if run]
 
 
 def severity_counts(rows: Iterable[tuple[int, str, int]], severities: Sequence[str]) -> dict[int, dict[str, int]]:

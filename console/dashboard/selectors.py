@@ -1,9 +1,10 @@
-"""Overview queries: all from roll-ups (OutcomeCount per minute, group rows, run rows, host rows).
+"""Overview queries: all from roll-ups (outcome counts per minute and per five minutes, group rows,
+run rows, host rows).
 
 Match rates come from the verifiers' one selector (verifiers.selectors.match_rate_series).
 
-Never a scan of samples. Each query is bounded by an index: OutcomeCount by (migration, kind,
-minute), groups by (kind, status, -last_seen), runs by started_at, hosts are a handful of rows.
+Never a scan of samples. Each query is bounded by an index: the outcome counts by (migration, kind,
+minute or bucket), groups by (kind, status, -last_seen), runs by started_at, hosts are a handful of rows.
 Every query takes the migration ids the request may see (console.migration_scope); the programme
 table sums all migrations in one GROUP BY query per figure, never one query per migration.
 """
@@ -138,7 +139,9 @@ FINISHED_HOURS_CACHE_S = 300
 
 
 def _finished_hours(migration_ids: Sequence[int], first: datetime, hour: datetime) -> list[tuple]:
-    """Sums per (migration, kind, clock hour) from `first` up to `hour` (excluded), cached."""
+    """Sums per (migration, kind, clock hour) from `first` up to `hour` (excluded), cached.
+
+    From the five-minute roll-up: clock hours are whole five-minute buckets."""
     key = "programme-trend:%s:%s" % (hour.isoformat(), hashlib.sha256(
         ",".join(map(str, sorted(migration_ids))).encode()).hexdigest()[:32])
     rows = cache.get(key)
@@ -147,11 +150,11 @@ def _finished_hours(migration_ids: Sequence[int], first: datetime, hour: datetim
             # date_bin, not extract(epoch): timestamp arithmetic, no numeric per row.
             cursor.execute(
                 """
-                SELECT migration_id, kind, date_bin(interval '1 hour', minute, %(first)s),
+                SELECT migration_id, kind, date_bin(interval '1 hour', bucket, %(first)s),
                        sum(matched)::bigint, sum(mismatched)::bigint, sum(errored)::bigint
-                FROM verifiers_outcomecount
+                FROM verifiers_fiveminuteoutcomecount
                 WHERE migration_id = ANY(%(ids)s) AND kind IN ('read', 'write')
-                  AND minute >= %(first)s AND minute < %(hour)s
+                  AND bucket >= %(first)s AND bucket < %(hour)s
                 GROUP BY 1, 2, 3
                 """,
                 {"ids": list(migration_ids), "first": first, "hour": hour},

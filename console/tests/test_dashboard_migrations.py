@@ -13,7 +13,8 @@ from django.utils import timezone
 from console.dashboard import selectors
 from console.models import Migration, MigrationRole
 from console.roles import VIEWERS
-from verifiers.models import LedgerSource, MismatchGroup, OutcomeCount, ReconciliationRun
+from verifiers.models import LedgerSource, MismatchGroup, ReconciliationRun
+from verifiers.tests.outcome_support import add_outcome_counts
 
 pytestmark = pytest.mark.django_db
 
@@ -36,7 +37,7 @@ def viewer(client, user_with_role):
 
 def outcomes(migration, kind, subject, matched, mismatched, minutes_ago=5):
     minute = (timezone.now() - timedelta(minutes=minutes_ago)).replace(second=0, microsecond=0)
-    OutcomeCount.objects.create(migration=migration, kind=kind, subject=subject, minute=minute, matched=matched,
+    add_outcome_counts(migration=migration, kind=kind, subject=subject, minute=minute, matched=matched,
                                 mismatched=mismatched)
 
 

@@ -16,8 +16,9 @@ from console.dashboard import selectors
 from console.dashboard.formatting import format_count, format_money, format_share
 from console.models import sole_migration_pk
 from console.roles import OPERATORS
-from verifiers.models import LedgerSource, MismatchGroup, OutcomeCount, ReconciliationRun
+from verifiers.models import LedgerSource, MismatchGroup, ReconciliationRun
 from verifiers.selectors import match_rate_series
+from verifiers.tests.outcome_support import add_outcome_counts
 
 pytestmark = pytest.mark.django_db
 
@@ -31,7 +32,7 @@ def operator_client(client, user_with_role):
 
 def outcomes(kind: str, subject: str, matched: int, mismatched: int, minutes_ago: int = 5) -> None:
     minute = (timezone.now() - timedelta(minutes=minutes_ago)).replace(second=0, microsecond=0)
-    OutcomeCount.objects.create(kind=kind, subject=subject, minute=minute, matched=matched, mismatched=mismatched)
+    add_outcome_counts(kind=kind, subject=subject, minute=minute, matched=matched, mismatched=mismatched)
 
 
 def group(title: str, severity: str = "high", status: str = "open", count: int = 3, kind: str = "read") -> MismatchGroup:

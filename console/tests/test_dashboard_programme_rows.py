@@ -63,6 +63,11 @@ def test_a_healthy_sparkline_sits_at_the_top_and_a_dip_shows():
 
 
 def test_hours_without_comparisons_break_the_line():
-    runs = sparkline_points([1.0, None, None, 0.5, 0.6])
-    assert len(runs) == 2 and len(runs[0].split()) == 1 and len(runs[1].split()) == 2
+    runs = sparkline_points([1.0, None, None, 0.5, 0.6], width=100)
+    assert runs[1] == "75.0,27.0 100.0,21.8" and len(runs) == 2
+    assert runs[0] == "0.0,1.0 3.0,1.0"  # a lone hour: a short dash, visible
+
+
+def test_a_migrations_first_hour_shows_as_a_dash_at_the_right_edge():
+    assert sparkline_points([None] * 23 + [1.0], width=120, height=28) == ["117.0,1.0 120.0,1.0"]
     assert sparkline_points([None, None]) == []

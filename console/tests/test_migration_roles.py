@@ -226,3 +226,17 @@ def test_admin_actions_triage_only_the_groups_of_migrations_the_operator_operate
                                     {"action": "ignore", "_selected_action": [group_a.pk, group_b.pk]}, follow=True)
     assert response.status_code == 200
     assert dict(MismatchGroup.objects.values_list("pk", "status")) == {group_a.pk: "ignored", group_b.pk: "open"}
+
+
+def test_granting_a_migration_admin_role_in_the_admin_opens_the_admin_site_to_the_user(world, admin_client):
+    a = world["a"]["migration"]
+    newcomer = user_with("admin-to-be")
+    reader = user_with("reader")
+    for user, role in ((newcomer, "admin"), (reader, "viewer")):
+        answer = admin_client.post("/admin/console/migrationrole/add/",
+                                   {"user": user.pk, "migration": a.pk, "role": role})
+        assert answer.status_code == 302, answer.content.decode()[:500]
+    newcomer.refresh_from_db()
+    reader.refresh_from_db()
+    assert newcomer.is_staff and not reader.is_staff  # a viewer has no business in the admin
+    assert "/admin/verifiers/route/" in client_of(newcomer).get("/admin/").content.decode()

@@ -31,6 +31,8 @@ VERDICT_COLUMNS = {
     "orphaned": "orphaned",
     "unverifiable": "unverifiable",
 }
+# The per-minute columns the charts read, also kept per five minutes.
+FIVE_MINUTE_COLUMNS = ("matched", "mismatched", "errored", "stale")
 GROUPED_VERDICTS = frozenset({"mismatch", "error", "orphaned", "unverifiable"})
 
 
@@ -139,7 +141,7 @@ def _add_outcome_counts(cursor, batch: list[Verdict]) -> None:
             row["legacy_latency_ms_sum"] += v.legacy_latency_ms
             row["candidate_latency_ms_sum"] += v.candidate_latency_ms
             row["latency_count"] += 1
-    keys = list(totals)
+    keys = sorted(totals, key=lambda k: (k[0] or 0, k[1], k[2], k[3]))  # one lock order for concurrent recorders
     arrays: list[list[Any]] = [[k[i] for k in keys] for i in range(4)]
     arrays += [[totals[k][c] for k in keys] for c in columns]
     casts = ["bigint[]", "text[]", "text[]", "timestamptz[]"] + [
@@ -154,6 +156,24 @@ def _add_outcome_counts(cursor, batch: list[Verdict]) -> None:
         {", ".join(f"{c} = verifiers_outcomecount.{c} + EXCLUDED.{c}" for c in columns)}
         """,
         arrays,
+    )
+    # The same counts per five minutes for the long charts (FiveMinuteOutcomeCount). Summed here,
+    # since one statement cannot update a row twice; ordered so that concurrent recorders lock
+    # rows in one order.
+    chart_columns = ", ".join(FIVE_MINUTE_COLUMNS)
+    cursor.execute(
+        f"""
+        INSERT INTO verifiers_fiveminuteoutcomecount (migration_id, kind, subject, bucket, {chart_columns})
+        SELECT migration_id, kind, subject, date_bin(interval '5 minutes', minute, TIMESTAMPTZ '2000-01-01'),
+               {", ".join(f"sum({c})" for c in FIVE_MINUTE_COLUMNS)}
+        FROM unnest(%s::bigint[], %s::text[], %s::text[], %s::timestamptz[],
+                    {", ".join("%s::bigint[]" for _ in FIVE_MINUTE_COLUMNS)})
+             AS t(migration_id, kind, subject, minute, {chart_columns})
+        GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4
+        ON CONFLICT (migration_id, kind, subject, bucket) DO UPDATE SET
+        {", ".join(f"{c} = verifiers_fiveminuteoutcomecount.{c} + EXCLUDED.{c}" for c in FIVE_MINUTE_COLUMNS)}
+        """,  # noqa: S608 - column names are the constants above
+        arrays[:4] + [[totals[k][c] for k in keys] for c in FIVE_MINUTE_COLUMNS],
     )
 
 

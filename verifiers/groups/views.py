@@ -28,7 +28,8 @@ def group_list(request: HttpRequest) -> HttpResponse:
                                        migration_ids=migration_scope(request).ids)
     page = Paginator(groups, 50).get_page(request.GET.get("page"))
     return render(request, "verifiers/groups/list.html",
-                  {"active": request.GET.get("kind") or "read", "page": page, "filters": request.GET})
+                  # Groups of both verifiers: the navigation marks Read or Write only for one kind's list.
+                  {"active": request.GET.get("kind", ""), "page": page, "filters": request.GET})
 
 
 def _parsed(value: Any) -> Any:

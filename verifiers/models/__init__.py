@@ -6,6 +6,7 @@ reconcile: ledger sources, counterparts and reconciliation runs.
 """
 
 from verifiers.models.outcomes import (
+    FiveMinuteOutcomeCount,
     MismatchGroup,
     MismatchSample,
     NoiseSuggestion,
@@ -20,6 +21,7 @@ from verifiers.models.targets import Route, System, VerifiedDatabase, WriteTable
 __all__ = [
     "AccountDifference",
     "Counterpart",
+    "FiveMinuteOutcomeCount",
     "LedgerSource",
     "MismatchGroup",
     "MismatchSample",

@@ -56,9 +56,9 @@ MAX_SHOWN_VALUE_CHARS = 2000
 class BatchOutcome:
     verdicts: list[Verdict] = field(default_factory=list)
     noise: Counter = field(default_factory=Counter)  # (route_id, subject, pattern, covered, migration id) -> n
-    skipped: Counter = field(default_factory=Counter)  # subject -> n
-    # subject -> (second legacy answers not usable as noise evidence, the last reason)
-    secondary_unusable: dict[str, tuple[int, str]] = field(default_factory=dict)
+    skipped: Counter = field(default_factory=Counter)  # (migration id, subject) -> n
+    # (migration id, subject) -> (second legacy answers not usable as noise evidence, the last reason)
+    secondary_unusable: dict[tuple[int | None, str], tuple[int, str]] = field(default_factory=dict)
     malformed: int = 0
     lags_ms: list[float] = field(default_factory=list)
     # Entries of a migration without an enabled candidate: left pending (XAUTOCLAIM retries them
@@ -335,7 +335,7 @@ class ReadVerifierWorker:
             if (not route.enabled or not sampled(sample["id"], route.sampling_ratio)
                     or not within_active_hours(captured_at, route.active_from, route.active_until,
                                                config.time_zone)):
-                outcome.skipped[route.subject] += 1
+                outcome.skipped[(config.migration_id, route.subject)] += 1
                 continue
             if config.candidate is None:
                 outcome.held.add(entry.entry_id)
@@ -348,12 +348,13 @@ class ReadVerifierWorker:
         if not work:
             return outcome
         answers = self._loop.run_until_complete(self._replay_all(work))
-        for (sample, route, _), (candidate, secondary) in zip(work, answers):
+        for (sample, route, config), (candidate, secondary) in zip(work, answers):
             verdict, noise = judge(sample, route, candidate, secondary)
             outcome.verdicts.append(verdict)
             if verdict.secondary_unusable:
-                seen, _ = outcome.secondary_unusable.get(route.subject, (0, ""))
-                outcome.secondary_unusable[route.subject] = (seen + 1, verdict.secondary_unusable)
+                key = (config.migration_id, route.subject)
+                seen, _ = outcome.secondary_unusable.get(key, (0, ""))
+                outcome.secondary_unusable[key] = (seen + 1, verdict.secondary_unusable)
             if noise:
                 covered = set(noise) - {d.path for d in suppress(
                     [Difference(p, DiffKind.CHANGED) for p in noise], route.ignore_paths)} if route.ignore_paths else set()

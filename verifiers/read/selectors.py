@@ -86,8 +86,9 @@ def verifier_configs(*, migration_ids: list[int] | None = None) -> ProgrammeRead
     return ProgrammeReadConfig(by_slug=by_slug, time_zone=time_zone)
 
 
-def secondary_unusable_by_route() -> list[dict[str, Any]]:
-    """Per route: second legacy answers not used as noise evidence (not comparable), last reason."""
+def secondary_unusable_by_route(migrations: Sequence[Migration]) -> list[dict[str, Any]]:
+    """Per route of these migrations: second legacy answers not used as noise evidence (not
+    comparable), and the last reason. Counters kept before migrations existed are not shown."""
     import redis
 
     from verifiers.read import stream
@@ -99,12 +100,18 @@ def secondary_unusable_by_route() -> list[dict[str, Any]]:
         reasons = client.hgetall(stream.SECONDARY_UNUSABLE_REASON_KEY)
     except redis.RedisError:
         return []
+
     def text(value: bytes | str) -> str:
         return value.decode("utf-8", "replace") if isinstance(value, bytes) else value
 
-    rows = [{"subject": text(subject), "count": int(count), "reason": text(reasons.get(subject, b""))}
-            for subject, count in counts.items()]
-    return sorted(rows, key=lambda row: (-row["count"], row["subject"]))
+    names = {migration.pk: migration.name for migration in migrations}
+    rows = []
+    for field, count in counts.items():
+        route = stream.parse_route_field(text(field))
+        if route is not None and route[0] in names:
+            rows.append({"migration": names[route[0]], "subject": route[1], "count": int(count),
+                         "reason": text(reasons.get(field, b""))})
+    return sorted(rows, key=lambda row: (-row["count"], row["migration"], row["subject"]))
 
 
 def totals_since(*, kind: str = "read", hours: float = 24.0, migration_ids: Sequence[int] | None = None) -> dict[str, int]:

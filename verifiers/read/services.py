@@ -84,7 +84,8 @@ def ingest_samples(*, batch: ParsedBatch, client: redis.Redis | None = None,
 
 def record_read_batch(*, verdicts: list[Verdict], noise: Counter | None = None,
                       skipped: Counter | None = None,
-                      secondary_unusable: dict[str, tuple[int, str]] | None = None, epoch: str | None = None,
+                      secondary_unusable: dict[tuple[int | None, str], tuple[int, str]] | None = None,
+                      epoch: str | None = None,
                       finished: int = 0) -> RecordSummary:
     """Record a batch's verdicts, noise observations, skipped and unusable-secondary counts; alert.
 
@@ -99,11 +100,12 @@ def record_read_batch(*, verdicts: list[Verdict], noise: Counter | None = None,
     if skipped or secondary_unusable:
         try:
             pipe = shared_redis().pipeline()
-            for subject, count in (skipped or {}).items():
-                pipe.hincrby(stream.SKIPPED_KEY, subject, count)
-            for subject, (count, reason) in (secondary_unusable or {}).items():
-                pipe.hincrby(stream.SECONDARY_UNUSABLE_KEY, subject, count)
-                pipe.hset(stream.SECONDARY_UNUSABLE_REASON_KEY, subject, reason)
+            for (migration_id, subject), count in (skipped or {}).items():
+                pipe.hincrby(stream.SKIPPED_KEY, stream.route_field(migration_id, subject), count)
+            for (migration_id, subject), (count, reason) in (secondary_unusable or {}).items():
+                route = stream.route_field(migration_id, subject)
+                pipe.hincrby(stream.SECONDARY_UNUSABLE_KEY, route, count)
+                pipe.hset(stream.SECONDARY_UNUSABLE_REASON_KEY, route, reason)
             pipe.execute()
         except redis.RedisError:
             pass  # a lost counter harms no verdict

@@ -29,6 +29,7 @@ DEFAULT_MAX_BACKLOG = 200_000
 # once by the recorder (VerifiedSample), this only answers "duplicate" to quick retries.
 DEFAULT_DEDUPE_TTL_S = 3600
 HEARTBEAT_PREFIX = "mhc:read-worker:"
+# Hashes of counters per route of a migration; fields are route_field(migration id, subject).
 SKIPPED_KEY = "mhc:read-skipped"
 # Per route: second legacy answers that were no usable noise evidence, and the last reason why.
 SECONDARY_UNUSABLE_KEY = "mhc:read-secondary-unusable"
@@ -37,6 +38,17 @@ SECONDARY_UNUSABLE_REASON_KEY = "mhc:read-secondary-unusable-reason"
 # back empty has none: whoever notices creates a new epoch, and the database's per-epoch counts of
 # accepted and finished samples then say how many the old one lost.
 EPOCH_KEY = "mhc:read-epoch"
+
+
+def route_field(migration_id: int | None, subject: str) -> str:
+    """A per-route counter's hash field: two migrations may both have `GET /accounts/{id}`."""
+    return f"{migration_id or 0}:{subject}"
+
+
+def parse_route_field(field: str) -> tuple[int, str] | None:
+    """(migration id, subject) of a route_field; None for a field written before migrations."""
+    migration, _, subject = field.partition(":")
+    return (int(migration), subject) if migration.isdigit() and subject else None
 
 
 class NoEpochError(Exception):

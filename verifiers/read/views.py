@@ -22,7 +22,8 @@ from verifiers.selectors import match_rate_series
 
 
 def read_page(request: HttpRequest) -> HttpResponse:
-    ids = migration_scope(request).ids
+    scope = migration_scope(request)
+    ids = scope.ids
     series = match_rate_series(kind="read", hours=hours_param(request.GET.get("hours"), default=6), bucket=timedelta(minutes=1),
                                top_subjects=None, migration_ids=ids)
     context = {
@@ -32,7 +33,8 @@ def read_page(request: HttpRequest) -> HttpResponse:
         "totals": selectors.totals_since(kind="read", migration_ids=ids),
         "groups": group_selectors.mismatch_groups(kind="read", migration_ids=ids)[:100],
         "noise": selectors.noise_suggestions(migration_ids=ids)[:50],
-        "secondary_unusable": selectors.secondary_unusable_by_route(),
+        "secondary_unusable": selectors.secondary_unusable_by_route(scope.migrations),
+        "several_migrations": len(scope.migrations) > 1,
         "can_configure": request.user.has_perm("verifiers.change_route"),
     }
     return render(request, "verifiers/read/read.html", context)

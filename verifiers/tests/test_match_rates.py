@@ -7,15 +7,17 @@ from datetime import timezone as tz
 
 import pytest
 
-from verifiers.models import OutcomeCount
+from verifiers.groups.recording import record_verdicts
+from verifiers.groups.verdict import Verdict
 from verifiers.selectors import match_rate_series
+from verifiers.tests.outcome_support import add_outcome_counts
 
 pytestmark = pytest.mark.django_db
 NOW = datetime(2026, 12, 1, 3, 0, tzinfo=tz.utc)
 
 
 def counts(subject: str, minutes_ago: int, kind: str = "write", **columns: int) -> None:
-    OutcomeCount.objects.create(kind=kind, subject=subject, minute=NOW - timedelta(minutes=minutes_ago), **columns)
+    add_outcome_counts(kind=kind, subject=subject, minute=NOW - timedelta(minutes=minutes_ago), **columns)
 
 
 def test_every_judged_subject_by_name_per_minute_when_no_top_is_asked():
@@ -46,3 +48,33 @@ def test_buckets_follow_the_window_unless_asked():
         counts("accounts", minute, matched=1)
     series = match_rate_series(kind="write", hours=6, now=NOW, top_subjects=None)
     assert [p.matched for p in series.overall] == [5, 5]  # 5-minute buckets over 6 hours
+
+
+def test_buckets_of_five_minutes_start_at_the_five_minutes_holding_the_window_start():
+    counts("accounts", 6 * 60 + 6, matched=4)  # 20:54: before that bucket
+    counts("accounts", 6 * 60 + 3, matched=1)  # 20:57: in the 20:55 bucket, which holds the window start
+    counts("accounts", 6 * 60, matched=2)
+    series = match_rate_series(kind="write", hours=6.01, now=NOW, bucket=timedelta(minutes=5),
+                               top_subjects=None)  # the window starts 20:59:24
+    assert [(p.bucket.hour, p.bucket.minute, p.matched) for p in series.overall] == [(20, 55, 1), (21, 0, 2)]
+
+
+def test_recording_fills_both_roll_ups():
+    """Verdicts recorded in several batches (two in one minute, minutes in one five) sum the same either way."""
+    verdicts = [Verdict(kind="write", sample_id=f"c{i}", subject=("accounts", "entries")[i % 2],
+                        captured_at=NOW - timedelta(minutes=i % 13, seconds=7), verdict=("match", "mismatch", "stale")[i % 3],
+                        fingerprint="fp" if i % 3 == 1 else "", title="t",
+                        differences=[{"path": "balance", "kind": "changed"}] if i % 3 == 1 else [])
+                for i in range(60)]
+    record_verdicts(verdicts[:25], mask=lambda value: value)
+    record_verdicts(verdicts[25:], mask=lambda value: value)
+    by_five = match_rate_series(kind="write", hours=1, now=NOW, bucket=timedelta(minutes=5), top_subjects=None)
+    by_minute = match_rate_series(kind="write", hours=1, now=NOW, bucket=timedelta(minutes=1), top_subjects=None)
+    summed: dict[datetime, tuple[int, int, int]] = {}
+    for point in by_minute.overall:
+        five = point.bucket.replace(minute=point.bucket.minute - point.bucket.minute % 5)
+        matched, mismatched, stale = summed.get(five, (0, 0, 0))
+        summed[five] = (matched + point.matched, mismatched + point.mismatched, stale + point.stale)
+    assert {p.bucket: (p.matched, p.mismatched, p.stale) for p in by_five.overall} == summed
+    assert by_five.totals.compared == 40 and by_five.totals.stale == 20
+    assert list(by_five.subjects) == ["accounts", "entries"]

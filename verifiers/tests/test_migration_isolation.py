@@ -16,7 +16,7 @@ from rest_framework.test import APIClient
 from console.alerts import publish
 from console.alerts.models import AlertRecipient, AlertRule, SentAlert
 from console.models import ApiToken, Migration
-from console.roles import MACHINE_CLIENTS
+from console.roles import MACHINE_CLIENTS, VIEWERS
 from console.tests.alerts_support import mismatch_verdicts
 from verifiers.benchmarks.support import CandidateServer
 from verifiers.groups import alerts as group_alerts
@@ -280,3 +280,17 @@ def test_alerts_go_to_each_migrations_recipients_and_name_it(two_migrations):
     assert "Migration: FX deposits" in " ".join(mail.outbox[0].body.split())
     sent = SentAlert.objects.get()
     assert sent.migration == fx and sorted(sent.recipients) == ["fx@bank", "programme@bank"]
+
+
+def test_unusable_second_legacy_answers_are_counted_per_migration(two_migrations, redis_client, client,
+                                                                  user_with_role):
+    won, fx = two_migrations
+    read_services.record_read_batch(verdicts=[], secondary_unusable={
+        (won.pk, BALANCE): (2, "content type text/html"), (fx.pk, BALANCE): (1, "status 503")})
+    read_services.record_read_batch(verdicts=[], secondary_unusable={(fx.pk, BALANCE): (4, "status 502")})
+    client.force_login(user_with_role(VIEWERS, "viewer"))
+    fx_page = client.get("/read/?migration=fx").content.decode()
+    assert "status 502" in fx_page and "content type text/html" not in fx_page
+    assert "<td>5</td>" in fx_page.replace('<td class="num">', "<td>")
+    both = client.get("/read/").content.decode()
+    assert "<td>Won deposits</td><td>GET /accounts/{id}/balance</td>" in both

@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from console.alerts.models import AlertRecipient, AlertRule, SentAlert
 from console.models import ApiToken, Migration
-from verifiers.models import MismatchSample, NoiseSuggestion, ReconciliationRun
+from verifiers.models import FiveMinuteOutcomeCount, MismatchSample, NoiseSuggestion, ReconciliationRun
 from verifiers.tests.reconcile_ledgers import MAPPING
 
 BEFORE = [("console", "0002_console_access"), ("verifiers", "0006_read_groups_per_cause"),
@@ -71,3 +71,6 @@ def test_an_existing_console_becomes_migration_default_with_nothing_lost():
     assert list(SentAlert.objects.values_list("key", "migration")) == [("group:1", None)]
     assert list(ApiToken.objects.values_list("name", "migration")) == [("gateway", None)]
     assert User.objects.filter(username="gateway").exists()
+    # The counts already kept per minute are summed into the five-minute roll-up the charts read.
+    assert list(FiveMinuteOutcomeCount.objects.values_list("migration", "subject", "matched")) == [
+        (default.pk, "GET /accounts/{id}", 3)]

@@ -21,12 +21,12 @@ from verifiers.models import (
     MismatchGroup,
     MismatchSample,
     NoiseSuggestion,
-    OutcomeCount,
     ReconciliationRun,
     Route,
     System,
 )
 from verifiers.read import services
+from verifiers.tests.outcome_support import add_outcome_counts
 from verifiers.tests.read_support import configure_systems, make_sample, parsed_batch, read_worker
 
 BALANCE = "/accounts/2/balance"
@@ -165,8 +165,8 @@ def _group(title: str, *, kind: str = "read", status: str = "open", subject: str
 def read_world(db) -> dict[str, object]:
     """A route's per-minute counts, groups of both kinds and three noise suggestions."""
     minute = (timezone.now() - timedelta(minutes=10)).replace(second=0, microsecond=0)
-    OutcomeCount.objects.create(kind="read", subject=SUBJECT, minute=minute, matched=12340, mismatched=5)
-    OutcomeCount.objects.create(kind="write", subject="UPDATE transfers", minute=minute, matched=7)
+    add_outcome_counts(kind="read", subject=SUBJECT, minute=minute, matched=12340, mismatched=5)
+    add_outcome_counts(kind="write", subject="UPDATE transfers", minute=minute, matched=7)
     route = Route.objects.create(method="GET", template="/accounts/{id}/balance")
     first_seen = minute - timedelta(minutes=5)
     for pattern, count in (("$.servedAt", 700), ("$.rare", 3), ("$.racy", 100)):
@@ -237,8 +237,15 @@ def _titles(page: str) -> set[str]:
     return set(re.findall(r'<a href="/groups/\d+/">([^<]+)</a>', page))
 
 
+def _current_nav(page: str) -> list[str]:
+    return re.findall(r'<a href="[^"]*" aria-current="page">([^<]+)</a>', page)
+
+
 def test_group_list_without_filters_lists_every_group(admin_client, groups):
-    assert _titles(admin_client.get("/groups/").content.decode()) == {g.title for g in groups.values()}
+    page = admin_client.get("/groups/").content.decode()
+    assert _titles(page) == {g.title for g in groups.values()}
+    assert _current_nav(page) == []  # both verifiers' groups: neither Read nor Write is the current page
+    assert _current_nav(admin_client.get("/groups/?kind=write").content.decode()) == ["Write"]
 
 
 @pytest.mark.parametrize("query, expected", [

@@ -7,6 +7,7 @@ from typing import Any
 import orjson
 import pytest
 
+from console.models import sole_migration_pk
 from console.roles import VIEWERS
 from verifiers.models import MismatchGroup, OutcomeCount
 from verifiers.read import services, stream
@@ -98,7 +99,8 @@ def test_unusable_secondaries_are_counted_per_route_and_shown_on_the_read_page(d
         secondary.stop()
     assert OutcomeCount.objects.get().mismatched == 2
     assert {d["pattern"] for d in MismatchGroup.objects.get().differences} >= {"$.balance"}
-    assert int(redis_client.hget(stream.SECONDARY_UNUSABLE_KEY, "GET /accounts/{id}/balance")) == 2
+    route = stream.route_field(sole_migration_pk(), "GET /accounts/{id}/balance")
+    assert int(redis_client.hget(stream.SECONDARY_UNUSABLE_KEY, route)) == 2
     client.force_login(user_with_role(VIEWERS, "viewer"))
     page = client.get("/read/").content.decode()
     assert "not usable as noise evidence" in page and "content type text/html" in page

@@ -15,7 +15,7 @@ import redis as redis_lib
 from django.contrib.auth.models import Permission, User
 from django.db.models import Sum
 
-from console.models import ApiToken
+from console.models import ApiToken, sole_migration_pk
 from console.roles import MACHINE_CLIENTS, VIEWERS
 from verifiers.benchmarks.support import CandidateServer
 from verifiers.groups import services as group_services
@@ -120,7 +120,8 @@ def test_disabled_route_is_skipped_and_acked(db, redis_client, candidate):
     services.ingest_samples(batch=parsed_batch([make_sample("s1")]), client=redis_client)
     read_worker(redis_client).run(max_idle_batches=2, install_signals=False)
     assert not OutcomeCount.objects.exists() and candidate.requests == []
-    assert int(redis_client.hget(stream.SKIPPED_KEY, "GET /accounts/{id}/balance")) == 1
+    route = stream.route_field(sole_migration_pk(), "GET /accounts/{id}/balance")
+    assert int(redis_client.hget(stream.SKIPPED_KEY, route)) == 1
 
 
 def test_reverify_resolves_group_once_candidate_is_fixed(db, redis_client, candidate):

@@ -6,7 +6,7 @@ from datetime import timezone as tz
 import pytest
 
 from verifiers.groups.recording import Verdict, record_verdicts
-from verifiers.models import MismatchGroup, MismatchSample, OutcomeCount, VerifiedSample
+from verifiers.models import FiveMinuteOutcomeCount, MismatchGroup, MismatchSample, OutcomeCount, VerifiedSample
 from verifiers.retention import RetentionPolicy, prune_verification_data
 
 pytestmark = pytest.mark.django_db
@@ -27,15 +27,18 @@ def test_prune_deletes_only_what_the_policy_no_longer_keeps():
     VerifiedSample.objects.filter(sample_id="old").update(verified_at=NOW - timedelta(days=4))
     VerifiedSample.objects.filter(sample_id="new").update(verified_at=NOW - timedelta(days=1))
     OutcomeCount.objects.create(kind="read", subject="GET /x", minute=NOW - timedelta(days=500), matched=1)
+    FiveMinuteOutcomeCount.objects.create(kind="read", subject="GET /x", bucket=NOW - timedelta(days=500), matched=1)
 
     deleted = prune_verification_data(policy=POLICY, now=NOW)
 
-    assert deleted == {"samples": 1, "verified_ids": 1, "outcome_counts": 1}
+    assert deleted == {"samples": 1, "verified_ids": 1, "outcome_counts": 1, "five_minute_counts": 1}
     assert list(MismatchSample.objects.values_list("sample_id", flat=True)) == ["new"]
     assert list(VerifiedSample.objects.values_list("sample_id", flat=True)) == ["new"]
     assert MismatchGroup.objects.get().stored_samples == 1  # room for new samples again
     oldest_kept = OutcomeCount.objects.order_by("minute").first().minute
     assert OutcomeCount.objects.count() == 2 and oldest_kept == NOW - timedelta(days=40)
+    assert sorted(FiveMinuteOutcomeCount.objects.values_list("bucket", flat=True)) == [
+        NOW - timedelta(days=40), NOW - timedelta(days=1)]  # the recorded verdicts' five minutes
 
 
 def test_policy_comes_from_settings(settings):

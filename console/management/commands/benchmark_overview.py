@@ -73,8 +73,8 @@ class Command(BaseCommand):
     def _volume(self) -> None:
         with connection.cursor() as cursor:
             figures = []
-            for table in ("console_migration", "verifiers_outcomecount", "verifiers_mismatchgroup",
-                          "verifiers_mismatchsample"):
+            for table in ("console_migration", "verifiers_outcomecount", "verifiers_fiveminuteoutcomecount",
+                          "verifiers_mismatchgroup", "verifiers_mismatchsample"):
                 cursor.execute(f"SELECT count(*) FROM {table}")
                 figures.append(f"{table.split('_', 1)[1]} {cursor.fetchone()[0]:,}")
         self.stdout.write("volume: " + ", ".join(figures))

@@ -71,6 +71,18 @@ class Command(BaseCommand):
                  "migrations": migration_ids, "count": len(migration_ids)},
             )
             outcome_rows = cursor.rowcount
+            # The five-minute roll-up of the same counts, as recording keeps it.
+            cursor.execute(
+                """
+                INSERT INTO verifiers_fiveminuteoutcomecount
+                    (migration_id, kind, subject, bucket, matched, mismatched, errored, stale)
+                SELECT migration_id, kind, subject, date_bin(interval '5 minutes', minute, TIMESTAMPTZ '2000-01-01'),
+                       sum(matched), sum(mismatched), sum(errored), sum(stale)
+                FROM verifiers_outcomecount WHERE migration_id = ANY(%s)
+                GROUP BY 1, 2, 3, 4
+                """,
+                [migration_ids],
+            )
             groups = max(1, -(-mismatches // samples_per_group)) if mismatches else 0
             cursor.execute(
                 """
@@ -118,6 +130,7 @@ class Command(BaseCommand):
             # VACUUM too: the overview reads the roll-up by index-only scans, which need the visibility
             # map that autovacuum keeps on a live console and a fresh bulk load does not have yet.
             cursor.execute("VACUUM ANALYZE verifiers_outcomecount")
+            cursor.execute("VACUUM ANALYZE verifiers_fiveminuteoutcomecount")
             cursor.execute("ANALYZE verifiers_mismatchgroup")
             cursor.execute("ANALYZE verifiers_mismatchsample")
         self.stdout.write(
@@ -134,9 +147,10 @@ class Command(BaseCommand):
             "(SELECT id FROM verifiers_mismatchgroup WHERE fingerprint LIKE %s)", [like]
         )
         cursor.execute("DELETE FROM verifiers_mismatchgroup WHERE fingerprint LIKE %s", [like])
-        cursor.execute(
-            "DELETE FROM verifiers_outcomecount WHERE subject LIKE %s OR subject LIKE %s",
-            ["GET /seed/%", "seed\\_table\\_%"],
-        )
+        for table in ("verifiers_outcomecount", "verifiers_fiveminuteoutcomecount"):
+            cursor.execute(
+                f"DELETE FROM {table} WHERE subject LIKE %s OR subject LIKE %s",  # noqa: S608 - the two names above
+                ["GET /seed/%", "seed\\_table\\_%"],
+            )
         # Seeded migrations own nothing else (every row above is gone first: no database cascade).
         cursor.execute("DELETE FROM console_migration WHERE slug ~ %s", [f"^{SEED_MIGRATION}[0-9]+$"])
