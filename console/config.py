@@ -10,7 +10,10 @@ names the variable. Plain Python: no Django import, so the launcher can use it t
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from typing import TypeVar
+
+_Number = TypeVar("_Number", int, float)
 
 
 class ConfigError(ValueError):
@@ -33,18 +36,28 @@ def env_optional(name: str, *, environ: Mapping[str, str] | None = None) -> str 
     return _raw(name, environ)
 
 
+def _parsed(
+    name: str, environ: Mapping[str, str] | None, parse: Callable[[str], _Number], what: str,
+) -> tuple[str, _Number] | None:
+    """The variable's text and its value by `parse`, or None when unset or empty."""
+    value = _raw(name, environ)
+    if value is None:
+        return None
+    try:
+        return value, parse(value)
+    except ValueError:
+        raise ConfigError(f"{name}={value!r} is not {what}") from None
+
+
 def env_int(
     name: str, default: int, *, minimum: int | None = None, maximum: int | None = None,
     environ: Mapping[str, str] | None = None,
 ) -> int:
     """A whole number within [minimum, maximum] (each bound optional)."""
-    value = _raw(name, environ)
-    if value is None:
+    parsed = _parsed(name, environ, int, "a whole number")
+    if parsed is None:
         return default
-    try:
-        number = int(value)
-    except ValueError:
-        raise ConfigError(f"{name}={value!r} is not a whole number") from None
+    value, number = parsed
     if minimum is not None and number < minimum:
         raise ConfigError(f"{name}={value!r} must be at least {minimum}")
     if maximum is not None and number > maximum:
@@ -56,13 +69,10 @@ def env_float(
     name: str, default: float, *, minimum: float | None = None, environ: Mapping[str, str] | None = None,
 ) -> float:
     """A finite number, at least `minimum` when given."""
-    value = _raw(name, environ)
-    if value is None:
+    parsed = _parsed(name, environ, float, "a number")
+    if parsed is None:
         return default
-    try:
-        number = float(value)
-    except ValueError:
-        raise ConfigError(f"{name}={value!r} is not a number") from None
+    value, number = parsed
     if number != number or number in (float("inf"), float("-inf")):
         raise ConfigError(f"{name}={value!r} is not a finite number")
     if minimum is not None and number < minimum:

@@ -19,6 +19,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -286,17 +287,29 @@ def start_private_mariadb(sup: Supervisor) -> str:
     return url
 
 
+def _service_url(
+    env: dict[str, str], variable: str, problem: Callable[[str], str | None], default_url: str,
+    default_answers: Callable[[], bool], start_private: Callable[[], str],
+) -> str:
+    """The variable's URL if set (it must answer), else the default URL when something answers
+    there, else the URL of a private server started now."""
+    configured = env_optional(variable, environ=env)
+    if configured:
+        found = problem(configured)
+        if found:
+            raise SystemExit(found)
+        return configured
+    if default_answers():
+        return default_url
+    return start_private()
+
+
 def resolve_mysql(sup: Supervisor, env: dict[str, str]) -> str:
     """MYSQL_URL if set (it must answer), else what answers on 3306, else a private MariaDB."""
-    configured = env_optional("MYSQL_URL", environ=env)
-    if configured:
-        problem = mysql_problem(configured)
-        if problem:
-            raise SystemExit(problem)
-        return configured
-    if port_open(3306) and mysql_problem(DEFAULT_MYSQL_URL) is None:
-        return DEFAULT_MYSQL_URL
-    return start_private_mariadb(sup)
+    return _service_url(
+        env, "MYSQL_URL", mysql_problem, DEFAULT_MYSQL_URL,
+        lambda: port_open(3306) and mysql_problem(DEFAULT_MYSQL_URL) is None, lambda: start_private_mariadb(sup),
+    )
 
 
 def ensure_database_exists(url: str) -> None:
@@ -317,29 +330,18 @@ def resolve_services(sup: Supervisor, database_name: str | None = None) -> dict[
     env = dict(os.environ)
     # Importing the console package set this for the launcher itself; children choose their own.
     env.pop("DJANGO_SETTINGS_MODULE", None)
-    database_url = env_optional("DATABASE_URL", environ=env)
-    if database_url:
-        base = database_url.rsplit("/", 1)[0] + "/postgres"
-        problem = postgres_problem(base)
-        if problem:
-            raise SystemExit(problem)
-    elif port_open(5432):
-        database_url = DEFAULT_DATABASE_URL
-    else:
-        database_url = start_private_postgres(sup)
+    # The server is checked through its always-present `postgres` database: ours may not exist yet.
+    database_url = _service_url(
+        env, "DATABASE_URL", lambda url: postgres_problem(url.rsplit("/", 1)[0] + "/postgres"),
+        DEFAULT_DATABASE_URL, lambda: port_open(5432), lambda: start_private_postgres(sup),
+    )
     if database_name:
         database_url = database_url.rsplit("/", 1)[0] + "/" + database_name
     ensure_database_exists(database_url)
 
-    redis_url = env_optional("REDIS_URL", environ=env)
-    if redis_url:
-        problem = redis_problem(redis_url)
-        if problem:
-            raise SystemExit(problem)
-    elif port_open(6379):
-        redis_url = DEFAULT_REDIS_URL
-    else:
-        redis_url = start_private_redis(sup)
+    redis_url = _service_url(
+        env, "REDIS_URL", redis_problem, DEFAULT_REDIS_URL, lambda: port_open(6379), lambda: start_private_redis(sup),
+    )
 
     env.update(DATABASE_URL=database_url, REDIS_URL=redis_url, MYSQL_URL=resolve_mysql(sup, env))
     if not env_optional("DEMO_LEDGER_URL", environ=env):
@@ -371,10 +373,21 @@ def _stop_on_signals() -> list[bool]:
     return stopping
 
 
-def run_demo(args: argparse.Namespace) -> int:
+def _run_until_stopped(start: Callable[[Supervisor], None]) -> int:
+    """Start what `start` starts under one supervisor, keep it running (restarting what crashes)
+    until Ctrl-C or SIGTERM, then stop it all."""
     sup = Supervisor()
     stopping = _stop_on_signals()
     try:
+        start(sup)
+        say("Ctrl-C stops everything")
+        return supervise_until_stopped(sup, lambda: stopping[0])
+    finally:
+        sup.stop_all()
+
+
+def run_demo(args: argparse.Namespace) -> int:
+    def start(sup: Supervisor) -> None:
         env = resolve_services(sup)
         env.setdefault("CONSOLE_ENV", "development")
         env["CONSOLE_BASE_URL"] = f"http://127.0.0.1:{args.port}"
@@ -397,28 +410,23 @@ def run_demo(args: argparse.Namespace) -> int:
         say("legacy ledger: http://127.0.0.1:8101   candidate ledger: http://127.0.0.1:8102")
         if env.get("EMAIL_BACKEND", "").endswith("filebased.EmailBackend"):
             say(f"alert e-mails are written to {env.get('EMAIL_FILE_PATH', STATE / 'mail')}/ (set EMAIL_HOST to send them)")
-        say("Ctrl-C stops everything")
-        return supervise_until_stopped(sup, lambda: stopping[0])
-    finally:
-        sup.stop_all()
+
+    return _run_until_stopped(start)
 
 
 def run_supervise(args: argparse.Namespace) -> int:
     """The Procfile's processes (or the named ones), migrated first, restarted when they crash."""
-    sup = Supervisor()
-    stopping = _stop_on_signals()
     definitions = read_procfile(Path(args.procfile))
     unknown = set(args.names) - {d.name for d in definitions}
     if unknown:
         raise SystemExit(f"{args.procfile} defines no process named {', '.join(sorted(unknown))}")
-    try:
+
+    def start(sup: Supervisor) -> None:
         env = resolve_services(sup)
         manage(env, "migrate", "--noinput", "-v", "0")
         start_procfile(sup, env, [d for d in definitions if not args.names or d.name in args.names])
-        say("Ctrl-C stops everything")
-        return supervise_until_stopped(sup, lambda: stopping[0])
-    finally:
-        sup.stop_all()
+
+    return _run_until_stopped(start)
 
 
 def run_tests(args: argparse.Namespace) -> int:

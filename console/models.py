@@ -55,6 +55,13 @@ def sole_migration_pk() -> int | None:
     return Migration.objects.create(slug=DEFAULT_MIGRATION_SLUG, name="Default migration").pk
 
 
+def owning_migration(related_name: str) -> models.ForeignKey[Migration | None, Migration]:
+    """The `migration` field of a row one migration owns: deleted with it; by default the only one."""
+    return models.ForeignKey(
+        "console.Migration", on_delete=models.CASCADE, default=sole_migration_pk, related_name=related_name
+    )
+
+
 class ApiTokenQuerySet(models.QuerySet):
     def usable(self):
         now = timezone.now()

@@ -23,6 +23,7 @@ NUMA_KUBELET_CA_FILE            CA bundle that signed the kubelet's serving cert
 from __future__ import annotations
 
 import os
+from collections.abc import Collection, Mapping
 
 DEFAULTS: dict[str, int] = {
     "NUMA_COLLECT_INTERVAL_SECONDS": 10,
@@ -64,12 +65,21 @@ def _whole_number(name: str, value: object) -> int:
         raise NumaConfigError(f"{name}={value!r} is not a whole number") from None
 
 
+def _known_raw_value(name: str, known: Collection[str], kind: str) -> object:
+    """_raw_value() of a knob this module declares as `kind`; a misspelt name fails loudly."""
+    if name not in known:
+        raise NumaConfigError(f"unknown NUMA {kind} {name!r}")
+    return _raw_value(name)
+
+
+def _whole_setting(name: str, defaults: Mapping[str, int], kind: str) -> int:
+    value = _known_raw_value(name, defaults, kind)
+    return _whole_number(name, defaults[name] if value is None else value)
+
+
 def numa_setting(name: str) -> int:
     """The value of one positive NUMA_* knob: Django setting, else environment, else the default."""
-    if name not in DEFAULTS:
-        raise NumaConfigError(f"unknown NUMA setting {name!r}")
-    value = _raw_value(name)
-    number = _whole_number(name, DEFAULTS[name] if value is None else value)
+    number = _whole_setting(name, DEFAULTS, "setting")
     if number <= 0:
         raise NumaConfigError(f"{name}={number} must be positive")
     return number
@@ -77,10 +87,7 @@ def numa_setting(name: str) -> int:
 
 def numa_count_setting(name: str) -> int:
     """A NUMA_* count that may be 0 (turns the feature off), bounded above."""
-    if name not in COUNT_DEFAULTS:
-        raise NumaConfigError(f"unknown NUMA count setting {name!r}")
-    value = _raw_value(name)
-    number = _whole_number(name, COUNT_DEFAULTS[name] if value is None else value)
+    number = _whole_setting(name, COUNT_DEFAULTS, "count setting")
     if not 0 <= number <= MAX_TOP_PROCESSES:
         raise NumaConfigError(f"{name}={number} must be between 0 and {MAX_TOP_PROCESSES}")
     return number
@@ -88,9 +95,7 @@ def numa_count_setting(name: str) -> int:
 
 def numa_text_setting(name: str) -> str:
     """A textual NUMA_* knob, stripped; "" when unset."""
-    if name not in TEXT_SETTINGS:
-        raise NumaConfigError(f"unknown NUMA text setting {name!r}")
-    value = _raw_value(name)
+    value = _known_raw_value(name, TEXT_SETTINGS, "text setting")
     return "" if value is None else str(value).strip()
 
 

@@ -24,6 +24,7 @@ import shutil
 import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TypedDict, Unpack
 
 EXTRA_NAMES: tuple[str, ...] = (
     "sched_move_numa",
@@ -74,12 +75,22 @@ def _process_search_path() -> str:
     return os.pathsep.join(os.get_exec_path())
 
 
+class HostLocations(TypedDict, total=False):
+    """Where probe_extras() and measure_extras() look, each defaulting to this host's: fixture
+    trees in tests. is_root overrides the euid check (default: os.geteuid() == 0)."""
+
+    kallsyms_path: str
+    tracefs_roots: tuple[str, ...]
+    perf_event_paranoid_path: str
+    is_root: bool | None
+
+
 def _host_view(
     path: str | None,
-    kallsyms_path: str,
-    tracefs_roots: tuple[str, ...],
-    perf_event_paranoid_path: str,
-    is_root: bool | None,
+    kallsyms_path: str = "/proc/kallsyms",
+    tracefs_roots: tuple[str, ...] = TRACEFS_ROOTS,
+    perf_event_paranoid_path: str = "/proc/sys/kernel/perf_event_paranoid",
+    is_root: bool | None = None,
 ) -> _HostView:
     return _HostView(
         path=path if path is not None else _process_search_path(),
@@ -133,21 +144,14 @@ def _perf_allowed(view: _HostView) -> tuple[bool, str]:
     return False, f"not root and kernel.perf_event_paranoid={paranoid} (system-wide needs <= 0)"
 
 
-def probe_extras(
-    path: str | None = None,
-    kallsyms_path: str = "/proc/kallsyms",
-    tracefs_roots: tuple[str, ...] = TRACEFS_ROOTS,
-    perf_event_paranoid_path: str = "/proc/sys/kernel/perf_event_paranoid",
-    is_root: bool | None = None,
-) -> dict[str, ExtraStatus]:
+def probe_extras(path: str | None = None, **where: Unpack[HostLocations]) -> dict[str, ExtraStatus]:
     """For each extra, whether it can run here and why not. Never raises.
 
     path: the PATH to search tools on (default: this process's PATH).
-    is_root: override the euid check (default: os.geteuid() == 0).
     """
     statuses: dict[str, ExtraStatus] = {}
     try:
-        view = _host_view(path, kallsyms_path, tracefs_roots, perf_event_paranoid_path, is_root)
+        view = _host_view(path, **where)
         bpftrace = shutil.which("bpftrace", path=view.path)
         perf = shutil.which("perf", path=view.path)
 
@@ -342,12 +346,7 @@ def _measure_node_loads(seconds: float, path: str | None, perf: str) -> ExtraMea
 
 
 def measure_extras(
-    seconds: float = 1.0,
-    path: str | None = None,
-    kallsyms_path: str = "/proc/kallsyms",
-    tracefs_roots: tuple[str, ...] = TRACEFS_ROOTS,
-    perf_event_paranoid_path: str = "/proc/sys/kernel/perf_event_paranoid",
-    is_root: bool | None = None,
+    seconds: float = 1.0, path: str | None = None, **where: Unpack[HostLocations]
 ) -> dict[str, ExtraMeasurement]:
     """Run every available extra for about `seconds`; never raises.
 
@@ -358,9 +357,7 @@ def measure_extras(
     try:
         if not seconds > 0:
             raise ValueError(f"seconds must be > 0, got {seconds!r}")
-        statuses = probe_extras(
-            path, kallsyms_path, tracefs_roots, perf_event_paranoid_path, is_root
-        )
+        statuses = probe_extras(path, **where)
         search_path = path if path is not None else _process_search_path()
         bpftrace = shutil.which("bpftrace", path=search_path)
         perf = shutil.which("perf", path=search_path)

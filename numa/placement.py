@@ -14,9 +14,9 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import fields
-from typing import Any
+from typing import Any, Unpack
 
-from numa.sources import CgroupSample, HostSample, ProcessSample, collect_host_sample
+from numa.sources import CgroupSample, HostSample, ProcessSample, SampleOptions, collect_host_sample
 
 # Containers kept on the host row; a node runs at most a few hundred (kubelet max-pods 110).
 MAX_CONTAINERS = 200
@@ -286,13 +286,7 @@ def compact_sample(sample: HostSample) -> dict[str, Any]:
     return data
 
 
-def collect_configured_sample(
-    *,
-    sys_root: str = "/sys",
-    proc_root: str = "/proc",
-    top_processes: int = 0,
-    cgroup_root: str | None = None,
-) -> HostSample:
+def collect_configured_sample(*, cgroup_root: str | None = None, **options: Unpack[SampleOptions]) -> HostSample:
     """collect_host_sample() with the container/process options; a cgroup root that is not a
     directory becomes unavailable["cgroups"] instead of an error (the rest is still collected)."""
     usable_root = cgroup_root
@@ -300,12 +294,7 @@ def collect_configured_sample(
     if cgroup_root is not None and not os.path.isdir(cgroup_root):
         usable_root = None
         reason = f"cgroup root {cgroup_root} is not a directory (NUMA_CGROUP_ROOT)"
-    sample = collect_host_sample(
-        sys_root=sys_root,
-        proc_root=proc_root,
-        top_processes=top_processes,
-        cgroup_root=usable_root,
-    )
+    sample = collect_host_sample(cgroup_root=usable_root, **options)
     if reason:
         sample.unavailable["cgroups"] = reason
     return sample

@@ -18,7 +18,7 @@ import os
 import socket
 import time
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, TypedDict
 
 # The six per-node counters documented in Documentation/admin-guide/numastat.rst.
 NUMASTAT_KEYS: tuple[str, ...] = (
@@ -537,6 +537,14 @@ def _read_cgroups(cgroup_root: str, unavailable: dict[str, str]) -> list[CgroupS
 
 
 # --------------------------------------------------------------------------- entry point
+
+
+class SampleOptions(TypedDict, total=False):
+    """collect_host_sample()'s arguments but cgroup_root, for callers that pass them on."""
+
+    sys_root: str
+    proc_root: str
+    top_processes: int
 
 
 def collect_host_sample(

@@ -117,6 +117,20 @@ def _partial_urls(hours: int, scope: MigrationScope) -> dict[str, str]:
     return {name: reverse("overview-partial", args=[name]) + query for name in PARTIALS}
 
 
+# The cards of the overview page that refresh on their own, in page order: above the grid, then in it.
+# Each card's element id is its section name but for the NUMA one (its CSS makes it span the grid).
+CARDS_ABOVE_GRID = ("programme", "rates")
+GRID_CARDS = ("groups", "reconciliation", "queues", "numa")
+CARD_ELEMENT_IDS = {"numa": "numa-hosts"}
+
+
+def _card(name: str, partial_urls: dict[str, str]) -> dict[str, Any]:
+    """What templates/console/partials/card.html needs to draw the section `name` and refresh it."""
+    return {"element_id": CARD_ELEMENT_IDS.get(name, name), "title_id": f"{name}-title",
+            "refresh_url": partial_urls[name], "refresh_seconds": REFRESH_SECONDS[name],
+            "template": f"console/partials/{name}.html"}
+
+
 @never_cache
 def overview_page(request: HttpRequest) -> HttpResponse:
     hours = _hours(request)
@@ -126,6 +140,11 @@ def overview_page(request: HttpRequest) -> HttpResponse:
     for name in ("programme", "rates", "groups", "reconciliation", "numa", "queues"):
         context.update(PARTIALS[name](hours, scope))
     _with_headline(context)
+    urls = context["partial_urls"]
+    # The programme card shows only when there is a programme of several migrations to show.
+    shown_above_grid = [name for name in CARDS_ABOVE_GRID if name != "programme" or context["programme"]]
+    context["cards_above_grid"] = [_card(name, urls) for name in shown_above_grid]
+    context["grid_cards"] = [_card(name, urls) for name in GRID_CARDS]
     return render(request, "console/overview.html", context)
 
 

@@ -6,16 +6,14 @@ import datetime as dt
 
 from django.db import models
 
-from console.models import sole_migration_pk
+from console.models import owning_migration
 from verifiers.models.targets import DsnMixin
 
 
 class LedgerSource(DsnMixin):
     """A ledger database and the mapping of our concepts onto its own schema."""
 
-    migration = models.ForeignKey(
-        "console.Migration", on_delete=models.CASCADE, default=sole_migration_pk, related_name="ledger_sources"
-    )
+    migration = owning_migration("ledger_sources")
     name = models.CharField(max_length=100)
     accounts_table = models.CharField(max_length=200)
     account_key = models.CharField(max_length=100)

@@ -6,7 +6,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 
 from console.config import ConfigError, secret_from_environment
-from console.models import sole_migration_pk
+from console.models import owning_migration
 
 
 class System(models.Model):
@@ -16,9 +16,7 @@ class System(models.Model):
         CANDIDATE = "candidate", "Candidate (new system)"
         LEGACY_SECONDARY = "legacy_secondary", "Second legacy endpoint (noise detection)"
 
-    migration = models.ForeignKey(
-        "console.Migration", on_delete=models.CASCADE, default=sole_migration_pk, related_name="systems"
-    )
+    migration = owning_migration("systems")
     name = models.CharField(max_length=100)
     role = models.CharField(max_length=20, choices=Role.choices, default=Role.CANDIDATE)
     base_url = models.URLField(help_text="e.g. http://candidate-ledger.internal:8080")
@@ -49,9 +47,7 @@ class Route(models.Model):
         HIGH = "high", "High"
         CRITICAL = "critical", "Critical"
 
-    migration = models.ForeignKey(
-        "console.Migration", on_delete=models.CASCADE, default=sole_migration_pk, related_name="routes"
-    )
+    migration = owning_migration("routes")
     method = models.CharField(max_length=10, default="GET")
     template = models.CharField(max_length=300, help_text="e.g. /accounts/{id}/balance")
     enabled = models.BooleanField(default=True)
@@ -122,9 +118,7 @@ class VerifiedDatabase(DsnMixin):
     """The legacy database the write verifier reads (read-only) after each legacy commit:
     PostgreSQL, or MySQL 8 / MariaDB 10.11+ (``mysql://``, ``mariadb://``)."""
 
-    migration = models.ForeignKey(
-        "console.Migration", on_delete=models.CASCADE, default=sole_migration_pk, related_name="verified_databases"
-    )
+    migration = owning_migration("verified_databases")
     name = models.CharField(max_length=100)
     statement_timeout_ms = models.PositiveIntegerField(default=2000)
     commit_delay_ms = models.PositiveIntegerField(
@@ -147,9 +141,7 @@ class VerifiedDatabase(DsnMixin):
 class WriteTableRule(models.Model):
     """Per-table overrides for the write verifier (keys, version column, columns not compared)."""
 
-    migration = models.ForeignKey(
-        "console.Migration", on_delete=models.CASCADE, default=sole_migration_pk, related_name="write_tables"
-    )
+    migration = owning_migration("write_tables")
     table = models.CharField(max_length=200)
     key_columns = models.JSONField(default=list, blank=True, help_text="Overrides the introspected primary key.")
     version_column = models.CharField(max_length=100, blank=True, help_text="Row moved on after the commit -> stale.")

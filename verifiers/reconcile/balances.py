@@ -42,24 +42,32 @@ class ReconciliationInputError(ValueError):
     """Base for bad input to the reconciliation: mapping, cut-off, counterpart, partials."""
 
 
-class MappingError(ReconciliationInputError):
-    """A ledger mapping is malformed (unknown or missing keys, unsafe identifiers)."""
+class ProblemsError(Exception):
+    """An error naming every problem found, not only the first: ``problems`` has one message each."""
+
+    introduction = ""
+    separator = "; "
 
     def __init__(self, problems: list[str]) -> None:
         self.problems = problems
-        super().__init__("ledger mapping is invalid: " + "; ".join(problems))
+        super().__init__(self.introduction + self.separator.join(problems))
+
+
+class MappingError(ProblemsError, ReconciliationInputError):
+    """A ledger mapping is malformed (unknown or missing keys, unsafe identifiers)."""
+
+    introduction = "ledger mapping is invalid: "
 
 
 class CutoffError(ReconciliationInputError):
     """A cut-off is unusable: unknown time zone, naive datetime, or in the future."""
 
 
-class CounterpartCsvError(ReconciliationInputError):
+class CounterpartCsvError(ProblemsError, ReconciliationInputError):
     """A counterpart CSV has bad lines; ``problems`` lists every one with its line number."""
 
-    def __init__(self, problems: list[str]) -> None:
-        self.problems = problems
-        super().__init__("counterpart CSV is invalid:\n" + "\n".join(problems))
+    introduction = "counterpart CSV is invalid:\n"
+    separator = "\n"
 
 
 class PartialsError(ReconciliationInputError):

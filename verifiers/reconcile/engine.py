@@ -29,7 +29,7 @@ from psycopg import sql
 
 from verifiers.engines import MYSQL, EngineError, dialect_of
 from verifiers.engines import postgresql as postgresql_engine
-from verifiers.reconcile import engine_mysql
+from verifiers.reconcile import balances, engine_mysql
 from verifiers.reconcile.balances import (
     APPLICATION_NAME,
     DEFAULT_DIFFERENCE_CAP,
@@ -40,16 +40,6 @@ from verifiers.reconcile.balances import (
     RangePlan,
     RangeResult,
     ReconciliationOutcome,
-    combine_partials,
-    compare_with_counterpart,
-    cutoff_parameter,
-    mapping_problems,
-    percentile_fractions,
-    range_result_from_rows,
-    ranges_from_boundaries,
-    reconciliation_status,
-    split_integer_keys,
-    validate_cutoff,
 )
 from verifiers.reconcile.ledger_session import (
     DEFAULT_LIMITS,
@@ -143,7 +133,7 @@ def validate_mapping(
     if _is_mysql(dsn):
         return engine_mysql.validate_mapping(dsn, mapping, limits)
     with connect_ledger(dsn, limits=limits) as conn:
-        return mapping_problems(mapping, introspect_columns(conn, mapping))
+        return balances.mapping_problems(mapping, introspect_columns(conn, mapping))
 
 
 def wait_for_transactions_before(
@@ -167,7 +157,7 @@ def wait_for_transactions_before(
     with connect_ledger(dsn, limits=limits) as conn:
         row = conn.execute("SELECT now()").fetchone()
         assert row is not None
-        validate_cutoff(cutoff, row[0])
+        balances.validate_cutoff(cutoff, row[0])
         while True:
             polls += 1
             blockers = [
@@ -190,15 +180,15 @@ def _split_keys(
     row = conn.execute(build_key_bounds_query(mapping)).fetchone()
     min_key, max_key = row if row else (None, None)
     if parts == 1 or min_key is None:
-        return ranges_from_boundaries([])
+        return balances.ranges_from_boundaries([])
     if isinstance(min_key, int) and isinstance(max_key, int):
-        return split_integer_keys(min_key, max_key, parts)
+        return balances.split_integer_keys(min_key, max_key, parts)
     # Text, uuid, numeric: split by count at percentiles of the key, inside the snapshot.
     row = conn.execute(
-        build_key_percentiles_query(mapping), {"fractions": percentile_fractions(parts)}
+        build_key_percentiles_query(mapping), {"fractions": balances.percentile_fractions(parts)}
     ).fetchone()
     boundaries = [_json_key(b) for b in (row[0] if row and row[0] else []) if b is not None]
-    return ranges_from_boundaries(b for b in boundaries if b != _json_key(min_key))
+    return balances.ranges_from_boundaries(b for b in boundaries if b != _json_key(min_key))
 
 
 def _json_key(value: Any) -> KeyValue:
@@ -275,7 +265,7 @@ def compute_range(
             on_snapshot_imported()
         rows = conn.execute(build_range_query(mapping, key_range, plan), params).fetchall()
         conn.execute("COMMIT")
-    return range_result_from_rows(key_range, rows, time.perf_counter() - started)
+    return balances.range_result_from_rows(key_range, rows, time.perf_counter() - started)
 
 
 def _range_params(
@@ -287,7 +277,7 @@ def _range_params(
     columns = introspect_columns(conn, mapping)
     time_type = columns.get(mapping.entries_table, {}).get(mapping.entry_time_column)
     return range_query_params(
-        cutoff_parameter(cutoff, time_type, mapping.business_time_zone), key_range, diff_cap,
+        balances.cutoff_parameter(cutoff, time_type, mapping.business_time_zone), key_range, diff_cap,
         currency_code=mapping.currency_code,
     )
 
@@ -370,16 +360,16 @@ def reconcile_parallel(
             results = [f.result() for f in futures]
     finally:
         handle.close()
-    combined = combine_partials(results, diff_cap)
+    combined = balances.combine_partials(results, diff_cap)
     currency_differences = (
-        compare_with_counterpart(combined.totals, counterpart) if counterpart is not None else []
+        balances.compare_with_counterpart(combined.totals, counterpart) if counterpart is not None else []
     )
     return ReconciliationOutcome(
         cutoff=cutoff,
         snapshot_time=handle.snapshot_time,
         duration_s=time.perf_counter() - started,
         wait_s=wait.waited_s,
-        status=reconciliation_status(combined.difference_count, currency_differences),
+        status=balances.reconciliation_status(combined.difference_count, currency_differences),
         accounts_checked=combined.accounts_checked,
         totals=combined.totals,
         differences=combined.differences,

@@ -13,7 +13,7 @@ from typing import Any
 
 import psycopg
 
-from verifiers.reconcile.balances import KeyRange
+from verifiers.reconcile.balances import KeyRange, ProblemsError
 
 
 class ReconcileEngineError(Exception):
@@ -24,12 +24,10 @@ class LedgerUnreachable(ReconcileEngineError):
     """The ledger database cannot be connected to (one sentence naming host:port)."""
 
 
-class MappingInvalid(ReconcileEngineError):
+class MappingInvalid(ProblemsError, ReconcileEngineError):
     """The mapping does not fit the ledger's tables; ``problems`` has one message each."""
 
-    def __init__(self, problems: list[str]) -> None:
-        self.problems = problems
-        super().__init__("ledger mapping does not fit the database: " + "; ".join(problems))
+    introduction = "ledger mapping does not fit the database: "
 
 
 class SnapshotUnavailable(ReconcileEngineError):

@@ -79,6 +79,46 @@ def _wire(sql: str) -> str:
     return re.sub(r"\?", lambda _: f"${next(numbers)}", sql)
 
 
+# Django's ORM sends the same statements to PostgreSQL and to MySQL but for the quotes around
+# names (and RETURNING on PostgreSQL): both corpora take them from here, mysql_cases backquoted.
+def django_create_order(t0: datetime, returning: str = "") -> Statement:
+    """create() of an order of customer 7 for 120.50, given id 1001 by the database."""
+    return ('INSERT INTO "shop_order" ("customer_id", "total", "status", "note", "created_at", "updated_at") '
+            "VALUES (%s, %s, %s, %s, %s, %s)" + returning, [7, Decimal("120.50"), "new", None, t0, t0])
+
+
+# The capture of django_create_order() that writes 120.51.
+DJANGO_CREATE_ORDER_WRONG = (("param", 0, 1, Decimal("120.51")), ("image", 0, "total", "120.51"))
+
+
+def django_created_order_image(t0: datetime) -> list[dict[str, Any]]:
+    return [{"table": "shop_order", "key": {"id": 1001},
+             "row": {"id": 1001, "customer_id": 7, "total": "120.50", "status": "new", "note": None,
+                     "created_at": t0, "updated_at": t0}}]
+
+
+def django_save_every_column(t0: datetime) -> list[Statement]:
+    """Order 5001 inserted, then save() without update_fields: every column is written again."""
+    return [('INSERT INTO "shop_order" ("id", "customer_id", "total", "status", "note", "created_at", "updated_at") '
+             "VALUES (%s, %s, %s, %s, %s, %s, %s)", [5001, 8, Decimal("10.00"), "new", "", t0, t0]),
+            ('UPDATE "shop_order" SET "customer_id" = %s, "total" = %s, "status" = %s, "note" = %s, '
+             '"created_at" = %s, "updated_at" = %s WHERE "shop_order"."id" = %s',
+             [8, Decimal("12.00"), "paid", "gift", t0, t0 + timedelta(minutes=1), 5001])]
+
+
+def django_bulk_create_lines(order_id: int) -> Statement:
+    """bulk_create() of lines 9001-9003 of an order: one multi-row INSERT."""
+    return ('INSERT INTO "shop_orderline" ("id", "order_id", "sku", "qty", "price") VALUES '
+            "(%s, %s, %s, %s, %s), (%s, %s, %s, %s, %s), (%s, %s, %s, %s, %s)",
+            [9001, order_id, "A-1", 1, Decimal("1.10"), 9002, order_id, "B-2", 2, Decimal("2.20"),
+             9003, order_id, "C-3", 3, Decimal("3.30")])
+
+
+def backquoted(statements: list[Statement]) -> list[Statement]:
+    """Django's text for MySQL: names in back quotes instead of double quotes."""
+    return [(sql.replace('"', "`"), params) for sql, params in statements]
+
+
 def _tpcb(aid: int, tid: int, bid: int, delta: int, balances: tuple[int, int, int]) -> Case:
     statements = [
         ("UPDATE pgbench_accounts SET abalance = abalance + %s WHERE aid = %s", [delta, aid]),
@@ -99,32 +139,15 @@ def _tpcb(aid: int, tid: int, bid: int, delta: int, balances: tuple[int, int, in
 
 CASES: list[Case] = [
     # --- Django (psycopg, %s, quoted identifiers, RETURNING of a serial key) ---------------------
-    Case("django create with RETURNING serial id",
-         [('INSERT INTO "shop_order" ("customer_id", "total", "status", "note", "created_at", "updated_at") '
-           'VALUES (%s, %s, %s, %s, %s, %s) RETURNING "shop_order"."id"',
-           [7, Decimal("120.50"), "new", None, T0, T0])],
-         (("param", 0, 1, Decimal("120.51")), ("image", 0, "total", "120.51")),
-         after_images=[{"table": "shop_order", "key": {"id": 1001},
-                        "row": {"id": 1001, "customer_id": 7, "total": "120.50", "status": "new", "note": None,
-                                "created_at": T0, "updated_at": T0}}]),
-    Case("django save() updates every column",
-         [('INSERT INTO "shop_order" ("id", "customer_id", "total", "status", "note", "created_at", "updated_at") '
-           "VALUES (%s, %s, %s, %s, %s, %s, %s)", [5001, 8, Decimal("10.00"), "new", "", T0, T0]),
-          ('UPDATE "shop_order" SET "customer_id" = %s, "total" = %s, "status" = %s, "note" = %s, '
-           '"created_at" = %s, "updated_at" = %s WHERE "shop_order"."id" = %s',
-           [8, Decimal("12.00"), "paid", "gift", T0, T0 + timedelta(minutes=1), 5001])],
-         ("param", 1, 2, "shipped")),
+    Case("django create with RETURNING serial id", [django_create_order(T0, ' RETURNING "shop_order"."id"')],
+         DJANGO_CREATE_ORDER_WRONG, after_images=django_created_order_image(T0)),
+    Case("django save() updates every column", django_save_every_column(T0), ("param", 1, 2, "shipped")),
     Case("django update_fields",
          [('INSERT INTO "shop_order" ("id", "customer_id", "total", "status", "created_at", "updated_at") '
            "VALUES (%s, %s, %s, %s, %s, %s)", [5002, 9, Decimal("5.00"), "new", T0, T0]),
           ('UPDATE "shop_order" SET "status" = %s WHERE "shop_order"."id" = %s', ["cancelled", 5002])],
          ("param", 1, 0, "new")),
-    Case("django bulk_create multi-row",
-         [('INSERT INTO "shop_orderline" ("id", "order_id", "sku", "qty", "price") VALUES '
-           "(%s, %s, %s, %s, %s), (%s, %s, %s, %s, %s), (%s, %s, %s, %s, %s)",
-           [9001, 5002, "A-1", 1, Decimal("1.10"), 9002, 5002, "B-2", 2, Decimal("2.20"),
-            9003, 5002, "C-3", 3, Decimal("3.30")])],
-         ("param", 0, 13, 4)),
+    Case("django bulk_create multi-row", [django_bulk_create_lines(5002)], ("param", 0, 13, 4)),
     Case("django delete() of a queryset by pk list",
          [('INSERT INTO "shop_orderline" ("id", "order_id", "sku", "qty", "price") VALUES '
            "(9010, 1, 'X', 1, 1), (9011, 1, 'Y', 1, 1)", None),

@@ -13,7 +13,15 @@ from __future__ import annotations
 from datetime import date, datetime, time, timedelta, timezone
 from decimal import Decimal
 
-from verifiers.tests.write_corpus.cases import Case
+from verifiers.tests.write_corpus.cases import (
+    DJANGO_CREATE_ORDER_WRONG,
+    Case,
+    backquoted,
+    django_bulk_create_lines,
+    django_create_order,
+    django_created_order_image,
+    django_save_every_column,
+)
 
 KST = timezone(timedelta(hours=9))
 T0 = datetime(2026, 12, 2, 10, 0)  # DATETIME: a wall time, naive as the drivers send it
@@ -59,29 +67,15 @@ SCHEMA_STATEMENTS = (
 
 CASES: list[Case] = [
     # --- Django on MySQL (mysqlclient/PyMySQL: %s, back-quoted names, lastrowid) -----------------
-    Case("django create with an AUTO_INCREMENT id",
-         [("INSERT INTO `shop_order` (`customer_id`, `total`, `status`, `note`, `created_at`, `updated_at`) "
-           "VALUES (%s, %s, %s, %s, %s, %s)", [7, Decimal("120.50"), "new", None, T0, T0])],
-         (("param", 0, 1, Decimal("120.51")), ("image", 0, "total", "120.51")), dialect="mysql",
-         after_images=[{"table": "shop_order", "key": {"id": 1001},
-                        "row": {"id": 1001, "customer_id": 7, "total": "120.50", "status": "new", "note": None,
-                                "created_at": T0, "updated_at": T0}}]),
-    Case("django save() updates every column",
-         [("INSERT INTO `shop_order` (`id`, `customer_id`, `total`, `status`, `note`, `created_at`, `updated_at`) "
-           "VALUES (%s, %s, %s, %s, %s, %s, %s)", [5001, 8, Decimal("10.00"), "new", "", T0, T0]),
-          ("UPDATE `shop_order` SET `customer_id` = %s, `total` = %s, `status` = %s, `note` = %s, "
-           "`created_at` = %s, `updated_at` = %s WHERE `shop_order`.`id` = %s",
-           [8, Decimal("12.00"), "paid", "gift", T0, T0 + timedelta(minutes=1), 5001])],
+    Case("django create with an AUTO_INCREMENT id", backquoted([django_create_order(T0)]), DJANGO_CREATE_ORDER_WRONG,
+         dialect="mysql", after_images=django_created_order_image(T0)),
+    Case("django save() updates every column", backquoted(django_save_every_column(T0)),
          ("param", 1, 5, T0 + timedelta(minutes=2)), dialect="mysql"),
     Case("DATETIME updated_at in Seoul wall time is not taken for a version column",
          [("UPDATE `shop_order` SET `status` = %s, `updated_at` = %s WHERE `shop_order`.`id` = %s",
            ["shipped", SEOUL_NOW, 5001])],
          ("param", 0, 0, "lost"), dialect="mysql"),
-    Case("django bulk_create multi-row",
-         [("INSERT INTO `shop_orderline` (`id`, `order_id`, `sku`, `qty`, `price`) VALUES "
-           "(%s, %s, %s, %s, %s), (%s, %s, %s, %s, %s), (%s, %s, %s, %s, %s)",
-           [9001, 5001, "A-1", 1, Decimal("1.10"), 9002, 5001, "B-2", 2, Decimal("2.20"),
-            9003, 5001, "C-3", 3, Decimal("3.30")])],
+    Case("django bulk_create multi-row", backquoted([django_bulk_create_lines(5001)]),
          ("param", 0, 14, Decimal("3.31")), dialect="mysql"),
     Case("django delete() of a queryset by pk list",
          [("DELETE FROM `shop_orderline` WHERE `shop_orderline`.`id` IN (%s, %s)", [9001, 9002])],
