@@ -146,15 +146,30 @@ _LIMITS = (f"One capture up to {MAX_CAPTURE_BYTES:,} bytes; a batch (JSON array 
            f"{MAX_BATCH_BYTES:,} bytes and {MAX_ITEMS_PER_REQUEST:,} items.")
 
 
-class WriteCaptureView(APIView):
+_FORBIDDEN = OpenApiResponse(description="The token is limited to another migration than the one named.")
+
+
+def _ingest_schema(serializer: type[serializers.Serializer], responses: dict[int, Any], *, summary: str,
+                   description: str) -> Any:
+    """The OpenAPI description both endpoints share: one object, a JSON array or NDJSON of `serializer`."""
+    return extend_schema(parameters=[MIGRATION_QUERY], request={"application/json": serializer,
+                                                                "application/x-ndjson": serializer},
+                         responses={403: _FORBIDDEN, **responses}, summary=summary, description=description)
+
+
+class _IngestView(APIView):
+    """An ingest endpoint: the ingest permission, throttled per endpoint (``throttle_scope``)."""
+
     throttle_classes = [IngestRateThrottle]
-    throttle_scope = "write_captures"
     permission_classes = [CanIngest]
 
-    @extend_schema(
-        parameters=[MIGRATION_QUERY],
-        request={"application/json": CaptureSerializer, "application/x-ndjson": CaptureSerializer},
-        responses={
+
+class WriteCaptureView(_IngestView):
+    throttle_scope = "write_captures"
+
+    @_ingest_schema(
+        CaptureSerializer,
+        {
             202: inline_serializer("WriteCaptureAccepted", {
                 "id": serializers.CharField(), "status": serializers.CharField(),
                 "row_checks": serializers.IntegerField(), "unverifiable": serializers.ListField(),
@@ -164,7 +179,6 @@ class WriteCaptureView(APIView):
             400: OpenApiResponse(description="Malformed capture, an unknown verified database (named, with "
                                              "the migration's known ones), or no migration named while the "
                                              "console has several (named)."),
-            403: OpenApiResponse(description="The token is limited to another migration than the one named."),
             409: OpenApiResponse(description="The capture names a disabled verified database."),
             413: OpenApiResponse(description="Body, statement list or after-image list over the limit. " + _LIMITS),
             503: OpenApiResponse(description="Retry later: no verified database is enabled yet, or the capture "
@@ -183,19 +197,15 @@ class CommitSerializer(serializers.Serializer):
     id = serializers.RegexField(r"^[A-Za-z0-9][A-Za-z0-9._:\-]{0,79}$", max_length=80)
 
 
-class WriteCommitView(APIView):
-    throttle_classes = [IngestRateThrottle]
+class WriteCommitView(_IngestView):
     throttle_scope = "write_commits"
-    permission_classes = [CanIngest]
 
-    @extend_schema(
-        parameters=[MIGRATION_QUERY],
-        request={"application/json": CommitSerializer, "application/x-ndjson": CommitSerializer},
-        responses={
+    @_ingest_schema(
+        CommitSerializer,
+        {
             202: inline_serializer("WriteCommitAccepted", {"id": serializers.CharField(), "status": serializers.CharField()}),
             200: OpenApiResponse(description="Duplicate commit note (counted once)."),
             400: OpenApiResponse(description="Malformed body, or no migration named while the console has several."),
-            403: OpenApiResponse(description="The token is limited to another migration than the one named."),
             503: OpenApiResponse(description="The capture store is down: retry later."),
         },
         summary="The legacy committed the writes of these captures: schedule their checks",

@@ -52,9 +52,14 @@ CONNECT_TIMEOUT_S: Final = 5
 DEFAULT_WRITE_RULES: Final[dict[str, Any]] = {"decimal_equivalence": True}
 ROW_PATH: Final = "(row)"
 
-_IDENT = r'"(?:[^"]|"")+"'
-_COLUMNS = rf"{_IDENT}(?:, {_IDENT})*"
-_TABLE = rf"{_IDENT}(?:\.{_IDENT})?"
+
+def quoted_name_patterns(quote: str) -> tuple[str, str, str]:
+    """Regexes of (identifier, column list, table) for names quoted with ``quote`` (doubled inside)."""
+    identifier = rf"{quote}(?:[^{quote}]|{quote}{quote})+{quote}"
+    return identifier, rf"{identifier}(?:, {identifier})*", rf"{identifier}(?:\.{identifier})?"
+
+
+_IDENT, _COLUMNS, _TABLE = quoted_name_patterns('"')
 # Batched SELECTs go out with PostgreSQL's $n placeholders (see native_batch_sql), row SELECTs with %s.
 _PLACEHOLDER = r"(?:%s|\$[1-9][0-9]*)"
 _KEY_TUPLE = rf"\({_PLACEHOLDER}(?:, {_PLACEHOLDER})*\)"

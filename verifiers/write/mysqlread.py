@@ -53,13 +53,12 @@ from verifiers.write.checker import (
     _param_key,
     _unquote,
     executable_select,
+    quoted_name_patterns,
 )
 from verifiers.write.introspect import TableFacts
 from verifiers.write.sqlcheck import Expectation, RowCheck
 
-_MY_IDENT = r"`(?:[^`]|``)+`"
-_MY_COLUMNS = rf"{_MY_IDENT}(?:, {_MY_IDENT})*"
-_MY_TABLE = rf"{_MY_IDENT}(?:\.{_MY_IDENT})?"
+_MY_IDENT, _MY_COLUMNS, _MY_TABLE = quoted_name_patterns("`")
 _MY_KEY_TUPLE = r"\(%s(?:, %s)*\)"
 # The only SQL text sent besides transaction control: a row SELECT, or the same for many keys.
 MYSQL_SELECT_SHAPE: Final = re.compile(

@@ -135,18 +135,6 @@ def _text(value: object) -> str:
 
 
 @dataclass(frozen=True, slots=True)
-class ClaimedWork:
-    """One unit of claimed work: check a committed capture, report an orphan or a lone commit."""
-
-    task: str  # TASK_CHECK | TASK_ORPHAN | TASK_NO_CAPTURE
-    capture_id: str
-
-    @property
-    def member(self) -> str:
-        return f"{self.task}:{self.capture_id}"
-
-
-@dataclass(frozen=True, slots=True)
 class StoredCapture:
     """A capture as loaded back: its JSON and, once known, when the commit notice came."""
 
@@ -160,6 +148,18 @@ class StoreCounts:
     due: int
     processing: int
     commits_waiting_for_capture: int
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimedWork:
+    """One unit of claimed work: check a committed capture, report an orphan or a lone commit."""
+
+    task: str  # TASK_CHECK | TASK_ORPHAN | TASK_NO_CAPTURE
+    capture_id: str
+
+    @property
+    def member(self) -> str:
+        return f"{self.task}:{self.capture_id}"
 
 
 class WriteCaptureStore:
