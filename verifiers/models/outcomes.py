@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from django.db import models
 
-from console.models import sole_migration_pk
+from console.models import owning_migration
 
 
 class VerificationKind(models.TextChoices):
@@ -24,9 +24,7 @@ class MismatchGroup(models.Model):
         RESOLVED = "resolved", "Resolved"
         IGNORED = "ignored", "Ignored"
 
-    migration = models.ForeignKey(
-        "console.Migration", on_delete=models.CASCADE, default=sole_migration_pk, related_name="mismatch_groups"
-    )
+    migration = owning_migration("mismatch_groups")
     kind = models.CharField(max_length=5, choices=VerificationKind.choices)
     fingerprint = models.CharField(max_length=64)
     title = models.CharField(max_length=300)
@@ -88,6 +86,10 @@ class MismatchSample(models.Model):
         ordering = ["-captured_at"]
 
 
+# What the charts' index-only scans read besides the index keys: ChartCounts' columns.
+CHART_INDEX_COLUMNS = ["subject", "matched", "mismatched", "errored", "stale"]
+
+
 class ChartCounts(models.Model):
     """What a match-rate chart adds up for one subject (route or table) over some time."""
 
@@ -105,9 +107,7 @@ class ChartCounts(models.Model):
 class OutcomeCount(ChartCounts):
     """Outcomes per subject (route or table) per minute: matches are counted here, not stored."""
 
-    migration = models.ForeignKey(
-        "console.Migration", on_delete=models.CASCADE, default=sole_migration_pk, related_name="outcome_counts"
-    )
+    migration = owning_migration("outcome_counts")
     minute = models.DateTimeField()
     orphaned = models.PositiveBigIntegerField(default=0)
     unverifiable = models.PositiveBigIntegerField(default=0)
@@ -127,7 +127,7 @@ class OutcomeCount(ChartCounts):
             # The overview and every page filtered by migration: an index-only range scan per migration
             # (the sums the charts and the programme table add up are in the index).
             models.Index(fields=["migration", "kind", "minute"], name="outcome_migration_kind_minute",
-                         include=["subject", "matched", "mismatched", "errored", "stale"]),
+                         include=CHART_INDEX_COLUMNS),
         ]
 
 
@@ -138,9 +138,7 @@ class FiveMinuteOutcomeCount(ChartCounts):
     what kept the overview over its 200 ms target (1M-row benchmark). Subjects as in OutcomeCount.
     """
 
-    migration = models.ForeignKey(
-        "console.Migration", on_delete=models.CASCADE, default=sole_migration_pk, related_name="five_minute_counts"
-    )
+    migration = owning_migration("five_minute_counts")
     bucket = models.DateTimeField(help_text="Start of the five minutes (aligned to 00:00 UTC)")
 
     class Meta:
@@ -151,9 +149,9 @@ class FiveMinuteOutcomeCount(ChartCounts):
         ]
         indexes = [
             models.Index(fields=["migration", "kind", "bucket"], name="five_minutes_migration_kind",
-                         include=["subject", "matched", "mismatched", "errored", "stale"]),
+                         include=CHART_INDEX_COLUMNS),
             models.Index(fields=["kind", "bucket"], name="five_minutes_kind_bucket",
-                         include=["subject", "matched", "mismatched", "errored", "stale"]),
+                         include=CHART_INDEX_COLUMNS),
         ]
 
 
@@ -163,9 +161,7 @@ class VerifiedSample(models.Model):
     Pruned after a few days by the retention job.
     """
 
-    migration = models.ForeignKey(
-        "console.Migration", on_delete=models.CASCADE, default=sole_migration_pk, related_name="verified_samples"
-    )
+    migration = owning_migration("verified_samples")
     kind = models.CharField(max_length=5, choices=VerificationKind.choices)
     sample_id = models.CharField(max_length=100)
     verified_at = models.DateTimeField(db_index=True)
@@ -184,9 +180,7 @@ class NoiseSuggestion(models.Model):
         ACCEPTED = "accepted", "Accepted as ignore rule"
         DISMISSED = "dismissed", "Dismissed"
 
-    migration = models.ForeignKey(
-        "console.Migration", on_delete=models.CASCADE, default=sole_migration_pk, related_name="noise_suggestions"
-    )
+    migration = owning_migration("noise_suggestions")
     route = models.ForeignKey("verifiers.Route", on_delete=models.CASCADE, null=True, related_name="noise")
     subject = models.CharField(max_length=300)
     pattern = models.CharField(max_length=300)
