@@ -116,9 +116,9 @@ class MigrationRole(models.Model):
     """
 
     class Role(models.TextChoices):
-        VIEWER = "viewer", "Viewer"
-        OPERATOR = "operator", "Operator"
-        ADMIN = "admin", "Admin"
+        VIEWER = "viewer"
+        OPERATOR = "operator"
+        ADMIN = "admin"
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="migration_roles")
     migration = models.ForeignKey(

@@ -11,18 +11,18 @@ from console.models import owning_migration
 
 
 class VerificationKind(models.TextChoices):
-    READ = "read", "Read"
-    WRITE = "write", "Write"
+    READ = "read"
+    WRITE = "write"
 
 
 class MismatchGroup(models.Model):
     """All mismatches with the same fingerprint (route or table + differing paths and kinds)."""
 
     class Status(models.TextChoices):
-        OPEN = "open", "Open"
-        ACKNOWLEDGED = "acknowledged", "Acknowledged"
-        RESOLVED = "resolved", "Resolved"
-        IGNORED = "ignored", "Ignored"
+        OPEN = "open"
+        ACKNOWLEDGED = "acknowledged"
+        RESOLVED = "resolved"
+        IGNORED = "ignored"
 
     migration = owning_migration("mismatch_groups")
     kind = models.CharField(max_length=5, choices=VerificationKind.choices)
@@ -176,9 +176,9 @@ class NoiseSuggestion(models.Model):
     """A path that differed between two legacy answers: suppressed, counted, offered as an ignore rule."""
 
     class Status(models.TextChoices):
-        SUGGESTED = "suggested", "Suggested"
+        SUGGESTED = "suggested"
         ACCEPTED = "accepted", "Accepted as ignore rule"
-        DISMISSED = "dismissed", "Dismissed"
+        DISMISSED = "dismissed"
 
     migration = owning_migration("noise_suggestions")
     route = models.ForeignKey("verifiers.Route", on_delete=models.CASCADE, null=True, related_name="noise")

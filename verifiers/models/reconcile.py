@@ -90,10 +90,10 @@ class ReconciliationRun(models.Model):
     """One reconciliation of one source at one cut-off. A re-run is a new row, never an overwrite."""
 
     class Status(models.TextChoices):
-        RUNNING = "running", "Running"
-        BALANCED = "balanced", "Balanced"
-        DISCREPANCIES = "discrepancies", "Discrepancies"
-        FAILED = "failed", "Failed"
+        RUNNING = "running"
+        BALANCED = "balanced"
+        DISCREPANCIES = "discrepancies"
+        FAILED = "failed"
 
     source = models.ForeignKey(LedgerSource, on_delete=models.PROTECT, related_name="runs")
     cutoff = models.DateTimeField()

@@ -42,10 +42,10 @@ class Route(models.Model):
     """A route template of the read API with its sampling and comparison rules."""
 
     class Severity(models.TextChoices):
-        LOW = "low", "Low"
-        MEDIUM = "medium", "Medium"
-        HIGH = "high", "High"
-        CRITICAL = "critical", "Critical"
+        LOW = "low"
+        MEDIUM = "medium"
+        HIGH = "high"
+        CRITICAL = "critical"
 
     migration = owning_migration("routes")
     method = models.CharField(max_length=10, default="GET")
