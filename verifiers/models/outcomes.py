@@ -15,6 +15,15 @@ class VerificationKind(models.TextChoices):
     WRITE = "write"
 
 
+class Severity(models.TextChoices):
+    """How much a mismatch matters: set per route, carried by the groups the verifiers file."""
+
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+    CRITICAL = "critical"
+
+
 class MismatchGroup(models.Model):
     """All mismatches with the same fingerprint (route or table + differing paths and kinds)."""
 
@@ -33,7 +42,7 @@ class MismatchGroup(models.Model):
     outcome = models.CharField(max_length=20, default="mismatch", help_text="mismatch, error, orphaned ...")
     differences = models.JSONField(default=list, help_text="[{pattern, kind}] that define the group")
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.OPEN)
-    severity = models.CharField(max_length=10, default="medium")
+    severity = models.CharField(max_length=10, default=Severity.MEDIUM)
     first_seen = models.DateTimeField()
     last_seen = models.DateTimeField()
     count = models.PositiveBigIntegerField(default=0)
