@@ -8,6 +8,7 @@ from django.db import models
 
 from console.models import owning_migration
 from verifiers.models.targets import DsnMixin
+from verifiers.reconcile import balances
 
 
 class LedgerSource(DsnMixin):
@@ -91,9 +92,10 @@ class ReconciliationRun(models.Model):
 
     class Status(models.TextChoices):
         RUNNING = "running"
-        BALANCED = "balanced"
-        DISCREPANCIES = "discrepancies"
-        FAILED = "failed"
+        # The verdicts balances.reconciliation_status() gives, stored as they are.
+        BALANCED = balances.STATUS_BALANCED
+        DISCREPANCIES = balances.STATUS_DISCREPANCIES
+        FAILED = balances.STATUS_FAILED
 
     source = models.ForeignKey(LedgerSource, on_delete=models.PROTECT, related_name="runs")
     cutoff = models.DateTimeField()
