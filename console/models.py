@@ -62,6 +62,11 @@ def owning_migration(related_name: str) -> models.ForeignKey[Migration | None, M
     )
 
 
+def counter() -> models.PositiveBigIntegerField[float | int | str | models.expressions.Combinable, int]:
+    """A count column: starts at 0, never negative, 64 bits (rows that add up events)."""
+    return models.PositiveBigIntegerField(default=0)
+
+
 class ApiTokenQuerySet(models.QuerySet):
     def usable(self):
         now = timezone.now()

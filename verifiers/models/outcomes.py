@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from django.db import models
 
-from console.models import owning_migration
+from console.models import counter, owning_migration
 
 
 class VerificationKind(models.TextChoices):
@@ -45,7 +45,7 @@ class MismatchGroup(models.Model):
     severity = models.CharField(max_length=10, default=Severity.MEDIUM)
     first_seen = models.DateTimeField()
     last_seen = models.DateTimeField()
-    count = models.PositiveBigIntegerField(default=0)
+    count = counter()
     stored_samples = models.PositiveIntegerField(default=0)
     status_changed_at = models.DateTimeField(null=True, blank=True)
     status_changed_by = models.CharField(max_length=150, blank=True)
@@ -104,10 +104,10 @@ class ChartCounts(models.Model):
 
     kind = models.CharField(max_length=5, choices=VerificationKind.choices)
     subject = models.CharField(max_length=300)
-    matched = models.PositiveBigIntegerField(default=0)
-    mismatched = models.PositiveBigIntegerField(default=0)
-    errored = models.PositiveBigIntegerField(default=0)
-    stale = models.PositiveBigIntegerField(default=0)
+    matched = counter()
+    mismatched = counter()
+    errored = counter()
+    stale = counter()
 
     class Meta:
         abstract = True
@@ -118,12 +118,12 @@ class OutcomeCount(ChartCounts):
 
     migration = owning_migration("outcome_counts")
     minute = models.DateTimeField()
-    orphaned = models.PositiveBigIntegerField(default=0)
-    unverifiable = models.PositiveBigIntegerField(default=0)
-    noise_suppressed = models.PositiveBigIntegerField(default=0)
+    orphaned = counter()
+    unverifiable = counter()
+    noise_suppressed = counter()
     legacy_latency_ms_sum = models.FloatField(default=0)
     candidate_latency_ms_sum = models.FloatField(default=0)
-    latency_count = models.PositiveBigIntegerField(default=0)
+    latency_count = counter()
 
     class Meta:
         constraints = [
@@ -193,7 +193,7 @@ class NoiseSuggestion(models.Model):
     route = models.ForeignKey("verifiers.Route", on_delete=models.CASCADE, null=True, related_name="noise")
     subject = models.CharField(max_length=300)
     pattern = models.CharField(max_length=300)
-    count = models.PositiveBigIntegerField(default=0)
+    count = counter()
     first_seen = models.DateTimeField()
     last_seen = models.DateTimeField()
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.SUGGESTED)

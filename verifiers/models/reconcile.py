@@ -6,7 +6,7 @@ import datetime as dt
 
 from django.db import models
 
-from console.models import owning_migration
+from console.models import counter, owning_migration
 from verifiers.models.targets import DsnMixin
 from verifiers.reconcile import balances
 
@@ -109,8 +109,8 @@ class ReconciliationRun(models.Model):
     # fails a run whose heartbeat is older than RECONCILE_STALE_AFTER_S (its worker died).
     heartbeat_at = models.DateTimeField(null=True, blank=True)
     workers = models.PositiveSmallIntegerField(default=1)
-    accounts_checked = models.PositiveBigIntegerField(default=0)
-    accounts_with_differences = models.PositiveBigIntegerField(default=0)
+    accounts_checked = counter()
+    accounts_with_differences = counter()
     totals = models.JSONField(
         default=dict, blank=True,
         help_text="{currency: {balance_at_cutoff, journal, counterpart, difference, accounts}}",
