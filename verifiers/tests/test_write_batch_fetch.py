@@ -172,6 +172,9 @@ def test_text_key_of_another_spelling_is_decided_by_the_row_select(conn, ledger_
     assert rows == one_by_one(conn, checks)
     # Absence on a text key is confirmed by the one-row SELECT, in the same transaction.
     assert sum(text == select for text in RecordingCursor.sent) >= 2
+    RecordingCursor.sent.clear()  # again, as a VALUES list now that the key types are known
+    assert fetch_rows(conn, checks, statement_timeout_ms=TIMEOUT_MS) == rows
+    assert values_selects(RecordingCursor.sent) and sum(text == select for text in RecordingCursor.sent) >= 2
 
 
 def test_key_of_a_type_without_exact_equality_falls_back_to_row_selects(conn):
@@ -200,3 +203,63 @@ def test_key_columns_not_selected_are_read_for_matching_but_not_returned(conn):
     rows = fetch_rows(conn, checks, statement_timeout_ms=TIMEOUT_MS)
     assert [set(row) for row in rows] == [{"balance"}, {"balance"}]
     assert rows == one_by_one(conn, checks)
+
+
+def entry_check(transfer, account, amount) -> RowCheck:
+    return RowCheck(table="entries", kind=StatementKind.INSERT, select_sql=ENTRY_SELECT,
+                    select_params=(transfer, account), key={"transfer_id": transfer, "account_id": account},
+                    expected={"amount": amount})
+
+
+def comparable(rows: list) -> list:
+    return [("error", str(row)) if isinstance(row, CheckerError) else row for row in rows]
+
+
+def values_selects(sent: list[str]) -> list[str]:
+    return [text for text in sent if " IN (VALUES (" in text]
+
+
+def test_a_key_of_several_columns_is_read_by_a_values_list_once_its_types_are_known(conn, transfer_id):
+    checks = [entry_check(transfer_id, 1, "-5"), entry_check(transfer_id, 2, "5"), entry_check(transfer_id, 3, "0"),
+              entry_check(str(uuid.uuid4()), 1, "0")]
+    first = fetch_rows(conn, checks, statement_timeout_ms=TIMEOUT_MS)
+    assert not values_selects(RecordingCursor.sent)  # the first answer tells the key column types
+    RecordingCursor.sent.clear()
+    second = fetch_rows(conn, checks, statement_timeout_ms=TIMEOUT_MS)
+    [values_select] = values_selects(RecordingCursor.sent)
+    assert BATCH_SELECT_SHAPE.match(values_select) and SELECT_SHAPE.match(values_select)
+    assert ENTRY_SELECT not in RecordingCursor.sent  # absence on a uuid and integer key is certain
+    assert [row["amount"] if row else None for row in second] == [Decimal("-5.0000"), Decimal("5.0000"), None, None]
+    assert second == first == one_by_one(conn, checks)
+
+
+def test_values_a_values_list_cannot_bind_exactly_are_read_by_the_row_select(conn, transfer_id):
+    fetch_rows(conn, [entry_check(transfer_id, 1, "-5"), entry_check(transfer_id, 2, "5")],
+               statement_timeout_ms=TIMEOUT_MS)  # the key column types are known from here on
+    exact = [entry_check(transfer_id.upper(), "1", "-5"), entry_check(transfer_id, 2, "5")]
+    odd = [entry_check("{" + transfer_id + "}", 1, "-5"), entry_check(transfer_id.replace("-", ""), 2, "5"),
+           entry_check(transfer_id, 1.0, "-5"), entry_check(transfer_id, Decimal("2"), "5"),
+           entry_check(transfer_id, "99999999999999999999", "0"), entry_check(transfer_id, "\u00a01", "-5"),
+           entry_check(f" {transfer_id}", 2, "5")]
+    RecordingCursor.sent.clear()
+    rows = fetch_rows(conn, exact + odd, statement_timeout_ms=TIMEOUT_MS)
+    [values_select] = values_selects(RecordingCursor.sent)
+    assert values_select.count("(") - values_select.count("(VALUES") == 2 + 1  # two key tuples, the column list
+    assert comparable(rows) == comparable(one_by_one(conn, exact + odd))
+    assert isinstance(rows[2 + 4], CheckerError)  # beyond bigint: the row SELECT's own error
+    assert [row["amount"] for row in rows[:2]] == [Decimal("-5.0000"), Decimal("5.0000")]
+
+
+@pytest.mark.parametrize("remembered", [(2950, 23), (25, 20)], ids=["integer-width-changed", "uuid-became-text"])
+def test_key_types_that_changed_since_they_were_learnt_leave_the_answer_to_the_row_select(conn, transfer_id,
+                                                                                        remembered):
+    checks = [entry_check(transfer_id, 1, "-5"), entry_check(transfer_id, 2, "5"), entry_check(transfer_id, 3, "0")]
+    expected = fetch_rows(conn, checks, statement_timeout_ms=TIMEOUT_MS)
+    plan = checker.batch_select(ENTRY_SELECT)
+    assert checker._KEY_TYPES[conn][plan] == (2950, 20)  # uuid, bigint
+    checker._KEY_TYPES[conn][plan] = remembered  # as if the table had these types when last read
+    RecordingCursor.sent.clear()
+    assert fetch_rows(conn, checks, statement_timeout_ms=TIMEOUT_MS) == expected
+    assert values_selects(RecordingCursor.sent) and ENTRY_SELECT in RecordingCursor.sent
+    assert fetch_rows(conn, checks, statement_timeout_ms=TIMEOUT_MS) == expected
+    assert checker._KEY_TYPES[conn][plan] == (2950, 20)  # learnt again
