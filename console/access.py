@@ -11,18 +11,20 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from django.contrib.auth.backends import BaseBackend, ModelBackend
 from django.contrib.auth.models import AnonymousUser, User
 from django.core.exceptions import PermissionDenied
-from django.db.models import QuerySet
+from django.db.models import Model, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import get_object_or_404, render
 from rest_framework.permissions import BasePermission
 
 from console.models import Migration, MigrationRole
 from console.roles import CONFIGURE_MIGRATION, INGEST, TRIAGE, VIEW_CONSOLE, role_permissions
+
+_Owned = TypeVar("_Owned", bound=Model)
 
 NO_ROLE_MESSAGE = "Your account has no role in this console yet; ask an admin to make you a Viewer."
 
@@ -81,6 +83,21 @@ def require_in_migration(user: User | AnonymousUser | None, migration_id: int | 
         raise Http404("No such object in the migrations you may see.")
     if permission and not holds(user, permission, migration_id):
         raise PermissionDenied(f"Your role in this migration does not allow {permission.split('.')[-1]}.")
+
+
+def object_to_act_on(user: User | AnonymousUser, model: type[_Owned] | QuerySet[_Owned], pk: object,
+                     permission: str, refusal: str) -> _Owned:
+    """The migration-owned object `pk` names, for an action that needs `permission` in its migration.
+
+    PermissionDenied(refusal) when `user` holds it in no migration at all, then as
+    `require_in_migration`: Http404 for an object they may not see, PermissionDenied for one in a
+    migration where they may look but not act.
+    """
+    if not user.has_perm(permission):
+        raise PermissionDenied(refusal)
+    obj = get_object_or_404(model, pk=pk)
+    require_in_migration(user, cast(Any, obj).migration_id, permission)
+    return obj
 
 
 _GLOBAL = ModelBackend()

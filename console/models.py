@@ -62,6 +62,11 @@ def owning_migration(related_name: str) -> models.ForeignKey[Migration | None, M
     )
 
 
+def counter() -> models.PositiveBigIntegerField[float | int | str | models.expressions.Combinable, int]:
+    """A count column: starts at 0, never negative, 64 bits (rows that add up events)."""
+    return models.PositiveBigIntegerField(default=0)
+
+
 class ApiTokenQuerySet(models.QuerySet):
     def usable(self):
         now = timezone.now()
@@ -116,9 +121,9 @@ class MigrationRole(models.Model):
     """
 
     class Role(models.TextChoices):
-        VIEWER = "viewer", "Viewer"
-        OPERATOR = "operator", "Operator"
-        ADMIN = "admin", "Admin"
+        VIEWER = "viewer"
+        OPERATOR = "operator"
+        ADMIN = "admin"
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="migration_roles")
     migration = models.ForeignKey(

@@ -25,6 +25,8 @@ CONFIGURE_MIGRATION = "console.configure_migration"
 TRIAGE = "verifiers.triage_mismatchgroup"
 REVERIFY = "verifiers.reverify_mismatchgroup"
 RERUN = "verifiers.rerun_reconciliation"
+# Changing a route's comparison rules, as accepting a noise suggestion does: an admin's.
+CHANGE_RULES = "verifiers.change_route"
 
 # Viewers see every page, stored sample and read API; they change nothing.
 VIEWER_PERMISSIONS = [VIEW_CONSOLE]

@@ -190,8 +190,8 @@ class EventGain(models.Model):
     class Status(models.TextChoices):
         PENDING = "pending", "Waiting for a worker"
         RUNNING = "running", "Computing"
-        DONE = "done", "Done"
-        FAILED = "failed", "Failed"
+        DONE = "done"
+        FAILED = "failed"
 
     event = models.OneToOneField(PinningEvent, on_delete=models.CASCADE, related_name="gain")
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)

@@ -6,7 +6,6 @@ import json
 from typing import Any
 
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -14,7 +13,7 @@ from django.utils.html import escape
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_POST
 
-from console.access import holds, require_in_migration, viewable_migrations
+from console.access import holds, object_to_act_on, require_in_migration, viewable_migrations
 from console.migration_scope import migration_scope
 from console.roles import REVERIFY, TRIAGE
 from verifiers.groups import diffview, selectors, services, tasks
@@ -78,10 +77,7 @@ def group_detail(request: HttpRequest, group_id: int) -> HttpResponse:
 
 @require_POST
 def group_reverify(request: HttpRequest, group_id: int) -> HttpResponse:
-    if not request.user.has_perm(REVERIFY):
-        raise PermissionDenied("You may not reverify groups.")
-    group = get_object_or_404(MismatchGroup, pk=group_id)
-    require_in_migration(request.user, group.migration_id, REVERIFY)
+    group = object_to_act_on(request.user, MismatchGroup, group_id, REVERIFY, "You may not reverify groups.")
     sample_id = request.POST.get("sample")
     if sample_id:  # only a sample of this group: the check above covers no other migration's
         sample = get_object_or_404(group.samples, pk=sample_id)
@@ -94,9 +90,7 @@ def group_reverify(request: HttpRequest, group_id: int) -> HttpResponse:
 
 @require_POST
 def group_status(request: HttpRequest, group_id: int) -> HttpResponse:
-    if not request.user.has_perm(TRIAGE):
-        raise PermissionDenied("You may not triage groups.")
-    require_in_migration(request.user, get_object_or_404(MismatchGroup, pk=group_id).migration_id, TRIAGE)
+    object_to_act_on(request.user, MismatchGroup, group_id, TRIAGE, "You may not triage groups.")
     action = request.POST.get("action", "")
     if action not in ("acknowledge", "ignore", "reopen"):
         messages.error(request, f"Unknown action {action!r}.")

@@ -12,6 +12,7 @@ from verifiers.models.outcomes import (
     NoiseSuggestion,
     OutcomeCount,
     ReadStreamEpoch,
+    Severity,
     VerificationKind,
     VerifiedSample,
 )
@@ -30,6 +31,7 @@ __all__ = [
     "ReadStreamEpoch",
     "ReconciliationRun",
     "Route",
+    "Severity",
     "System",
     "VerificationKind",
     "VerifiedDatabase",

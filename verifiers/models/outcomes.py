@@ -7,26 +7,33 @@ from __future__ import annotations
 
 from django.db import models
 
-from console.models import sole_migration_pk
+from console.models import counter, owning_migration
 
 
 class VerificationKind(models.TextChoices):
-    READ = "read", "Read"
-    WRITE = "write", "Write"
+    READ = "read"
+    WRITE = "write"
+
+
+class Severity(models.TextChoices):
+    """How much a mismatch matters: set per route, carried by the groups the verifiers file."""
+
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+    CRITICAL = "critical"
 
 
 class MismatchGroup(models.Model):
     """All mismatches with the same fingerprint (route or table + differing paths and kinds)."""
 
     class Status(models.TextChoices):
-        OPEN = "open", "Open"
-        ACKNOWLEDGED = "acknowledged", "Acknowledged"
-        RESOLVED = "resolved", "Resolved"
-        IGNORED = "ignored", "Ignored"
+        OPEN = "open"
+        ACKNOWLEDGED = "acknowledged"
+        RESOLVED = "resolved"
+        IGNORED = "ignored"
 
-    migration = models.ForeignKey(
-        "console.Migration", on_delete=models.CASCADE, default=sole_migration_pk, related_name="mismatch_groups"
-    )
+    migration = owning_migration("mismatch_groups")
     kind = models.CharField(max_length=5, choices=VerificationKind.choices)
     fingerprint = models.CharField(max_length=64)
     title = models.CharField(max_length=300)
@@ -35,10 +42,10 @@ class MismatchGroup(models.Model):
     outcome = models.CharField(max_length=20, default="mismatch", help_text="mismatch, error, orphaned ...")
     differences = models.JSONField(default=list, help_text="[{pattern, kind}] that define the group")
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.OPEN)
-    severity = models.CharField(max_length=10, default="medium")
+    severity = models.CharField(max_length=10, default=Severity.MEDIUM)
     first_seen = models.DateTimeField()
     last_seen = models.DateTimeField()
-    count = models.PositiveBigIntegerField(default=0)
+    count = counter()
     stored_samples = models.PositiveIntegerField(default=0)
     status_changed_at = models.DateTimeField(null=True, blank=True)
     status_changed_by = models.CharField(max_length=150, blank=True)
@@ -88,15 +95,19 @@ class MismatchSample(models.Model):
         ordering = ["-captured_at"]
 
 
+# What the charts' index-only scans read besides the index keys: ChartCounts' columns.
+CHART_INDEX_COLUMNS = ["subject", "matched", "mismatched", "errored", "stale"]
+
+
 class ChartCounts(models.Model):
     """What a match-rate chart adds up for one subject (route or table) over some time."""
 
     kind = models.CharField(max_length=5, choices=VerificationKind.choices)
     subject = models.CharField(max_length=300)
-    matched = models.PositiveBigIntegerField(default=0)
-    mismatched = models.PositiveBigIntegerField(default=0)
-    errored = models.PositiveBigIntegerField(default=0)
-    stale = models.PositiveBigIntegerField(default=0)
+    matched = counter()
+    mismatched = counter()
+    errored = counter()
+    stale = counter()
 
     class Meta:
         abstract = True
@@ -105,16 +116,14 @@ class ChartCounts(models.Model):
 class OutcomeCount(ChartCounts):
     """Outcomes per subject (route or table) per minute: matches are counted here, not stored."""
 
-    migration = models.ForeignKey(
-        "console.Migration", on_delete=models.CASCADE, default=sole_migration_pk, related_name="outcome_counts"
-    )
+    migration = owning_migration("outcome_counts")
     minute = models.DateTimeField()
-    orphaned = models.PositiveBigIntegerField(default=0)
-    unverifiable = models.PositiveBigIntegerField(default=0)
-    noise_suppressed = models.PositiveBigIntegerField(default=0)
+    orphaned = counter()
+    unverifiable = counter()
+    noise_suppressed = counter()
     legacy_latency_ms_sum = models.FloatField(default=0)
     candidate_latency_ms_sum = models.FloatField(default=0)
-    latency_count = models.PositiveBigIntegerField(default=0)
+    latency_count = counter()
 
     class Meta:
         constraints = [
@@ -127,7 +136,7 @@ class OutcomeCount(ChartCounts):
             # The overview and every page filtered by migration: an index-only range scan per migration
             # (the sums the charts and the programme table add up are in the index).
             models.Index(fields=["migration", "kind", "minute"], name="outcome_migration_kind_minute",
-                         include=["subject", "matched", "mismatched", "errored", "stale"]),
+                         include=CHART_INDEX_COLUMNS),
         ]
 
 
@@ -138,9 +147,7 @@ class FiveMinuteOutcomeCount(ChartCounts):
     what kept the overview over its 200 ms target (1M-row benchmark). Subjects as in OutcomeCount.
     """
 
-    migration = models.ForeignKey(
-        "console.Migration", on_delete=models.CASCADE, default=sole_migration_pk, related_name="five_minute_counts"
-    )
+    migration = owning_migration("five_minute_counts")
     bucket = models.DateTimeField(help_text="Start of the five minutes (aligned to 00:00 UTC)")
 
     class Meta:
@@ -151,9 +158,9 @@ class FiveMinuteOutcomeCount(ChartCounts):
         ]
         indexes = [
             models.Index(fields=["migration", "kind", "bucket"], name="five_minutes_migration_kind",
-                         include=["subject", "matched", "mismatched", "errored", "stale"]),
+                         include=CHART_INDEX_COLUMNS),
             models.Index(fields=["kind", "bucket"], name="five_minutes_kind_bucket",
-                         include=["subject", "matched", "mismatched", "errored", "stale"]),
+                         include=CHART_INDEX_COLUMNS),
         ]
 
 
@@ -163,9 +170,7 @@ class VerifiedSample(models.Model):
     Pruned after a few days by the retention job.
     """
 
-    migration = models.ForeignKey(
-        "console.Migration", on_delete=models.CASCADE, default=sole_migration_pk, related_name="verified_samples"
-    )
+    migration = owning_migration("verified_samples")
     kind = models.CharField(max_length=5, choices=VerificationKind.choices)
     sample_id = models.CharField(max_length=100)
     verified_at = models.DateTimeField(db_index=True)
@@ -180,17 +185,15 @@ class NoiseSuggestion(models.Model):
     """A path that differed between two legacy answers: suppressed, counted, offered as an ignore rule."""
 
     class Status(models.TextChoices):
-        SUGGESTED = "suggested", "Suggested"
+        SUGGESTED = "suggested"
         ACCEPTED = "accepted", "Accepted as ignore rule"
-        DISMISSED = "dismissed", "Dismissed"
+        DISMISSED = "dismissed"
 
-    migration = models.ForeignKey(
-        "console.Migration", on_delete=models.CASCADE, default=sole_migration_pk, related_name="noise_suggestions"
-    )
+    migration = owning_migration("noise_suggestions")
     route = models.ForeignKey("verifiers.Route", on_delete=models.CASCADE, null=True, related_name="noise")
     subject = models.CharField(max_length=300)
     pattern = models.CharField(max_length=300)
-    count = models.PositiveBigIntegerField(default=0)
+    count = counter()
     first_seen = models.DateTimeField()
     last_seen = models.DateTimeField()
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.SUGGESTED)

@@ -6,8 +6,9 @@ import datetime as dt
 
 from django.db import models
 
-from console.models import owning_migration
+from console.models import counter, owning_migration
 from verifiers.models.targets import DsnMixin
+from verifiers.reconcile import balances
 
 
 class LedgerSource(DsnMixin):
@@ -90,10 +91,11 @@ class ReconciliationRun(models.Model):
     """One reconciliation of one source at one cut-off. A re-run is a new row, never an overwrite."""
 
     class Status(models.TextChoices):
-        RUNNING = "running", "Running"
-        BALANCED = "balanced", "Balanced"
-        DISCREPANCIES = "discrepancies", "Discrepancies"
-        FAILED = "failed", "Failed"
+        RUNNING = "running"
+        # The verdicts balances.reconciliation_status() gives, stored as they are.
+        BALANCED = balances.STATUS_BALANCED
+        DISCREPANCIES = balances.STATUS_DISCREPANCIES
+        FAILED = balances.STATUS_FAILED
 
     source = models.ForeignKey(LedgerSource, on_delete=models.PROTECT, related_name="runs")
     cutoff = models.DateTimeField()
@@ -107,8 +109,8 @@ class ReconciliationRun(models.Model):
     # fails a run whose heartbeat is older than RECONCILE_STALE_AFTER_S (its worker died).
     heartbeat_at = models.DateTimeField(null=True, blank=True)
     workers = models.PositiveSmallIntegerField(default=1)
-    accounts_checked = models.PositiveBigIntegerField(default=0)
-    accounts_with_differences = models.PositiveBigIntegerField(default=0)
+    accounts_checked = counter()
+    accounts_with_differences = counter()
     totals = models.JSONField(
         default=dict, blank=True,
         help_text="{currency: {balance_at_cutoff, journal, counterpart, difference, accounts}}",

@@ -7,6 +7,7 @@ from django.db import models
 
 from console.config import ConfigError, secret_from_environment
 from console.models import owning_migration
+from verifiers.models.outcomes import Severity
 
 
 class System(models.Model):
@@ -40,12 +41,6 @@ class System(models.Model):
 
 class Route(models.Model):
     """A route template of the read API with its sampling and comparison rules."""
-
-    class Severity(models.TextChoices):
-        LOW = "low", "Low"
-        MEDIUM = "medium", "Medium"
-        HIGH = "high", "High"
-        CRITICAL = "critical", "Critical"
 
     migration = owning_migration("routes")
     method = models.CharField(max_length=10, default="GET")

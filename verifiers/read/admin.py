@@ -8,7 +8,9 @@ from django.db import models
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from console.access import migrations_permitting
 from console.admin_scope import MigrationScopedAdmin
+from console.roles import CHANGE_RULES
 from verifiers.models import NoiseSuggestion, Route, System
 from verifiers.read import services
 from verifiers.read.compare import RulesError, rules_from_dict
@@ -57,8 +59,14 @@ class NoiseSuggestionAdmin(MigrationScopedAdmin):
     list_filter = ("status",)
     actions = ["accept"]
 
-    @admin.action(description="Accept as ignore rule of the route")
+    # Accepting changes the route's rules: as on the read page, only who may change them, and only
+    # in the suggestion's migration (viewing suggestions in the admin is not enough).
+    @admin.action(description="Accept as ignore rule of the route", permissions=["accept"])
     def accept(self, request: HttpRequest, queryset: QuerySet[NoiseSuggestion]) -> None:
-        for suggestion in queryset:
+        permitted = queryset.filter(migration__in=migrations_permitting(request.user, CHANGE_RULES))
+        for suggestion in permitted:
             services.accept_noise_suggestion(suggestion_id=suggestion.pk)
-        self.message_user(request, f"{queryset.count()} ignore rule(s) added.", messages.SUCCESS)
+        self.message_user(request, f"{len(permitted)} ignore rule(s) added.", messages.SUCCESS)
+
+    def has_accept_permission(self, request: HttpRequest) -> bool:
+        return migrations_permitting(request.user, CHANGE_RULES).exists()

@@ -5,16 +5,16 @@ from __future__ import annotations
 from datetime import timedelta
 
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.utils.timezone import get_default_timezone
 from django.views.decorators.http import require_POST
 
-from console.access import require_in_migration
+from console.access import object_to_act_on
 from console.dashboard import charts
 from console.migration_scope import migration_scope
 from console.query_params import hours_param
+from console.roles import CHANGE_RULES
 from verifiers.groups import selectors as group_selectors
 from verifiers.models import NoiseSuggestion
 from verifiers.read import selectors, services
@@ -35,17 +35,14 @@ def read_page(request: HttpRequest) -> HttpResponse:
         "noise": selectors.noise_suggestions(migration_ids=ids)[:50],
         "secondary_unusable": selectors.secondary_unusable_by_route(scope.migrations),
         "several_migrations": len(scope.migrations) > 1,
-        "can_configure": request.user.has_perm("verifiers.change_route"),
+        "can_configure": request.user.has_perm(CHANGE_RULES),
     }
     return render(request, "verifiers/read/read.html", context)
 
 
 @require_POST
 def accept_noise(request: HttpRequest, suggestion_id: int) -> HttpResponse:
-    if not request.user.has_perm("verifiers.change_route"):
-        raise PermissionDenied("Only admins change comparison rules.")
-    suggestion = get_object_or_404(NoiseSuggestion, pk=suggestion_id)
-    require_in_migration(request.user, suggestion.migration_id, "verifiers.change_route")
+    object_to_act_on(request.user, NoiseSuggestion, suggestion_id, CHANGE_RULES, "Only admins change comparison rules.")
     if request.POST.get("decision") == "dismiss":
         services.dismiss_noise_suggestion(suggestion_id=suggestion_id)
     else:

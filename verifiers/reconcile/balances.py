@@ -70,8 +70,9 @@ class CounterpartCsvError(ProblemsError, ReconciliationInputError):
     separator = "\n"
 
 
-class PartialsError(ReconciliationInputError):
-    """Partial results do not cover the key space exactly once (a range missing or repeated)."""
+class PartialsError(ProblemsError, ReconciliationInputError):
+    """Partial results do not cover the key space exactly once: ``problems`` names what is missing,
+    repeated or from another split."""
 
 
 # --------------------------------------------------------------------------------------------
@@ -594,10 +595,10 @@ def combine_partials(
     """Add up range results; every range 0..count-1 must be present exactly once."""
     parts = list(parts)
     if not parts:
-        raise PartialsError("no partial results to combine")
+        raise PartialsError(["no partial results to combine"])
     counts = {p.key_range.count for p in parts}
     if len(counts) != 1:
-        raise PartialsError(f"partials come from different splits (range counts {sorted(counts)})")
+        raise PartialsError([f"partials come from different splits (range counts {sorted(counts)})"])
     (count,) = counts
     seen: dict[int, int] = {}
     for part in parts:
@@ -605,12 +606,12 @@ def combine_partials(
     missing = [i + 1 for i in range(count) if i not in seen]
     repeated = [i + 1 for i, n in sorted(seen.items()) if n > 1]
     if missing or repeated:
-        detail = []
+        problems = []
         if missing:
-            detail.append(f"missing range(s) {missing} of {count}")
+            problems.append(f"missing range(s) {missing} of {count}")
         if repeated:
-            detail.append(f"repeated range(s) {repeated}")
-        raise PartialsError("; ".join(detail))
+            problems.append(f"repeated range(s) {repeated}")
+        raise PartialsError(problems)
     totals: dict[str, CurrencyTotals] = {}
     differences: list[AccountDifference] = []
     for part in sorted(parts, key=lambda p: p.key_range.index):

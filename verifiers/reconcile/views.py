@@ -21,6 +21,7 @@ RERUN_PERMISSION = "verifiers.rerun_reconciliation"
 UPLOAD_PERMISSION = "verifiers.add_counterpart"
 HISTORY_PAGE_SIZE = 25
 DIFFERENCES_PAGE_SIZE = 50
+COUNTERPARTS_SHOWN = 30
 REFRESH_SECONDS = 5
 
 
@@ -28,12 +29,14 @@ def reconciliation_page(
     request: HttpRequest, run_form: RunNowForm | None = None, upload_form: CounterpartUploadForm | None = None,
 ) -> HttpResponse:
     ids = migration_scope(request).ids
+    counterparts = selectors.counterparts_of(migration_ids=ids)
     context = {
         "active": "reconciliation",
         "sources": selectors.last_runs_by_source(migration_ids=ids),
         "history": Paginator(selectors.run_history(migration_ids=ids), HISTORY_PAGE_SIZE).get_page(
             request.GET.get("page")),
-        "counterparts": selectors.counterparts_of(migration_ids=ids)[:30],
+        "counterparts": counterparts[:COUNTERPARTS_SHOWN],
+        "counterparts_total": counterparts.count,  # counted only where the page shows the card
         "run_form": run_form or RunNowForm(),
         "upload_form": upload_form or CounterpartUploadForm(),
         "can_run": request.user.has_perm(RERUN_PERMISSION),

@@ -381,6 +381,13 @@ def test_combine_partials_rejects_repeated_range() -> None:
         combine_partials([part(0, 2), part(1, 2), part(1, 2)])
 
 
+def test_combine_partials_names_a_missing_and_a_repeated_range_at_once() -> None:
+    with pytest.raises(PartialsError) as raised:
+        combine_partials([part(0, 3), part(1, 3), part(1, 3)])
+    assert raised.value.problems == ["missing range(s) [3] of 3", "repeated range(s) [2]"]
+    assert str(raised.value) == "missing range(s) [3] of 3; repeated range(s) [2]"
+
+
 def test_combine_partials_rejects_parts_of_different_splits() -> None:
     with pytest.raises(PartialsError, match="different splits"):
         combine_partials([part(0, 2), part(1, 3)])

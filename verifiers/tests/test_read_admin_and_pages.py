@@ -213,6 +213,21 @@ def test_operator_sees_noise_suggestions_without_the_accept_button(read_world, c
     assert "<code>$.servedAt</code>" in page and "Accept as ignore rule" not in page
 
 
+def test_admin_accepts_a_noise_suggestion_from_the_admin(admin_client, read_world):
+    suggestion = NoiseSuggestion.objects.get(pattern="$.servedAt")
+    response = admin_action(admin_client, "noisesuggestion", "accept", suggestion)
+    assert messages_of(response) == ["1 ignore rule(s) added."]
+    assert Route.objects.get().rules == {"ignore_paths": ["$.servedAt"]}
+
+
+def test_staff_operator_may_not_accept_noise_in_the_admin_either(read_world, client, user_with_role):
+    # Accepting changes the route's rules, which the read page leaves to admins: so does the admin.
+    client.force_login(user_with_role(OPERATORS, "operator", staff=True))
+    assert client.get("/admin/verifiers/noisesuggestion/").status_code == 200  # they may look
+    admin_action(client, "noisesuggestion", "accept", NoiseSuggestion.objects.get(pattern="$.servedAt"))
+    assert Route.objects.get().rules == {}
+
+
 def test_read_page_without_counts_says_so_instead_of_an_empty_chart(admin_client):
     page = admin_client.get("/read/").content.decode()
     assert "data-figure" not in page and "No verified samples in the last hours." in page

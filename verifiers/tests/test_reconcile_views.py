@@ -86,6 +86,18 @@ def test_a_good_csv_is_stored_as_the_counterpart(client, runner, source):
     assert stored == {"KRW": Decimal(100), "USD": Decimal("2.5")}
 
 
+def test_the_page_says_when_it_shows_only_the_latest_counterparts(client, viewer, source):
+    from verifiers.reconcile.views import COUNTERPARTS_SHOWN
+
+    day = timezone.now().date()
+    for back in range(COUNTERPARTS_SHOWN):
+        Counterpart.objects.create(source=source, cutoff_date=day - timedelta(days=back), currency="KRW", total=1)
+    assert "Showing the latest" not in client.get("/reconciliation/").content.decode()
+    Counterpart.objects.create(source=source, cutoff_date=day - timedelta(days=COUNTERPARTS_SHOWN), currency="KRW",
+                               total=1)
+    assert f"Showing the latest {COUNTERPARTS_SHOWN} of {COUNTERPARTS_SHOWN + 1}." in client.get("/reconciliation/").content.decode()
+
+
 def test_the_run_page_shows_totals_and_differences(client, viewer, finished_run):
     page = client.get(f"/reconciliation/runs/{finished_run.pk}/").content.decode()
     assert "1,000.0000" in page and "42" in page and "differences.csv" in page

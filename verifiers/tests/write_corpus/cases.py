@@ -106,12 +106,34 @@ def django_save_every_column(t0: datetime) -> list[Statement]:
              [8, Decimal("12.00"), "paid", "gift", t0, t0 + timedelta(minutes=1), 5001])]
 
 
+def django_f_expression_update() -> Statement:
+    """update(balance=F("balance") + Decimal("2.5")) of user 3: the new value is computed in SQL."""
+    return ('UPDATE "users" SET "balance" = ("users"."balance" + %s) WHERE "users"."id" = %s', [Decimal("2.5"), 3])
+
+
+def django_f_expression_image() -> list[dict[str, Any]]:
+    """The candidate's after-image of django_f_expression_update(): user 3's balance 100 + 2.5."""
+    return [{"table": "users", "key": {"id": 3}, "row": {"balance": "102.5000"}}]
+
+
 def django_bulk_create_lines(order_id: int) -> Statement:
     """bulk_create() of lines 9001-9003 of an order: one multi-row INSERT."""
     return ('INSERT INTO "shop_orderline" ("id", "order_id", "sku", "qty", "price") VALUES '
             "(%s, %s, %s, %s, %s), (%s, %s, %s, %s, %s), (%s, %s, %s, %s, %s)",
             [9001, order_id, "A-1", 1, Decimal("1.10"), 9002, order_id, "B-2", 2, Decimal("2.20"),
              9003, order_id, "C-3", 3, Decimal("3.30")])
+
+
+def inventory_upsert(warehouse_id: int, sku: str, qty: int) -> Statement:
+    """An upsert of one inventory row replacing its qty, as PostgreSQL writes it."""
+    return ("INSERT INTO inventory (warehouse_id, sku, qty) VALUES (%s, %s, %s) "
+            "ON CONFLICT (warehouse_id, sku) DO UPDATE SET qty = EXCLUDED.qty", [warehouse_id, sku, qty])
+
+
+def mysql_inventory_upsert(warehouse_id: int, sku: str, qty: int) -> Statement:
+    """The same upsert as MySQL writes it: ON DUPLICATE KEY UPDATE with VALUES()."""
+    return ("INSERT INTO inventory (warehouse_id, sku, qty) VALUES (%s, %s, %s) "
+            "ON DUPLICATE KEY UPDATE qty = VALUES(qty)", [warehouse_id, sku, qty])
 
 
 def backquoted(statements: list[Statement]) -> list[Statement]:
@@ -153,10 +175,8 @@ CASES: list[Case] = [
            "(9010, 1, 'X', 1, 1), (9011, 1, 'Y', 1, 1)", None),
           ('DELETE FROM "shop_orderline" WHERE "shop_orderline"."id" IN (%s, %s)', [9010, 9011])],
          ("param", 1, 1, 9012)),
-    Case("django F() expression with after-image",
-         [('UPDATE "users" SET "balance" = ("users"."balance" + %s) WHERE "users"."id" = %s', [Decimal("2.5"), 3])],
-         ("image", 0, "balance", "102.4"),
-         after_images=[{"table": "users", "key": {"id": 3}, "row": {"balance": "102.5000"}}]),
+    Case("django F() expression with after-image", [django_f_expression_update()],
+         ("image", 0, "balance", "102.4"), after_images=django_f_expression_image()),
     Case("django JSONField as text",
          [('UPDATE "users" SET "profile" = %s WHERE "users"."id" = %s', ['{"lang": "en", "tz": "Asia/Seoul"}', 4])],
          ("param", 0, 0, '{"lang": "en", "tz": "UTC"}')),
@@ -230,12 +250,10 @@ CASES: list[Case] = [
     _tpcb(150, 15, 2, -75, (-75, -75, -75)),
     # --- upserts ------------------------------------------------------------------------------------
     Case("upsert ON CONFLICT DO UPDATE from excluded",
-         [("INSERT INTO inventory (warehouse_id, sku, qty) VALUES (%s, %s, %s) "
-           "ON CONFLICT (warehouse_id, sku) DO UPDATE SET qty = EXCLUDED.qty", [1, "SKU-1", 42])],
+         [inventory_upsert(1, "SKU-1", 42)],
          ("param", 0, 2, 43)),
     Case("upsert of a new composite key",
-         [("INSERT INTO inventory (warehouse_id, sku, qty) VALUES (%s, %s, %s) "
-           "ON CONFLICT (warehouse_id, sku) DO UPDATE SET qty = EXCLUDED.qty", [9, "NEW-1", 1])],
+         [inventory_upsert(9, "NEW-1", 1)],
          ("param", 0, 2, 2)),
     Case("upsert adding to a counter (after-image)",
          [("INSERT INTO inventory (warehouse_id, sku, qty) VALUES (%s, %s, %s) "
@@ -247,11 +265,8 @@ CASES: list[Case] = [
          ("image", 0, "qty", 99),
          after_images=[{"table": "inventory", "key": {"warehouse_id": 3, "sku": "SKU-3"}, "row": {"qty": 10}}]),
     Case("mysql ON DUPLICATE KEY UPDATE",
-         [("INSERT INTO inventory (warehouse_id, sku, qty) VALUES (%s, %s, %s) "
-           "ON CONFLICT (warehouse_id, sku) DO UPDATE SET qty = EXCLUDED.qty", [1, "SKU-4", 7])],
-         ("param", 0, 2, 8), dialect="mysql",
-         capture=[("INSERT INTO inventory (warehouse_id, sku, qty) VALUES (%s, %s, %s) "
-                   "ON DUPLICATE KEY UPDATE qty = VALUES(qty)", [1, "SKU-4", 7])]),
+         [inventory_upsert(1, "SKU-4", 7)],
+         ("param", 0, 2, 8), dialect="mysql", capture=[mysql_inventory_upsert(1, "SKU-4", 7)]),
     # --- composite keys, quoted and schema-qualified names ---------------------------------------
     Case("composite key update",
          [("UPDATE inventory SET qty = %s WHERE warehouse_id = %s AND sku = %s", [0, 2, "SKU-7"])],

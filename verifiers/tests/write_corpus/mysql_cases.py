@@ -20,7 +20,10 @@ from verifiers.tests.write_corpus.cases import (
     django_bulk_create_lines,
     django_create_order,
     django_created_order_image,
+    django_f_expression_image,
+    django_f_expression_update,
     django_save_every_column,
+    mysql_inventory_upsert,
 )
 
 KST = timezone(timedelta(hours=9))
@@ -87,10 +90,8 @@ CASES: list[Case] = [
          [("UPDATE `users` SET `profile` = %s WHERE `users`.`id` = %s", ['{"lang": "en", "tags": [1, 2]}', 2])],
          ("param", 0, 0, '{"tags":[1,2],"lang":"fr"}'), dialect="mysql",
          capture=[("UPDATE `users` SET `profile` = %s WHERE `users`.`id` = %s", ['{"tags":[1,2],"lang":"en"}', 2])]),
-    Case("django F() expression with the after-image",
-         [("UPDATE `users` SET `balance` = (`users`.`balance` + %s) WHERE `users`.`id` = %s", [Decimal("2.5"), 3])],
-         ("image", 0, "balance", "102.5001"), dialect="mysql",
-         after_images=[{"table": "users", "key": {"id": 3}, "row": {"balance": "102.5000"}}]),
+    Case("django F() expression with the after-image", backquoted([django_f_expression_update()]),
+         ("image", 0, "balance", "102.5001"), dialect="mysql", after_images=django_f_expression_image()),
     # --- Hibernate/JPA and MyBatis on MySQL Connector/J (? placeholders, inlined literals) ------
     Case("hibernate versioned update",
          [("UPDATE customer SET credit_limit = %s, first_name = %s, version = %s WHERE id = %s AND version = %s",
@@ -125,16 +126,13 @@ CASES: list[Case] = [
          ("sql", 0, "'C'", "'c'"), dialect="mysql"),
     # --- MySQL upserts --------------------------------------------------------------------------
     Case("ON DUPLICATE KEY UPDATE with VALUES() inserting",
-         [("INSERT INTO inventory (warehouse_id, sku, qty) VALUES (%s, %s, %s) "
-           "ON DUPLICATE KEY UPDATE qty = VALUES(qty)", [1, "SKU-9", 7])],
+         [mysql_inventory_upsert(1, "SKU-9", 7)],
          ("param", 0, 2, 8), dialect="mysql"),
     Case("ON DUPLICATE KEY UPDATE with VALUES() updating",
-         [("INSERT INTO inventory (warehouse_id, sku, qty) VALUES (%s, %s, %s) "
-           "ON DUPLICATE KEY UPDATE qty = VALUES(qty)", [1, "SKU-1", 3])],
+         [mysql_inventory_upsert(1, "SKU-1", 3)],
          ("param", 0, 2, 10), dialect="mysql"),
     Case("ON DUPLICATE KEY UPDATE with a row alias (MySQL 8.0.19+)",
-         [("INSERT INTO inventory (warehouse_id, sku, qty) VALUES (%s, %s, %s) "
-           "ON DUPLICATE KEY UPDATE qty = VALUES(qty)", [1, "SKU-2", 4])],
+         [mysql_inventory_upsert(1, "SKU-2", 4)],
          ("param", 0, 2, 5), dialect="mysql",
          capture=[("INSERT INTO inventory (warehouse_id, sku, qty) VALUES (%s, %s, %s) AS new "
                    "ON DUPLICATE KEY UPDATE qty = new.qty", [1, "SKU-2", 4])]),
