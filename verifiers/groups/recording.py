@@ -133,8 +133,12 @@ def _add_outcome_counts(cursor, batch: list[Verdict]) -> None:
     totals: dict[tuple[int | None, str, str, datetime], dict[str, float]] = defaultdict(
         lambda: {c: 0.0 if c.endswith("_sum") else 0 for c in columns}
     )
+    last_at: object = object()  # no instant yet
+    minute = datetime.min
     for v in batch:
-        row = totals[(v.migration_id, v.kind, v.subject, _minute(v.captured_at))]
+        if v.captured_at is not last_at:  # the rows of one write capture share their instant
+            last_at, minute = v.captured_at, _minute(v.captured_at)
+        row = totals[(v.migration_id, v.kind, v.subject, minute)]
         row[VERDICT_COLUMNS[v.verdict]] += 1
         row["noise_suppressed"] += v.noise_suppressed
         if v.legacy_latency_ms is not None and v.candidate_latency_ms is not None:

@@ -42,6 +42,18 @@ def test_row_check_with_decimals_and_big_ints_round_trips():
     assert row_check_from_json(orjson.loads(orjson.dumps(row_check_to_json(check)))) == check
 
 
+def test_select_params_are_stored_only_when_they_are_not_the_key_values_themselves():
+    key = {"transfer_id": "7aea8984-485e-4684-b6ea-142c7afcac38", "account_id": 2}
+    select = 'SELECT "amount" FROM "entries" WHERE "transfer_id" = %s AND "account_id" = %s'
+    bound = RowCheck(table="entries", kind=StatementKind.INSERT, select_sql=select,
+                     select_params=tuple(key.values()), key=key, expected={"amount": Decimal("5")})
+    assert "select_params" not in row_check_to_json(bound)  # as sqlcheck binds: read back from the key
+    other = RowCheck(table="entries", kind=StatementKind.INSERT, select_sql=select,
+                     select_params=("7aea8984-485e-4684-b6ea-142c7afcac38", "2"), key=key, expected={})
+    for check in (bound, other):
+        assert row_check_from_json(orjson.loads(orjson.dumps(row_check_to_json(check)))) == check
+
+
 def capture(*statements, dialect="postgres"):
     return {"id": "c1", "dialect": dialect, "statements": [{"sql": sql, "params": params} for sql, params in statements]}
 
