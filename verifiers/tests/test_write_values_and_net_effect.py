@@ -155,6 +155,27 @@ def test_params_may_carry_tagged_values():
             {"sql": "UPDATE t SET a = %s WHERE id = 1", "params": [{"$decimal": "ten"}]}]})
 
 
+@pytest.mark.parametrize("body", [
+    b'{"id": "c", "dialect": "postgres", "statements": [{"sql": "UPDATE t SET a = %s WHERE id = 1", '
+    b'"params": [{"$decimal": "1.10"}]}]}',
+    b'{"id": "c", "dialect": "postgres", "statements": [{"sql": "UPDATE t SET a = %s WHERE id = 1", '
+    b'"params": [{"\\u0024decimal": "1.10"}]}]}',  # the same tag, its "$" escaped as JSON allows
+], ids=["plain", "escaped-dollar"])
+def test_a_body_with_a_tag_anywhere_is_decoded(body):
+    parsed = parse_body(body)
+    assert parsed.tagged
+    assert validate_capture(parsed.items[0][1], tagged=parsed.tagged)["statements"][0]["params"] == [Decimal("1.10")]
+
+
+def test_a_body_without_tags_skips_decoding_and_reads_the_same():
+    body = (b'{"id": "c", "dialect": "postgres", "statements": [{"sql": "UPDATE t SET a = %s WHERE id = %s", '
+            b'"params": ["1.10", 7]}], "after_images": [{"table": "t", "key": {"id": 7}, "row": {"a": [1, {"b": 2}]}}]}')
+    parsed = parse_body(body)
+    assert not parsed.tagged
+    raw = parsed.items[0][1]
+    assert validate_capture(raw, tagged=False) == validate_capture(raw)
+
+
 def test_bodies_are_one_object_an_array_or_ndjson():
     assert parse_body(b'{"id": "a"}').single
     array = parse_body(b'[{"id": "a"}, {"id": "b"}]')

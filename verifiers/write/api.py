@@ -79,8 +79,8 @@ def _batch_answer(parsed: ParsedBody, outcomes: list[Any], as_dict: Any) -> Resp
     return Response(payload, status=status.HTTP_400_BAD_REQUEST)
 
 
-def _ingest(request: Request, run: Callable[[list[Any], Any], list[Any]], as_dict: Callable[[Any], dict]) -> Response:
-    """The one flow of both endpoints: whose migration, parse, `run` the items, answer the batch or the item."""
+def _ingest(request: Request, run: Callable[[ParsedBody, Any], list[Any]], as_dict: Callable[[Any], dict]) -> Response:
+    """The one flow of both endpoints: whose migration, parse, `run` the body's items, answer the batch or the item."""
     try:
         migration = ingest_migration(request)
     except IngestScopeError as error:
@@ -89,13 +89,13 @@ def _ingest(request: Request, run: Callable[[list[Any], Any], list[Any]], as_dic
     # the pause, so the batch is freed before the collector resumes: resumed with it alive, the
     # collector's first pass would walk every object of it (measured: ~10% of the web CPU).
     with cyclic_gc_paused():
-        return _answer(request, lambda items: run(items, migration), as_dict)
+        return _answer(request, lambda parsed: run(parsed, migration), as_dict)
 
 
-def _answer(request: Request, run: Callable[[list[Any]], list[Any]], as_dict: Callable[[Any], dict]) -> Response:
+def _answer(request: Request, run: Callable[[ParsedBody], list[Any]], as_dict: Callable[[Any], dict]) -> Response:
     try:
         parsed = _parsed(request)
-        outcomes = run(_items(parsed)) if parsed.items else []
+        outcomes = run(parsed) if parsed.items else []
     except CaptureError as error:
         return _refused(error)
     except redis.RedisError as error:
@@ -189,8 +189,8 @@ class WriteCaptureView(_IngestView):
                     "results: [{index|line, id, status, row_checks, unverifiable, converted}]}. " + _LIMITS,
     )
     def post(self, request: Request) -> Response:
-        return _ingest(request, lambda items, migration: services.ingest_captures(items, migration_id=migration.pk),
-                       services.IngestResult.as_dict)
+        return _ingest(request, lambda parsed, migration: services.ingest_captures(
+            _items(parsed), migration_id=migration.pk, tagged=parsed.tagged), services.IngestResult.as_dict)
 
 
 class CommitSerializer(serializers.Serializer):
@@ -213,6 +213,6 @@ class WriteCommitView(_IngestView):
     )
     def post(self, request: Request) -> Response:
         # Only a console with several migrations needs to remember whose commit note it was.
-        return _ingest(request, lambda items, migration: services.register_commits(
-            items, migration_id=migration.pk if migration.several else None),
+        return _ingest(request, lambda parsed, migration: services.register_commits(
+            _items(parsed), migration_id=migration.pk if migration.several else None),
             lambda result: {"id": result.capture_id, "status": result.status})

@@ -130,11 +130,16 @@ def _as_is(value: Any) -> Any:
     return value
 
 
+def _own_dict(value: Any) -> dict[str, Any]:
+    # The stored JSON was parsed for this check alone: its dicts are kept as they are, not copied.
+    return value if type(value) is dict else dict(value)
+
+
 def row_check_from_json(data: Mapping[str, Any], *, tagged: bool = True) -> RowCheck:
     """The check ``row_check_to_json`` wrote; ``tagged=False`` when its JSON holds no tag at all (faster)."""
     read = decode if tagged else _as_is
     try:
-        key = dict(read(data["key"]))
+        key = _own_dict(read(data["key"]))
         params = data.get("select_params")
         return RowCheck(
             table=str(data["table"]),
@@ -142,8 +147,8 @@ def row_check_from_json(data: Mapping[str, Any], *, tagged: bool = True) -> RowC
             select_sql=str(data["select_sql"]),
             select_params=tuple(key.values()) if params is None else tuple(read(params)),
             key=key,
-            expected=Expectation.ROW_ABSENT if data["expected"] is None else dict(read(data["expected"])),
-            unverified=dict(data.get("unverified") or {}),
+            expected=Expectation.ROW_ABSENT if data["expected"] is None else _own_dict(read(data["expected"])),
+            unverified=_own_dict(data.get("unverified") or {}),
             version_column=data.get("version_column"),
         )
     except (KeyError, TypeError, ValueError) as error:

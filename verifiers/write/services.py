@@ -129,14 +129,14 @@ def _database_for(name: str | None, migration_id: int | None) -> VerifiedDatabas
 
 def _prepared(raw: Any, now: float, targets: dict[int, WriteTarget | None],
               databases: dict[str | None, VerifiedDatabase | CaptureError],
-              migration_id: int | None = None) -> tuple[dict[str, Any], VerifiedDatabase]:
+              migration_id: int | None = None, tagged: bool = True) -> tuple[dict[str, Any], VerifiedDatabase]:
     """A validated capture converted against its database (CaptureError if refused).
 
     What is stored keeps the statements and after-images as received (valid JSON, values in
     their tagged form); conversion uses the values they stand for. ``targets`` and ``databases``
     are the batch's: each database is looked up once per batch, not once per capture.
     """
-    capture = validate_capture(raw)
+    capture = validate_capture(raw, tagged=tagged)
     name = capture["database"]
     if name not in databases:
         try:
@@ -179,10 +179,11 @@ def _converted(capture: dict[str, Any], target: WriteTarget) -> tuple[list[dict[
 
 
 def ingest_captures(raw_items: list[Any], *, now: float | None = None, store: WriteCaptureStore | None = None,
-                    migration_id: int | None = None) -> list[IngestResult | CaptureError]:
+                    migration_id: int | None = None, tagged: bool = True) -> list[IngestResult | CaptureError]:
     """Validate, convert and keep many captures (one Redis round trip); a result or error per item.
 
     Each capture's database is looked up in migration `migration_id` (None: the console's only one).
+    ``tagged=False`` when their body holds no tagged value (``ParsedBody.tagged``): nothing to decode.
 
     Redis errors are raised (nothing is acknowledged; a retried batch counts its stored
     captures as duplicates).
@@ -197,7 +198,7 @@ def ingest_captures(raw_items: list[Any], *, now: float | None = None, store: Wr
         try:
             if isinstance(raw, CaptureError):  # an NDJSON line that was not JSON
                 raise raw
-            stored, database = _prepared(raw, now, targets, databases, migration_id)
+            stored, database = _prepared(raw, now, targets, databases, migration_id, tagged)
         except CaptureError as error:
             outcomes[position] = error
             continue
@@ -226,7 +227,7 @@ def ingest_capture(*, body: bytes, now: float | None = None, store: WriteCapture
     parsed = parse_body(body)
     if not parsed.single:
         raise CaptureError("body must be a JSON object {id, dialect, statements, after_images}")
-    outcome = ingest_captures([parsed.items[0][1]], now=now, store=store)[0]
+    outcome = ingest_captures([parsed.items[0][1]], now=now, store=store, tagged=parsed.tagged)[0]
     if isinstance(outcome, CaptureError):
         raise outcome
     return outcome

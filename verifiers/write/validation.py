@@ -77,11 +77,13 @@ def _unknown(found: Iterable[str], allowed: frozenset[str], where: str) -> None:
         raise CaptureError(f"{where}: unknown field(s) {', '.join(map(str, unknown))}; allowed: {', '.join(sorted(allowed))}")
 
 
-def _params(value: Any, name: str, index: int) -> Any:
+def _params(value: Any, name: str, index: int, tagged: bool) -> Any:
     if value is None:
         return None
     if not isinstance(value, (list, dict)):
         raise CaptureError(f"{name}[{index}].params must be a list (positional), an object (named) or null")
+    if not tagged:
+        return value
     try:
         return decode(value)  # tagged values ({"$decimal": "10.50"} ...) read back exactly
     except ValueEncodingError as error:
@@ -103,8 +105,11 @@ def _objects(items: list[Any], name: str, fields: frozenset[str], limit: int) ->
         yield name, index, item
 
 
-def validate_capture(capture: Any) -> dict[str, Any]:
-    """The capture normalised (dialect trimmed, tagged params decoded); CaptureError names what is wrong."""
+def validate_capture(capture: Any, *, tagged: bool = True) -> dict[str, Any]:
+    """The capture normalised (dialect trimmed, tagged params decoded); CaptureError names what is wrong.
+
+    ``tagged=False``: its body holds no tag at all (``ParsedBody.tagged``), so no value needs decoding.
+    """
     if not isinstance(capture, dict):
         raise CaptureError("a capture must be a JSON object {id, dialect, statements, after_images}")
     _unknown(capture, CAPTURE_FIELDS, "capture")
@@ -125,7 +130,7 @@ def validate_capture(capture: Any) -> dict[str, Any]:
         sql = statement.get("sql")
         if not isinstance(sql, str) or not sql.strip():
             raise CaptureError(f"{name}[{index}].sql must be a non-empty string")
-        checked_statements.append({"sql": sql, "params": _params(statement.get("params"), name, index)})
+        checked_statements.append({"sql": sql, "params": _params(statement.get("params"), name, index, tagged)})
     after_images = capture.get("after_images") or []
     if not isinstance(after_images, list):
         raise CaptureError("'after_images' must be a list of {table, key, row}")
@@ -137,6 +142,9 @@ def validate_capture(capture: Any) -> dict[str, Any]:
         for part in ("key", "row"):
             if not isinstance(image.get(part), dict):
                 raise CaptureError(f"{where}.{part} must be an object of column -> value")
+        if not tagged:
+            checked_images.append({"table": image["table"], "key": image["key"], "row": image["row"]})
+            continue
         try:
             checked_images.append({"table": image["table"], "key": decode(image["key"]), "row": decode(image["row"])})
         except ValueEncodingError as error:
@@ -165,13 +173,15 @@ class ParsedBody:
     items: list[tuple[int, Any | CaptureError]] = field(default_factory=list)
     single: bool = False  # one object, not a batch: answered as one
     index_name: str = "index"  # "index" (JSON array) or "line" (NDJSON, 1-based)
+    tagged: bool = True  # False: no tag ({"$decimal": ...}) anywhere in the body, nothing to decode
 
 
 def parse_body(body: bytes, content_type: str = "application/json") -> ParsedBody:
     """Split a body into its items (one object, a JSON array or NDJSON); CaptureError if the body is unusable."""
     if len(body) > MAX_BATCH_BYTES:
         raise CaptureTooLarge(f"body is {len(body):,} bytes; the limit is {MAX_BATCH_BYTES:,}")
-    parsed = ParsedBody()
+    # A tag is a key starting with "$", which JSON may also spell \u0024: neither in the body, no tag.
+    parsed = ParsedBody(tagged=b'"$' in body or b"\\u0024" in body)
     if is_ndjson(content_type):
         parsed.index_name = "line"
         for number, value, error in ndjson_values(body, orjson.loads):
