@@ -123,6 +123,26 @@ def test_duplicate_capture_and_commit_are_counted_once(ledger_dsn, verified_db):
     assert services.process_due_work(now=time.time() + 3600).claimed == 0
 
 
+def test_a_capture_and_commit_sent_again_after_the_duplicate_window_report_nothing(ledger_dsn, verified_db):
+    source, target = accounts_by_currency(ledger_dsn, "KRW")[10:12]
+    capture = shadow_then_commit(ledger_dsn, source=source, target=target, amount="800", currency="KRW")
+    ingest(capture)
+    commit(capture["id"])
+    assert services.process_due_work().recorded == 6
+    store = services.write_store()
+    forgotten = [store._key(f"seen:{capture['id']}"), store._key(f"committed:{capture['id']}")]
+    store.client.delete(*forgotten)
+    assert commit(capture["id"]).status == "waiting"  # the store cannot tell: no capture, no id
+    summary = services.process_due_work(now=time.time() + 31)
+    assert summary.claimed == 1 and verdicts_of(summary) == {}
+    store.client.delete(*forgotten)
+    assert ingest(capture).status == "stored"
+    summary = services.process_due_work(now=time.time() + 61)
+    assert summary.claimed == 1 and verdicts_of(summary) == {}
+    assert not MismatchGroup.objects.filter(kind="write").exists()
+    assert store.counts() == type(store.counts())(0, 0, 0, 0)
+
+
 def test_redelivered_batch_after_a_dead_worker_is_counted_once(ledger_dsn, verified_db):
     source, target = accounts_by_currency(ledger_dsn, "KRW")[8:10]
     capture = shadow_then_commit(ledger_dsn, source=source, target=target, amount="900", currency="KRW")

@@ -33,6 +33,15 @@ def test_second_capture_with_the_same_id_is_a_duplicate(store):
     assert store.counts().awaiting_commit == 1
 
 
+def test_a_capture_id_is_remembered_for_the_duplicate_window_or_as_long_as_its_capture(store, redis_client):
+    add(store, "short", ttl_s=300)
+    add(store, "long", ttl_s=5000)
+    store.add_commit("short", now=NOW)
+    assert 3590 <= redis_client.ttl("test:write:seen:short") <= 3600  # an hour, not a day
+    assert 3590 <= redis_client.ttl("test:write:committed:short") <= 3600
+    assert redis_client.ttl("test:write:seen:long") >= redis_client.ttl("test:write:capture:long") >= 5000
+
+
 def test_second_commit_notice_is_a_duplicate(store):
     add(store)
     assert store.add_commit("c1", now=NOW) == "scheduled"

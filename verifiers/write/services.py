@@ -22,10 +22,11 @@ from django.conf import settings
 from django.utils import timezone as dj_timezone
 
 from console.masking import DEFAULT_MASKING_RULES, mask_document
+from console.models import sole_migration_pk
 from verifiers.groups.alerts import alert_on_groups
 from verifiers.groups.recording import RecordSummary, record_verdicts
 from verifiers.groups.verdict import Verdict
-from verifiers.models import MismatchSample, VerifiedDatabase
+from verifiers.models import MismatchSample, VerifiedDatabase, VerifiedSample
 from verifiers.write.checker import CheckerError, json_value, judge_row, row_check_from_json
 from verifiers.write.conversion import convert_capture
 from verifiers.write.gcpause import cyclic_gc_paused
@@ -537,6 +538,8 @@ def _process_due_work(*, limit: int, now: float | None, store: WriteCaptureStore
         for capture_id, verdicts_of_capture in _check_captures(captures, database_id, names, now).items():
             by_work[f"{TASK_CHECK}:{capture_id}"] = verdicts_of_capture  # the store member, claimed once
     _file_under_migrations(by_work, work, migration_of, store)
+    for member in _late_duplicates(by_work, work):
+        del by_work[member]  # finished below with the rest, reported by nobody
     recorded, verdicts = _record_isolated(by_work, now)
     store.finish(work)
     for verdict in verdicts:
@@ -556,6 +559,31 @@ def _file_under_migrations(by_work: dict[str, list[Verdict]], work: list[Any], m
     for item in work:
         for verdict in by_work.get(item.member, ()):
             verdict.migration_id = migration_of.get(item.capture_id)
+
+
+def _late_duplicates(by_work: dict[str, list[Verdict]], work: list[Any]) -> list[str]:
+    """Orphan and lone-commit reports of captures whose check is already claimed.
+
+    A capture or commit note delivered again after the store forgot its id (the duplicate
+    window) waits alone: no commit comes for the capture, no capture for the commit. Its
+    check's claim in PostgreSQL (kept VERIFIED_ID_RETENTION_DAYS) says it was checked already.
+    """
+    reports = {item.member: item.capture_id for item in work if item.task in (TASK_ORPHAN, TASK_NO_CAPTURE)}
+    wanted: dict[tuple[int | None, str], str] = {}
+    sole: list[int | None] = []  # the console's only migration, looked up once if needed
+    for member, capture_id in reports.items():
+        for verdict in by_work.get(member, ()):
+            migration_id = verdict.migration_id
+            if migration_id is None:
+                sole = sole or [sole_migration_pk()]
+                migration_id = sole[0]
+            wanted[(migration_id, f"{TASK_CHECK}:{capture_id}")] = member
+    if not wanted:
+        return []
+    claimed = VerifiedSample.objects.filter(
+        kind=KIND, migration_id__in={migration for migration, _ in wanted},
+        sample_id__in={sample_id for _, sample_id in wanted}).values_list("migration_id", "sample_id")
+    return list(dict.fromkeys(wanted[key] for key in claimed if key in wanted))
 
 
 def drain(*, budget_s: float = 20.0, limit: int = BATCH_SIZE, store: WriteCaptureStore | None = None) -> ProcessSummary:
