@@ -44,7 +44,7 @@ from psycopg.rows import dict_row
 from verifiers.groups.fingerprint import describe_write_fingerprint, write_fingerprint
 from verifiers.read.compare import CompiledRules, Difference, DiffKind, compare_documents, compile_rules, parse_pattern
 from verifiers.write.sqlcheck import Expectation, RowCheck, StatementKind
-from verifiers.write.values import decode, encode
+from verifiers.write.values import as_given, decode, encode
 
 APPLICATION_NAME: Final = "mhc-write-verifier"
 CONNECT_TIMEOUT_S: Final = 5
@@ -126,10 +126,6 @@ def row_check_to_json(check: RowCheck) -> dict[str, Any]:
 _STATEMENT_KINDS: Final = {kind.value: kind for kind in StatementKind}
 
 
-def _as_is(value: Any) -> Any:
-    return value
-
-
 def _own_dict(value: Any) -> dict[str, Any]:
     # The stored JSON was parsed for this check alone: its dicts are kept as they are, not copied.
     return value if type(value) is dict else dict(value)
@@ -137,7 +133,7 @@ def _own_dict(value: Any) -> dict[str, Any]:
 
 def row_check_from_json(data: Mapping[str, Any], *, tagged: bool = True) -> RowCheck:
     """The check ``row_check_to_json`` wrote; ``tagged=False`` when its JSON holds no tag at all (faster)."""
-    read = decode if tagged else _as_is
+    read = decode if tagged else as_given
     try:
         key = _own_dict(read(data["key"]))
         params = data.get("select_params")
@@ -469,9 +465,12 @@ def _values_batches(plan: BatchSelect, key_types: tuple[int, ...], groups: list[
         else:
             kept.append(indexes)
             bound.append(read)
-    return [_Batch(plan, native_batch_sql(plan, len(kept[start:start + MAX_KEYS_PER_SELECT]), True),
-                   kept[start:start + MAX_KEYS_PER_SELECT], bound[start:start + MAX_KEYS_PER_SELECT], key_types)
-            for start in range(0, len(kept), MAX_KEYS_PER_SELECT)]
+    batches = []
+    for start in range(0, len(kept), MAX_KEYS_PER_SELECT):
+        chunk = kept[start:start + MAX_KEYS_PER_SELECT]
+        batches.append(_Batch(plan, native_batch_sql(plan, len(chunk), True), chunk,
+                              bound[start:start + MAX_KEYS_PER_SELECT], key_types))
+    return batches
 
 
 def _run_grouped(conn: psycopg.Connection[Any], checks: Sequence[RowCheck], prepared: list[tuple[int, str]],

@@ -9,7 +9,7 @@ the endpoints is built from the constants here (verifiers/write/api.py).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -17,7 +17,7 @@ import orjson
 
 from verifiers.ndjson import is_ndjson, ndjson_values
 from verifiers.write.sqllex import SUPPORTED_DIALECTS
-from verifiers.write.values import ValueEncodingError, decode
+from verifiers.write.values import ValueEncodingError, as_given, decode
 
 # One capture above this is refused with 413 before parsing; a single statement above
 # sqlcheck.MAX_STATEMENT_CHARS (256 KB) still fits and is reported unverifiable with its reason.
@@ -77,15 +77,13 @@ def _unknown(found: Iterable[str], allowed: frozenset[str], where: str) -> None:
         raise CaptureError(f"{where}: unknown field(s) {', '.join(map(str, unknown))}; allowed: {', '.join(sorted(allowed))}")
 
 
-def _params(value: Any, name: str, index: int, tagged: bool) -> Any:
+def _params(value: Any, name: str, index: int, read: Callable[[Any], Any]) -> Any:
     if value is None:
         return None
     if not isinstance(value, (list, dict)):
         raise CaptureError(f"{name}[{index}].params must be a list (positional), an object (named) or null")
-    if not tagged:
-        return value
     try:
-        return decode(value)  # tagged values ({"$decimal": "10.50"} ...) read back exactly
+        return read(value)  # tagged values ({"$decimal": "10.50"} ...) read back exactly
     except ValueEncodingError as error:
         raise CaptureError(f"{name}[{index}].params: {error}") from None
 
@@ -112,6 +110,7 @@ def validate_capture(capture: Any, *, tagged: bool = True) -> dict[str, Any]:
     """
     if not isinstance(capture, dict):
         raise CaptureError("a capture must be a JSON object {id, dialect, statements, after_images}")
+    read = decode if tagged else as_given
     _unknown(capture, CAPTURE_FIELDS, "capture")
     for name in REQUIRED_CAPTURE_FIELDS:
         if name not in capture:
@@ -130,7 +129,7 @@ def validate_capture(capture: Any, *, tagged: bool = True) -> dict[str, Any]:
         sql = statement.get("sql")
         if not isinstance(sql, str) or not sql.strip():
             raise CaptureError(f"{name}[{index}].sql must be a non-empty string")
-        checked_statements.append({"sql": sql, "params": _params(statement.get("params"), name, index, tagged)})
+        checked_statements.append({"sql": sql, "params": _params(statement.get("params"), name, index, read)})
     after_images = capture.get("after_images") or []
     if not isinstance(after_images, list):
         raise CaptureError("'after_images' must be a list of {table, key, row}")
@@ -142,11 +141,8 @@ def validate_capture(capture: Any, *, tagged: bool = True) -> dict[str, Any]:
         for part in ("key", "row"):
             if not isinstance(image.get(part), dict):
                 raise CaptureError(f"{where}.{part} must be an object of column -> value")
-        if not tagged:
-            checked_images.append({"table": image["table"], "key": image["key"], "row": image["row"]})
-            continue
         try:
-            checked_images.append({"table": image["table"], "key": decode(image["key"]), "row": decode(image["row"])})
+            checked_images.append({"table": image["table"], "key": read(image["key"]), "row": read(image["row"])})
         except ValueEncodingError as error:
             raise CaptureError(f"{where}: {error}") from None
     database = capture.get("database")

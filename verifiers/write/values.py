@@ -163,6 +163,11 @@ def decode(value: Any) -> Any:
     return value
 
 
+def as_given(value: Any) -> Any:
+    """What ``decode`` is for JSON known to hold no tag: the value itself (nothing to read back)."""
+    return value
+
+
 def _clean_text(text: str) -> str:
     if "\x00" in text:
         text = text.replace("\x00", "\\u0000")
