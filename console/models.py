@@ -105,6 +105,8 @@ class ApiToken(models.Model):
         cls, *, user, name: str, valid_days: int | None = 365, migration: Migration | None = None
     ) -> tuple["ApiToken", str]:
         raw = secrets.token_urlsafe(32)
+        while raw.startswith("-"):  # one in 64 would read as an option: `numa_agent --token -x…` fails
+            raw = secrets.token_urlsafe(32)
         expires = timezone.now() + timedelta(days=valid_days) if valid_days else None
         token = cls.objects.create(
             user=user, name=name, prefix=raw[:TOKEN_PREFIX_LENGTH], digest=hash_token(raw), expires_at=expires,

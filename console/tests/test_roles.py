@@ -229,3 +229,12 @@ def test_the_admin_changes_a_group_status_through_the_triage_service(operator, g
 def test_the_admin_form_cannot_set_a_status_directly(admin, group):
     html = admin.get(f"/admin/verifiers/mismatchgroup/{group.pk}/change/").content.decode()
     assert 'name="status"' not in html
+
+
+def test_an_issued_token_never_starts_like_a_command_line_option(monkeypatch):
+    # `numa_agent --token <raw>`: a raw token starting with "-" would be read as another option.
+    drawn = iter(["-starts-with-a-dash", "plain-token-value"])
+    monkeypatch.setattr("console.models.secrets.token_urlsafe", lambda _: next(drawn))
+    user = get_user_model().objects.create_user(username="robot-with-dash")
+    token, raw = ApiToken.issue(user=user, name="agent")
+    assert raw == "plain-token-value" and token.prefix == raw[:len(token.prefix)]
