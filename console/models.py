@@ -93,6 +93,9 @@ class ApiToken(models.Model):
     )
 
     objects = ApiTokenQuerySet.as_manager()
+    # Not a column: set when console.api_auth loads the token (the user's own or group permissions
+    # hold console.ingest); console.access.can_ingest reads it.
+    grants_ingest: bool = False
 
     class Meta:
         verbose_name = "API token"

@@ -238,3 +238,75 @@ def test_an_issued_token_never_starts_like_a_command_line_option(monkeypatch):
     user = get_user_model().objects.create_user(username="robot-with-dash")
     token, raw = ApiToken.issue(user=user, name="agent")
     assert raw == "plain-token-value" and token.prefix == raw[:len(token.prefix)]
+
+
+# --- the ingest grant read with the token (one query instead of three per ingest request) -------
+
+def _holder(how: str):
+    """A user holding (or not) the ingest permission in one of the ways Django knows."""
+    from django.contrib.auth.models import Permission
+
+    user = get_user_model().objects.create_user(f"holder-{how}")
+    ingest = Permission.objects.get(content_type__app_label="console", codename="ingest")
+    if how == "group":
+        user.groups.add(ensure_roles()[MACHINE_CLIENTS])
+    elif how == "direct":
+        user.user_permissions.add(ingest)
+    elif how == "superuser":
+        user.is_superuser = True
+        user.save()
+    elif how == "inactive-group":
+        user.groups.add(ensure_roles()[MACHINE_CLIENTS])
+        user.is_active = False
+        user.save()
+    elif how == "viewer":
+        user.groups.add(ensure_roles()[VIEWERS])
+    elif how == "migration-admin":  # a MigrationRole grants no ingest, even an admin's
+        from console.models import Migration, MigrationRole
+
+        sole_migration_pk()  # the console's only migration, created on first use
+        MigrationRole.objects.create(user=user, migration=Migration.objects.get(), role="admin")
+    return user
+
+
+@pytest.mark.parametrize("how, may_ingest", [("group", True), ("direct", True), ("superuser", True),
+                                             ("viewer", False), ("migration-admin", False), ("none", False)])
+def test_the_token_grant_says_what_every_backend_says(how, may_ingest):
+    from console.access import can_ingest
+    from console.api_auth import user_for_token
+
+    holder = _holder(how)
+    user, token = user_for_token(ApiToken.issue(user=holder, name="t")[1])
+    fresh = get_user_model().objects.get(pk=holder.pk)  # no cached permissions: every backend asked
+    assert fresh.has_perm("console.ingest") is may_ingest
+    assert can_ingest(user, token) is may_ingest
+    assert can_ingest(fresh) is may_ingest
+
+
+def test_an_inactive_user_token_is_refused_even_with_the_grant():
+    from rest_framework.exceptions import AuthenticationFailed
+
+    from console.access import can_ingest
+    from console.api_auth import user_for_token
+
+    holder = _holder("inactive-group")
+    raw = ApiToken.issue(user=holder, name="t")[1]
+    with pytest.raises(AuthenticationFailed, match="inactive"):
+        user_for_token(raw)
+    token = ApiToken.objects.get(user=holder)
+    token.grants_ingest = True  # even a token that says so: an inactive user ingests nothing
+    assert can_ingest(holder, token) is False
+
+
+def test_a_machine_token_ingests_with_one_query_for_token_and_permission(machine_token):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    Client().post("/api/v1/write-commits", data="[]", content_type="application/json",
+                  HTTP_AUTHORIZATION=f"Token {machine_token}")  # last_used_at written once a minute
+    with CaptureQueriesContext(connection) as queries:
+        response = Client().post("/api/v1/write-commits", data="[]", content_type="application/json",
+                                 HTTP_AUTHORIZATION=f"Token {machine_token}")
+    assert response.status_code == 202, response.content
+    auth = [q["sql"] for q in queries.captured_queries if "auth_permission" in q["sql"] or "apitoken" in q["sql"]]
+    assert len(auth) == 1, auth
