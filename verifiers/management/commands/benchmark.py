@@ -2,7 +2,7 @@
 
     manage.py benchmark read [--seconds 60] [--rate 3000] [--workers 2] [--web-workers 2] [--answer-kb 1.5]
     manage.py benchmark compare [--seconds 3]
-    manage.py benchmark write [--transfers 600] [--copies 5] [--seconds 3] [--runs 3]
+    manage.py benchmark write [--transfers 600] [--copies 25] [--seconds 3] [--runs 3]
 
 Other parts add a subcommand with one line in SUBCOMMANDS: name -> (add_arguments, run).
 
@@ -187,7 +187,8 @@ def _run_read(command: BaseCommand, options: dict[str, Any]) -> None:
 
 def _write_arguments(parser) -> None:
     parser.add_argument("--transfers", type=int, default=600, help="committed demo transfers to capture")
-    parser.add_argument("--copies", type=int, default=5, help="each capture ingested this many times")
+    parser.add_argument("--copies", type=int, default=25,
+                        help="each capture ingested this many times (a run: transfers x copies captures)")
     parser.add_argument("--seconds", type=float, default=3.0, help="per conversion measurement")
     parser.add_argument("--runs", type=int, default=3)
 
