@@ -11,6 +11,7 @@ from rest_framework.views import APIView
 
 from console.access import CanIngest
 from console.ingest_scope import MIGRATION_PARAMETER, MIGRATION_QUERY, IngestScopeError, ingest_migration
+from console.renderers import IngestJSONRenderer
 from console.throttling import IngestRateThrottle
 from verifiers.read import services, stream
 from verifiers.read.ingest import MAX_BODY_BYTES, MAX_SAMPLES_PER_REQUEST, BatchError, BatchTooLargeError, parse_batch
@@ -50,6 +51,7 @@ class ReadSamplesView(APIView):
     """POST mirrored read samples: a JSON array, or NDJSON with Content-Type application/x-ndjson."""
     permission_classes = [CanIngest]
     throttle_classes = [IngestRateThrottle]
+    renderer_classes = [IngestJSONRenderer]
     throttle_scope = "read_samples"
 
     @extend_schema(

@@ -20,6 +20,7 @@ from rest_framework.views import APIView
 
 from console.access import CanIngest
 from console.ingest_scope import MIGRATION_QUERY, IngestScopeError, ingest_migration
+from console.renderers import IngestJSONRenderer
 from console.throttling import IngestRateThrottle
 from verifiers.write import services
 from verifiers.write.gcpause import cyclic_gc_paused
@@ -162,6 +163,7 @@ class _IngestView(APIView):
 
     throttle_classes = [IngestRateThrottle]
     permission_classes = [CanIngest]
+    renderer_classes = [IngestJSONRenderer]
 
 
 class WriteCaptureView(_IngestView):
