@@ -48,6 +48,27 @@ def settled_count(client: redis_lib.Redis, run_id: int) -> int:
     return int(client.scard(settled_key(run_id)))
 
 
+# The holds of this process, each with the event that ends it early (release_held_snapshots).
+_holds: dict[threading.Thread, threading.Event] = {}
+_holds_lock = threading.Lock()
+
+
+def release_held_snapshots(*, timeout_s: float = 5.0) -> int:
+    """Close every snapshot this process holds now, waiting up to ``timeout_s``; how many were held.
+
+    For a process that stops holding on purpose (the tests, between two of them: each test's empty
+    Redis would otherwise hide the parts' settled marks, and the hold would last its full limit).
+    """
+    with _holds_lock:
+        holds = list(_holds.items())
+    for _, stop in holds:
+        stop.set()
+    deadline = time.monotonic() + timeout_s
+    for thread, _ in holds:
+        thread.join(max(0.0, deadline - time.monotonic()))
+    return len(holds)
+
+
 def keep_snapshot_open(
     handle: SnapshotHandle,
     *,
@@ -63,6 +84,8 @@ def keep_snapshot_open(
     ``on_tick`` is called every ``tick_every_s`` while it holds (the run's heartbeat: a worker
     that dies takes this thread with it, and the heartbeat stops).
     """
+
+    stop = threading.Event()
 
     def hold() -> None:
         client = redis_lib.Redis.from_url(redis_url)
@@ -81,14 +104,19 @@ def keep_snapshot_open(
                         return
                 except redis_lib.RedisError:
                     logger.warning("run %s: Redis unreachable while holding the snapshot", run_id)
-                time.sleep(POLL_S)
+                if stop.wait(POLL_S):
+                    return  # released (release_held_snapshots)
             logger.warning("run %s: parts did not import the snapshot within %s s", run_id, hold_limit_s)
         finally:
             try:
                 handle.close()
             finally:
                 client.close()
+                with _holds_lock:
+                    _holds.pop(threading.current_thread(), None)
 
     thread = threading.Thread(target=hold, name=f"reconcile-snapshot-{run_id}", daemon=True)
+    with _holds_lock:
+        _holds[thread] = stop
     thread.start()
     return thread
