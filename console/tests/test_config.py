@@ -150,3 +150,18 @@ def test_settings_refuse_a_bad_value_in_one_sentence():
     assert result.returncode != 0
     assert "Traceback" not in result.stderr
     assert result.stderr.strip() == "SAMPLE_RETENTION_DAYS='0' must be at least 1"
+
+
+def test_log_level_is_read_in_either_case():
+    # The Procfile passes ${LOG_LEVEL:-info} to gunicorn, which takes lower case; Python's logging
+    # takes only upper case names: one value must suit both.
+    import subprocess
+    import sys
+
+    environment = {"PATH": "/usr/bin:/bin", "CONSOLE_ENV": "development", "LOG_LEVEL": "warning",
+                   "DJANGO_SETTINGS_MODULE": "console.settings"}
+    result = subprocess.run([sys.executable, "-c", "import django, logging; django.setup(); "
+                             "print(logging.getLevelName(logging.getLogger().level))"],
+                            cwd=ROOT, env=environment, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "WARNING"

@@ -9,7 +9,7 @@
    ``--transfers`` real committed transfers (the demo's own code); their captures (6 statements,
    6 after-images each) are ingested ``--copies`` times (25: 15,000 captures a run) under fresh
    ids in NDJSON batches of REQUEST_BATCH through ``services.ingest_captures`` (validate +
-   convert + one Redis round trip per batch) on gunicorn as the Procfile runs it, committed in
+   convert + one Redis round trip per batch) on gunicorn run by the Procfile's `web` line, committed in
    batches the same way, and drained (two drain processes, as the Celery worker's concurrency
    of 2 runs them) through the checker (one batched read-only
    SELECT per table and template, compare, record). The console database writes are rolled
@@ -202,11 +202,20 @@ def _wait_checked(run: str, count: int, store: Any, seconds: float = 600.0) -> f
     return finished
 
 
-def run_end_to_end(*, transfers: int = 600, copies: int = 25, runs: int = 3, web_workers: int = 2,
-                   web_threads: int = 4, drainers: int = 2, senders: int = 2) -> list[dict[str, float]]:
+def _procfile_web(port: int) -> tuple[list[str], dict[str, str]]:
+    """The Procfile's `web` line as the launcher runs it (argv, env), on ``port``, logging warnings only."""
+    from console.launcher import procfile_argv, with_venv_on_path
+    from console.supervision import read_procfile
+
+    web = next(definition for definition in read_procfile() if definition.name == "web")
+    return procfile_argv(web), with_venv_on_path({**os.environ, "PORT": str(port), "LOG_LEVEL": "WARNING"})
+
+
+def run_end_to_end(*, transfers: int = 600, copies: int = 25, runs: int = 3, drainers: int = 2,
+                   senders: int = 2) -> list[dict[str, float]]:
     """Captures/s end to end as deployed, ``runs`` times on one ledger; prints and returns the figures.
 
-    gunicorn (``web_workers`` of ``web_threads`` threads, as the Procfile runs it) takes the NDJSON
+    gunicorn, started from the Procfile's own `web` line (workers, threads, keep-alive), takes the NDJSON
     batches over HTTP; ``drainers`` separate processes run the drain the Celery task runs
     (claim, batched read-only SELECTs, judge, record to PostgreSQL): two, as the Procfile's
     worker (``--concurrency 2``) runs two drains at once under load (each commit batch queues
@@ -244,9 +253,8 @@ def run_end_to_end(*, transfers: int = 600, copies: int = 25, runs: int = 3, web
     port = free_port()
     root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     connection.close()  # the children open their own
-    web = subprocess.Popen([sys.executable, "-m", "gunicorn", "console.wsgi", "-b", f"127.0.0.1:{port}",
-                            "-w", str(web_workers), "--threads", str(web_threads), "--log-level", "warning"],
-                           cwd=root, start_new_session=True)
+    web_argv, web_env = _procfile_web(port)
+    web = subprocess.Popen(web_argv, cwd=root, env=web_env, start_new_session=True)
     drains = [subprocess.Popen([sys.executable, "-m", "verifiers.benchmarks.write_bench", "drain"], cwd=root,
                                start_new_session=True) for _ in range(drainers)]
     results = []
