@@ -11,7 +11,7 @@ PY     := $(VENV)/bin/python
 # The interpreter the venv is made from: Debian's python3.11 first, when it can make a venv. It is
 # built with profile-guided and link-time optimisation and linked statically; an interpreter built
 # without them (pyenv's default build, the first python3.11 on PATH here) ran the write verifier's
-# conversion ~30% slower and its web and drain ~15% slower, measured side by side (README
+# conversion ~25% slower and its web and drain ~15% slower, measured side by side (README
 # "Benchmarks"). Another one: make PYTHON=/path/to/python3.11 (after `make clean`).
 PYTHON ?= $(or $(shell for candidate in /usr/bin/python3.11 python3.11 python3; do \
   command -v $$candidate >/dev/null 2>&1 && $$candidate -c 'import ensurepip' 2>/dev/null \
