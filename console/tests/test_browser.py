@@ -258,6 +258,10 @@ def test_operator_sees_charts_opens_a_group_and_reverifies_it(
             page.wait_for_timeout(500)
         outcomes = list(MismatchSample.objects.filter(group_id=group_id).values_list("reverify_outcome", "reverify_differences"))
         assert outcomes and all(outcome == "match" for outcome, _ in outcomes), outcomes
+        for _ in range(20):  # the worker resolves the group just after recording the samples' outcomes
+            if MismatchGroup.objects.filter(pk=group_id, status="resolved").exists():
+                break
+            page.wait_for_timeout(250)
         page.reload()
         page.wait_for_selector("text=reverify: match")
         assert MismatchGroup.objects.get(pk=group_id).status == "resolved"
