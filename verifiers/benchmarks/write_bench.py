@@ -220,8 +220,8 @@ def run_end_to_end(*, transfers: int = 600, copies: int = 25, runs: int = 3, dra
     (claim, batched read-only SELECTs, judge, record to PostgreSQL): two, as the Procfile's
     worker (``--concurrency 2``) runs two drains at once under load (each commit batch queues
     one; their claims split the work). With one, the drain falls behind while both web workers
-    are busy and finishes alone on one core. The clock stops when PostgreSQL holds the claim of
-    every capture's check.
+    are busy and finishes alone on one core. The clock stops when the store's queues are empty
+    (every capture's verdicts committed); the claims in PostgreSQL are counted afterwards.
     A run is ``transfers * copies`` captures (15,000 by default, ~4 s here): sustained throughput,
     not a burst whose figure the first and last tenth of a second decide. The drain lag (last
     capture checked after the last commit note was answered) is printed apart.
