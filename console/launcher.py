@@ -123,15 +123,26 @@ class Supervisor:
             say(restart_message(child.name, code, child.delay_s))
         return dead
 
-    def stop_all(self) -> None:
+    def stop_all(self, *, seconds: float = 15.0, seconds_each: float = 5.0) -> None:
+        """Stop the children in reverse start order, each exited before the next is told.
+
+        A child may need those started before it while it stops: the demo world flushes its last
+        samples to the web server, the web server its last writes to a private PostgreSQL. One that
+        does not exit within ``seconds_each`` holds the rest no longer; what is left at the end of
+        ``seconds`` is killed.
+        """
+        deadline = time.monotonic() + seconds
         for child in reversed(self.children):
             if child.restart_at is None and child.proc.poll() is None:
                 say(f"stopping {child.name}")
                 try:
                     os.killpg(child.proc.pid, signal.SIGTERM)
                 except ProcessLookupError:
+                    continue
+                try:
+                    child.proc.wait(max(0.1, min(seconds_each, deadline - time.monotonic())))
+                except subprocess.TimeoutExpired:
                     pass
-        deadline = time.monotonic() + 15
         for child in self.children:
             try:
                 child.proc.wait(max(0.1, deadline - time.monotonic()))

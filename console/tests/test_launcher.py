@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -144,3 +145,18 @@ def test_private_mariadb_starts_in_the_state_folder_and_stops_with_the_rest(priv
                                  "SELECT 1"], capture_output=True, text=True, timeout=30)
         assert answer.stdout.strip() == "1", answer.stderr
     assert mysql_problem(url, timeout_s=1) is not None
+
+
+def test_children_stop_in_reverse_start_order_each_before_the_one_it_may_need(tmp_path):
+    # The demo world, started last, flushes its last samples to the web server when told to stop:
+    # the web server (started before it) may only be told once the demo world has exited.
+    log = tmp_path / "stopped"
+    supervisor = launcher.Supervisor()
+    env = {"PATH": "/usr/bin:/bin"}
+    supervisor.start("server", ["sh", "-c", f'trap "echo server >> {log}; exit 0" TERM; '
+                                            "while true; do sleep 0.05; done"], env)
+    supervisor.start("client", ["sh", "-c", f'trap "sleep 0.3; echo client >> {log}; exit 0" TERM; '
+                                            "while true; do sleep 0.05; done"], env)
+    time.sleep(0.3)  # both shells have set their traps
+    supervisor.stop_all()
+    assert log.read_text().split() == ["client", "server"]
