@@ -32,6 +32,7 @@ from zoneinfo import ZoneInfo
 import orjson
 import redis
 
+from console.collector import cyclic_gc_paused
 from verifiers.groups.fingerprint import describe_fingerprint, read_cause_fingerprint, read_causes
 from verifiers.groups.recording import GroupMembership, Verdict
 from verifiers.read import exactjson, stream
@@ -261,7 +262,9 @@ class ReadVerifierWorker:
                         break
                     continue
                 idle = 0
-                if self.process(entries).held:
+                with cyclic_gc_paused():  # a batch's short-lived objects, freed by reference counting
+                    outcome = self.process(entries)
+                if outcome.held:
                     retry_own = False  # held entries wait for the reclaim, not a tight retry loop
             except redis.RedisError as error:
                 retry_own = True

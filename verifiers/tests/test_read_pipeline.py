@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import signal
 import subprocess
@@ -87,6 +88,28 @@ def test_worker_counts_matches_and_groups_mismatches(db, redis_client, candidate
     group = MismatchGroup.objects.get()
     assert group.severity == "high" and group.differences == [{"pattern": "$.balance", "kind": "changed"}]
     assert redis_client.xlen(stream.STREAM_KEY) == 0  # acked and deleted
+
+
+def test_worker_pauses_the_cyclic_collector_for_a_batch_and_resumes_it(db, redis_client, candidate):
+    # A batch's short-lived objects pushed the collector into full collections: a third of the
+    # verifier's CPU (console/collector.py). Reference counting frees them; the collector resumes after.
+    configure_systems(candidate.url)
+    candidate.answers["/accounts/1/balance"] = (200, {"balance": "1.00"})
+    services.ingest_samples(batch=parsed_batch([make_sample("m1", "/accounts/1/balance", {"balance": "1.00"})]),
+                            client=redis_client)
+    worker = read_worker(redis_client)
+    collector_running = []
+    verify = worker.verify
+
+    def observed_verify(entries):
+        collector_running.append(gc.isenabled())
+        return verify(entries)
+
+    worker.verify = observed_verify
+    assert gc.isenabled()
+    assert worker.run(max_idle_batches=2, install_signals=False) == 1
+    assert collector_running == [False]
+    assert gc.isenabled()
 
 
 def test_worker_sends_only_whitelisted_headers_to_the_configured_system(db, redis_client, candidate):

@@ -8,6 +8,7 @@ import threading
 import orjson
 import pytest
 
+from console.collector import cyclic_gc_paused
 from verifiers.write.checker import (
     BATCH_SELECT_SHAPE,
     MAX_KEYS_PER_SELECT,
@@ -15,7 +16,6 @@ from verifiers.write.checker import (
     CheckerError,
     batch_select,
 )
-from verifiers.write.gcpause import cyclic_gc_paused
 from verifiers.write.sqlcheck import TableMeta, TemplateCache, UnverifiableStatement
 
 ROW_SELECT = 'SELECT "id", "balance" FROM "ledger"."accounts" WHERE "id" = %s'

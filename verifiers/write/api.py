@@ -19,11 +19,11 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from console.access import CanIngest
+from console.collector import cyclic_gc_paused
 from console.ingest_scope import MIGRATION_QUERY, IngestScopeError, ingest_migration
 from console.renderers import IngestJSONRenderer
 from console.throttling import IngestRateThrottle
 from verifiers.write import services
-from verifiers.write.gcpause import cyclic_gc_paused
 from verifiers.write.validation import (
     DIALECT_NAMES,
     MAX_BATCH_BYTES,

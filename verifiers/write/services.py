@@ -21,6 +21,7 @@ import redis
 from django.conf import settings
 from django.utils import timezone as dj_timezone
 
+from console.collector import cyclic_gc_paused
 from console.masking import DEFAULT_MASKING_RULES, mask_document
 from console.models import sole_migration_pk
 from verifiers.groups.alerts import alert_on_groups
@@ -29,7 +30,6 @@ from verifiers.groups.verdict import Verdict
 from verifiers.models import MismatchSample, VerifiedDatabase, VerifiedSample
 from verifiers.write.checker import CheckerError, json_value, judge_row, row_check_from_json
 from verifiers.write.conversion import convert_capture
-from verifiers.write.gcpause import cyclic_gc_paused
 from verifiers.write.sqlcheck import Expectation, RowCheck, StatementKind
 from verifiers.write.store import TASK_CHECK, TASK_NO_CAPTURE, TASK_ORPHAN, WriteCaptureStore
 from verifiers.write.targets import (
@@ -496,7 +496,7 @@ def _record_isolated(by_work: dict[str, list[Verdict]], now: float) -> tuple[Rec
 def process_due_work(*, limit: int = BATCH_SIZE, now: float | None = None,
                      store: WriteCaptureStore | None = None) -> ProcessSummary:
     """Claim one batch of due work (checks, orphans, lone commits), verify it, record it."""
-    with cyclic_gc_paused():  # see verifiers/write/gcpause.py: ~40% of the drain time otherwise
+    with cyclic_gc_paused():  # see console/collector.py: ~40% of the drain time otherwise
         return _process_due_work(limit=limit, now=now, store=store)
 
 

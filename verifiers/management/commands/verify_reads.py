@@ -17,10 +17,12 @@ from django.db import connections
 
 
 def _run_one(options: dict) -> None:
+    from console.collector import freeze_loaded_objects
     from verifiers.read.pipeline import ReadVerifierWorker
     from verifiers.read.services import redis_client
 
     connections.close_all()  # a forked child must not share the parent's database socket
+    freeze_loaded_objects()
     worker = ReadVerifierWorker(redis_client(), consumer=options.get("consumer"),
                                 batch_size=options["batch_size"], block_ms=options["block_ms"],
                                 reclaim_idle_ms=options["reclaim_idle_ms"], record_lag=options["record_lag"])
