@@ -61,37 +61,6 @@ def _committed_captures(dsn: str, transfers: int) -> list[dict[str, Any]]:
 
 REQUEST_BATCH = 500
 NDJSON = "application/x-ndjson"
-CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
-
-
-def _cpu_seconds(pid: int) -> float:
-    """User + system CPU time of one process so far (from /proc; no psutil here)."""
-    with open(f"/proc/{pid}/stat", "rb") as stat:
-        fields = stat.read().rsplit(b")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS  # utime, stime (fields 14, 15 of stat)
-
-
-def _process_cpu(pid: int) -> float:
-    """_cpu_seconds, 0 for a process that has ended."""
-    try:
-        return _cpu_seconds(pid)
-    except OSError:
-        return 0.0
-
-
-def _children(pid: int) -> list[int]:
-    found = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/stat", "rb") as stat:
-                    if int(stat.read().rsplit(b")", 1)[1].split()[1]) == pid:
-                        found.append(int(entry))
-            except OSError:
-                continue
-    return found
-
-
 def drain_forever() -> None:
     """The drain process: what the Celery task `process_due` runs, in a loop (the bench kills it)."""
     from verifiers.write import services
@@ -202,15 +171,6 @@ def _wait_checked(run: str, count: int, store: Any, seconds: float = 600.0) -> f
     return finished
 
 
-def _procfile_web(port: int) -> tuple[list[str], dict[str, str]]:
-    """The Procfile's `web` line as the launcher runs it (argv, env), on ``port``, logging warnings only."""
-    from console.launcher import procfile_argv, with_venv_on_path
-    from console.supervision import read_procfile
-
-    web = next(definition for definition in read_procfile() if definition.name == "web")
-    return procfile_argv(web), with_venv_on_path({**os.environ, "PORT": str(port), "LOG_LEVEL": "WARNING"})
-
-
 def run_end_to_end(*, transfers: int = 600, copies: int = 25, runs: int = 3, drainers: int = 2,
                    senders: int = 2) -> list[dict[str, float]]:
     """Captures/s end to end as deployed, ``runs`` times on one ledger; prints and returns the figures.
@@ -237,7 +197,15 @@ def run_end_to_end(*, transfers: int = 600, copies: int = 25, runs: int = 3, dra
     from console.demo.setup.write import DEMO_TABLE_RULES
     from console.models import ApiToken
     from console.roles import MACHINE_CLIENTS, ensure_roles
-    from verifiers.benchmarks.support import create_test_ledger, drop_test_ledger, free_port
+    from verifiers.benchmarks.support import (
+        child_pids,
+        cpu_seconds,
+        create_test_ledger,
+        drop_test_ledger,
+        free_port,
+        process_cpu,
+        procfile_web,
+    )
     from verifiers.models import VerifiedDatabase, WriteTableRule
     from verifiers.write import services
 
@@ -253,7 +221,7 @@ def run_end_to_end(*, transfers: int = 600, copies: int = 25, runs: int = 3, dra
     port = free_port()
     root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     connection.close()  # the children open their own
-    web_argv, web_env = _procfile_web(port)
+    web_argv, web_env = procfile_web(port)
     web = subprocess.Popen(web_argv, cwd=root, env=web_env, start_new_session=True)
     drains = [subprocess.Popen([sys.executable, "-m", "verifiers.benchmarks.write_bench", "drain"], cwd=root,
                                start_new_session=True) for _ in range(drainers)]
@@ -275,9 +243,9 @@ def run_end_to_end(*, transfers: int = 600, copies: int = 25, runs: int = 3, dra
             run_ids.append(run)
             bodies = _bodies(captures, run, copies, database_name)
             count = len(captures) * copies
-            processes = {"web": _children(web.pid), "drain": [process.pid for process in drains]}
-            cpu_before = {name: sum(_cpu_seconds(pid) for pid in pids) for name, pids in processes.items()}
-            postgres_before = {pid: _process_cpu(pid) for pid in _postgres_backends([settings.DATABASE_URL, dsn])}
+            processes = {"web": child_pids(web.pid), "drain": [process.pid for process in drains]}
+            cpu_before = {name: sum(cpu_seconds(pid) for pid in pids) for name, pids in processes.items()}
+            postgres_before = {pid: process_cpu(pid) for pid in _postgres_backends([settings.DATABASE_URL, dsn])}
             redis_before = _redis_cpu_seconds(store.client)
             client_before = time.process_time()  # this process: the HTTP load generator and the polling
             load = os.getloadavg()[0]
@@ -285,9 +253,9 @@ def run_end_to_end(*, transfers: int = 600, copies: int = 25, runs: int = 3, dra
             accepted = asyncio.run(_post_all(base_url, token, bodies, senders))
             posted = time.monotonic()
             finished = _wait_checked(run, count, store)
-            cpu = {name: sum(_cpu_seconds(pid) for pid in pids) - cpu_before[name] for name, pids in processes.items()}
+            cpu = {name: sum(cpu_seconds(pid) for pid in pids) - cpu_before[name] for name, pids in processes.items()}
             # Backends that ended during the run are missed: the figure is a lower bound.
-            cpu["postgres"] = sum(_process_cpu(pid) - postgres_before.get(pid, 0.0)
+            cpu["postgres"] = sum(process_cpu(pid) - postgres_before.get(pid, 0.0)
                                   for pid in _postgres_backends([settings.DATABASE_URL, dsn]))
             cpu["redis"] = _redis_cpu_seconds(store.client) - redis_before
             cpu["client"] = time.process_time() - client_before

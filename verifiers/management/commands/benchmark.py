@@ -7,8 +7,9 @@
 Other parts add a subcommand with one line in SUBCOMMANDS: name -> (add_arguments, run).
 
 `read` drives the whole path against the configured database and Redis: HTTP ingest in batches
-(gunicorn) -> stream -> `verify_reads` workers -> a fast local aiohttp candidate with canned
-answers -> compare -> record. For its duration it adds the System "benchmark candidate" and
+(gunicorn, started from the Procfile's `web` line) -> stream -> `verify_reads` workers -> a fast
+local aiohttp candidate with canned answers -> compare -> record, and prints the CPU each part
+spent per verified sample. For its duration it adds the System "benchmark candidate" and
 disables the other candidate/second-legacy systems; their enabled flags are restored after.
 """
 
@@ -47,7 +48,7 @@ def _read_arguments(parser) -> None:
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--rate", type=float, default=3000.0, help="Samples per second offered.")
     parser.add_argument("--workers", type=int, default=2, help="verify_reads processes.")
-    parser.add_argument("--web-workers", type=int, default=2, help="gunicorn workers for ingest.")
+    parser.add_argument("--web-workers", type=int, default=2, help="gunicorn workers for ingest (the rest as the Procfile's web line).")
     parser.add_argument("--batch", type=int, default=500,
                         help="Samples per ingest POST (fewer when the answers would pass the ingest limit).")
     parser.add_argument("--answer-kb", type=float, default=1.5,
@@ -118,7 +119,7 @@ def _run_read(command: BaseCommand, options: dict[str, Any]) -> None:
 
     from console.models import ApiToken
     from console.roles import MACHINE_CLIENTS, ensure_roles
-    from verifiers.benchmarks.support import CandidateServer
+    from verifiers.benchmarks.support import CandidateServer, child_pids, process_cpu, procfile_web
     from verifiers.models import System
     from verifiers.read import stream
     from verifiers.read.ingest import MAX_BODY_BYTES
@@ -143,16 +144,19 @@ def _run_read(command: BaseCommand, options: dict[str, Any]) -> None:
     user.groups.add(ensure_roles()[MACHINE_CLIENTS])  # ingest needs the machine-client role (else 403)
     _, token = ApiToken.issue(user=user, name="benchmark", valid_days=1)
     port = _free_port()
-    env = dict(os.environ)
-    processes = [
-        subprocess.Popen([sys.executable, "-m", "gunicorn", "console.wsgi", "-b", f"127.0.0.1:{port}",
-                          "-w", str(options["web_workers"]), "--log-level", "warning"], cwd=ROOT, env=env,
-                         start_new_session=True),
-        subprocess.Popen([sys.executable, "manage.py", "verify_reads", "--processes", str(options["workers"]),
-                          "--record-lag"], cwd=ROOT, env=env, start_new_session=True),
-    ]
+    web_argv, web_env = procfile_web(port, workers=options["web_workers"])  # as deployed, but the worker count
+    web = subprocess.Popen(web_argv, cwd=ROOT, env=web_env, start_new_session=True)
+    verifier = subprocess.Popen([sys.executable, "manage.py", "verify_reads", "--processes", str(options["workers"]),
+                                 "--record-lag"], cwd=ROOT, env=dict(os.environ), start_new_session=True)
+    processes = [web, verifier]
     try:
         time.sleep(3)  # gunicorn and the workers start
+        # CPU of the parts over the run: a figure the host's speed swings cannot hide. With one
+        # process, verify_reads verifies in itself; with more, in its forked children.
+        parts = {"web": child_pids(web.pid),
+                 "verifier": child_pids(verifier.pid) if options["workers"] > 1 else [verifier.pid]}
+        cpu_before = {name: sum(process_cpu(pid) for pid in pids) for name, pids in parts.items()}
+        local_before = time.process_time()  # this process: the load generator and the candidate
         started = time.monotonic()
         sent = asyncio.run(_offer_load(f"http://127.0.0.1:{port}/api/v1/read-samples", token, options["rate"],
                                        options["seconds"], batch, legacy_body))
@@ -161,6 +165,8 @@ def _run_read(command: BaseCommand, options: dict[str, Any]) -> None:
         while client.llen("mhc:read-lag") < sent["accepted"] and time.monotonic() < deadline:
             time.sleep(0.2)
         finished_for = time.monotonic() - started
+        cpu = {name: sum(process_cpu(pid) for pid in pids) - cpu_before[name] for name, pids in parts.items()}
+        cpu["load generator and candidate"] = time.process_time() - local_before
         lags = sorted(float(v) for v in client.lrange("mhc:read-lag", 0, -1))
     finally:
         for process in processes:
@@ -183,6 +189,9 @@ def _run_read(command: BaseCommand, options: dict[str, Any]) -> None:
     if lags:
         command.stdout.write(f"ingest-to-verdict lag p50 {statistics.median(lags):,.0f} ms, "
                              f"p99 {lags[min(len(lags) - 1, int(len(lags) * 0.99))]:,.0f} ms")
+    if verified:
+        command.stdout.write("CPU per verified sample: " + ", ".join(
+            f"{name} {1e6 * seconds / verified:,.0f} µs" for name, seconds in cpu.items()))
 
 
 def _write_arguments(parser) -> None:
