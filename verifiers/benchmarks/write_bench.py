@@ -199,7 +199,7 @@ def run_end_to_end(*, transfers: int = 600, copies: int = 25, runs: int = 3, dra
     from console.roles import MACHINE_CLIENTS, ensure_roles
     from verifiers.benchmarks.support import (
         child_pids,
-        cpu_seconds,
+        cpu_by_part,
         create_test_ledger,
         drop_test_ledger,
         free_port,
@@ -244,7 +244,7 @@ def run_end_to_end(*, transfers: int = 600, copies: int = 25, runs: int = 3, dra
             bodies = _bodies(captures, run, copies, database_name)
             count = len(captures) * copies
             processes = {"web": child_pids(web.pid), "drain": [process.pid for process in drains]}
-            cpu_before = {name: sum(cpu_seconds(pid) for pid in pids) for name, pids in processes.items()}
+            cpu_before = cpu_by_part(processes)
             postgres_before = {pid: process_cpu(pid) for pid in _postgres_backends([settings.DATABASE_URL, dsn])}
             redis_before = _redis_cpu_seconds(store.client)
             client_before = time.process_time()  # this process: the HTTP load generator and the polling
@@ -253,7 +253,7 @@ def run_end_to_end(*, transfers: int = 600, copies: int = 25, runs: int = 3, dra
             accepted = asyncio.run(_post_all(base_url, token, bodies, senders))
             posted = time.monotonic()
             finished = _wait_checked(run, count, store)
-            cpu = {name: sum(cpu_seconds(pid) for pid in pids) - cpu_before[name] for name, pids in processes.items()}
+            cpu = {name: seconds - cpu_before[name] for name, seconds in cpu_by_part(processes).items()}
             # Backends that ended during the run are missed: the figure is a lower bound.
             cpu["postgres"] = sum(process_cpu(pid) - postgres_before.get(pid, 0.0)
                                   for pid in _postgres_backends([settings.DATABASE_URL, dsn]))

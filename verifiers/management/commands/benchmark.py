@@ -119,7 +119,7 @@ def _run_read(command: BaseCommand, options: dict[str, Any]) -> None:
 
     from console.models import ApiToken
     from console.roles import MACHINE_CLIENTS, ensure_roles
-    from verifiers.benchmarks.support import CandidateServer, child_pids, process_cpu, procfile_web
+    from verifiers.benchmarks.support import CandidateServer, child_pids, cpu_by_part, procfile_web
     from verifiers.models import System
     from verifiers.read import stream
     from verifiers.read.ingest import MAX_BODY_BYTES
@@ -155,7 +155,7 @@ def _run_read(command: BaseCommand, options: dict[str, Any]) -> None:
         # process, verify_reads verifies in itself; with more, in its forked children.
         parts = {"web": child_pids(web.pid),
                  "verifier": child_pids(verifier.pid) if options["workers"] > 1 else [verifier.pid]}
-        cpu_before = {name: sum(process_cpu(pid) for pid in pids) for name, pids in parts.items()}
+        cpu_before = cpu_by_part(parts)
         local_before = time.process_time()  # this process: the load generator and the candidate
         started = time.monotonic()
         sent = asyncio.run(_offer_load(f"http://127.0.0.1:{port}/api/v1/read-samples", token, options["rate"],
@@ -165,7 +165,7 @@ def _run_read(command: BaseCommand, options: dict[str, Any]) -> None:
         while client.llen("mhc:read-lag") < sent["accepted"] and time.monotonic() < deadline:
             time.sleep(0.2)
         finished_for = time.monotonic() - started
-        cpu = {name: sum(process_cpu(pid) for pid in pids) - cpu_before[name] for name, pids in parts.items()}
+        cpu = {name: seconds - cpu_before[name] for name, seconds in cpu_by_part(parts).items()}
         cpu["load generator and candidate"] = time.process_time() - local_before
         lags = sorted(float(v) for v in client.lrange("mhc:read-lag", 0, -1))
     finally:
